@@ -1,0 +1,123 @@
+"""crm's admin. Writes go through services, so every change leaves its events.
+
+Apps above crm add to the subscriber page (tags, runs, access) through
+``subscriber_admin_extend`` instead of crm importing them.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+
+from . import services
+from .models import CustomField, Event, Subscriber, SubscriberFieldValue
+
+
+class SubscriberForm(forms.ModelForm):
+    class Meta:
+        model = Subscriber
+        fields = ["email", "first_name"]
+
+    def clean_email(self):
+        try:
+            return services.email_normalize(self.cleaned_data["email"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+
+
+class FieldValueInline(admin.TabularInline):
+    model = SubscriberFieldValue
+    fields = ["field", "value", "updated_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Custom field values"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("field")
+
+
+@admin.register(Subscriber)
+class SubscriberAdmin(admin.ModelAdmin):
+    form = SubscriberForm
+    list_display = ["email", "first_name", "state", "created_at"]
+    list_filter = ["state"]
+    search_fields = ["email", "first_name"]
+    readonly_fields = ["state", "cancelled_at", "created_at", "updated_at"]
+    inlines = [FieldValueInline]
+    actions = ["unsubscribe_selected"]
+    list_per_page = 100
+    show_full_result_count = False
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            original = Subscriber.objects.get(pk=obj.pk)
+            services.subscriber_update(
+                subscriber=original,
+                first_name=form.cleaned_data["first_name"],
+                email=form.cleaned_data["email"],
+            )
+        else:
+            created, _ = services.subscriber_get_or_create(
+                email=form.cleaned_data["email"], first_name=form.cleaned_data["first_name"]
+            )
+            obj.pk = created.pk
+
+    @admin.action(description="Unsubscribe selected subscribers")
+    def unsubscribe_selected(self, request, queryset):
+        for subscriber in queryset:
+            services.subscriber_unsubscribe(subscriber=subscriber)
+        self.message_user(request, f"Unsubscribed {queryset.count()} subscriber(s).")
+
+
+def subscriber_admin_extend(*, inlines=(), actions=(), list_filter=(), action_form=None) -> None:
+    """Let a higher app add inlines, actions, filters or an action form to the subscriber page."""
+    SubscriberAdmin.inlines = [*SubscriberAdmin.inlines, *inlines]
+    SubscriberAdmin.actions = [*SubscriberAdmin.actions, *actions]
+    SubscriberAdmin.list_filter = [*SubscriberAdmin.list_filter, *list_filter]
+    if action_form is not None:
+        SubscriberAdmin.action_form = action_form
+
+
+@admin.register(CustomField)
+class CustomFieldAdmin(admin.ModelAdmin):
+    list_display = ["label", "key", "name", "created_at"]
+    search_fields = ["label", "key"]
+    fields = ["label", "key", "name"]
+    readonly_fields = ["key", "name"]
+
+    def save_model(self, request, obj, form, change):
+        try:
+            if change:
+                services.custom_field_relabel(field=obj, label=form.cleaned_data["label"])
+            else:
+                created = services.custom_field_create(label=form.cleaned_data["label"])
+                obj.pk, obj.key = created.pk, created.key
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+
+    def delete_model(self, request, obj):
+        services.custom_field_delete(field=obj)
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    """The event log, read-only: it is the record of what happened."""
+
+    list_display = ["id", "type", "subscriber", "created_at", "dispatched_at", "attempts"]
+    list_filter = ["type", ("dispatched_at", admin.EmptyFieldListFilter), "failed_at"]
+    search_fields = ["subscriber__email", "type"]
+    list_select_related = ["subscriber"]
+    show_full_result_count = False
+    list_per_page = 100
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False

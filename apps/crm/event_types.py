@@ -1,0 +1,49 @@
+"""The registry of event types.
+
+crm registers the types it emits; higher apps register theirs in ``AppConfig.ready()`` (tags
+adds ``tag_add``, members adds ``member_login_created``...). The automation engine's event
+node and the admin's filters list what is registered here, so a new kind of event needs no
+change below the app that emits it.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class EventType:
+    key: str
+    label: str
+
+
+SUBSCRIBER_ACTIVATE = "subscriber_activate"
+SUBSCRIBER_UNSUBSCRIBE = "subscriber_unsubscribe"
+SUBSCRIBER_BOUNCE = "subscriber_bounce"
+SUBSCRIBER_COMPLAIN = "subscriber_complain"
+FIELD_VALUE_UPDATED = "field_value_updated"
+
+_REGISTRY: dict[str, EventType] = {}
+
+
+def event_type_register(*, key: str, label: str) -> None:
+    existing = _REGISTRY.get(key)
+    if existing is not None and existing.label != label:
+        raise ValueError(f"Event type {key!r} is already registered as {existing.label!r}.")
+    _REGISTRY[key] = EventType(key=key, label=label)
+
+
+def event_types_all() -> list[EventType]:
+    return sorted(_REGISTRY.values(), key=lambda t: t.key)
+
+
+def event_type_is_known(key: str) -> bool:
+    return key in _REGISTRY
+
+
+for _key, _label in (
+    (SUBSCRIBER_ACTIVATE, "Subscriber activated"),
+    (SUBSCRIBER_UNSUBSCRIBE, "Subscriber unsubscribed"),
+    (SUBSCRIBER_BOUNCE, "Subscriber bounced"),
+    (SUBSCRIBER_COMPLAIN, "Subscriber complained"),
+    (FIELD_VALUE_UPDATED, "Custom field set"),
+):
+    event_type_register(key=_key, label=_label)

@@ -1,0 +1,121 @@
+from django.db import models
+from django.db.models import Q
+from django.db.models.functions import Lower
+
+
+class SubscriberState(models.TextChoices):
+    """Kit's subscriber states."""
+
+    ACTIVE = "active", "Active"
+    INACTIVE = "inactive", "Inactive (double opt-in not confirmed)"
+    CANCELLED = "cancelled", "Cancelled (unsubscribed)"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained"
+
+
+class Subscriber(models.Model):
+    """A person on the list: one row per email address, whatever its case.
+
+    The address is stored trimmed and lower-cased (a check constraint holds the service to it),
+    so the plain unique index both enforces case-insensitive uniqueness and serves lookups.
+    """
+
+    email = models.EmailField(max_length=254, unique=True)
+    first_name = models.CharField(max_length=255, blank=True)
+    state = models.CharField(
+        max_length=16, choices=SubscriberState.choices, default=SubscriberState.ACTIVE
+    )
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(email=Lower("email")), name="crm_email_lowercase"),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class CustomField(models.Model):
+    """A subscriber attribute, as Kit defines one.
+
+    ``label`` is what the creator sees and may be renamed; ``key`` is derived from the first
+    label (ASCII, lower case, underscores), never changes, and is what Liquid templates use
+    (``{{ subscriber.accessally_password }}``). ``name`` is Kit's form-input name, derived.
+    """
+
+    label = models.CharField(max_length=255, unique=True)
+    key = models.SlugField(max_length=255, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["label"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def name(self) -> str:
+        return f"ck_field_{self.pk}_{self.key}"
+
+
+class SubscriberFieldValue(models.Model):
+    """One subscriber's value for one custom field (absent row = no value)."""
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="field_values"
+    )
+    field = models.ForeignKey(CustomField, on_delete=models.CASCADE, related_name="values")
+    value = models.TextField(blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["subscriber", "field"], name="crm_one_value_per_field")
+        ]
+        indexes = [models.Index(fields=["field", "value"], name="crm_fieldvalue_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.field.key}={self.value}"
+
+
+class Event(models.Model):
+    """Something that happened to a subscriber, written in the same transaction as the change.
+
+    Append-only in what it says (type, payload, time); the dispatch columns record its
+    delivery to the registered consumers. ``dispatched_at`` is set in the same transaction as
+    the consumers' effects, so an event is either fully consumed or not at all.
+    """
+
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    type = models.CharField(max_length=64)
+    payload = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [
+            # The dispatcher's claim scans only pending rows; dispatched ones pile up forever
+            # and must not slow it down.
+            models.Index(
+                fields=["id"],
+                name="crm_event_pending",
+                condition=Q(dispatched_at__isnull=True, failed_at__isnull=True),
+            ),
+            # A subscriber's timeline, newest first.
+            models.Index(fields=["subscriber", "-id"], name="crm_event_subscriber"),
+            models.Index(fields=["type", "-id"], name="crm_event_type"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} #{self.pk}"

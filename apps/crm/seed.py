@@ -1,0 +1,47 @@
+"""crm's part of the demo data: the admin account and a few subscribers."""
+
+import os
+
+from django.contrib.auth import get_user_model
+
+from .models import CustomField
+from .services import custom_field_create, subscriber_fields_set, subscriber_get_or_create
+
+DEMO_ADMIN_USERNAME = "admin"
+DEMO_ADMIN_EMAIL = "admin@example.com"
+# A demo-only credential, printed for the person who just ran `make run`; a real deployment
+# creates its own superuser (`manage.py createsuperuser`). Override with DEMO_ADMIN_PASSWORD.
+DEMO_ADMIN_DEFAULT_PASSWORD = "tessera-demo"
+
+DEMO_SUBSCRIBERS = [
+    ("ada@example.com", "Ada", {"last_name": "Lovelace"}),
+    ("grace@example.com", "Grace", {"last_name": "Hopper"}),
+    ("alan@example.com", "Alan", {"last_name": "Turing"}),
+    ("katherine@example.com", "Katherine", {"last_name": "Johnson"}),
+    ("edsger@example.com", "Edsger", {"last_name": "Dijkstra"}),
+]
+DEMO_FIELDS = ["Last name"]
+
+
+def seed_admin() -> list[str]:
+    user_model = get_user_model()
+    password = os.environ.get("DEMO_ADMIN_PASSWORD", DEMO_ADMIN_DEFAULT_PASSWORD)
+    if user_model.objects.filter(username=DEMO_ADMIN_USERNAME).exists():
+        return [f"Admin login: {DEMO_ADMIN_USERNAME} (already existed; password unchanged)"]
+    user_model.objects.create_superuser(
+        username=DEMO_ADMIN_USERNAME, email=DEMO_ADMIN_EMAIL, password=password
+    )
+    return [f"Admin login: {DEMO_ADMIN_USERNAME} / {password}"]
+
+
+def seed_subscribers() -> list[str]:
+    existing = set(CustomField.objects.values_list("label", flat=True))
+    for label in DEMO_FIELDS:
+        if label not in existing:
+            custom_field_create(label=label)
+    created = 0
+    for email, first_name, fields in DEMO_SUBSCRIBERS:
+        subscriber, was_created = subscriber_get_or_create(email=email, first_name=first_name)
+        subscriber_fields_set(subscriber=subscriber, values=fields)
+        created += was_created
+    return [f"Subscribers: {len(DEMO_SUBSCRIBERS)} demo subscribers ({created} new)"]

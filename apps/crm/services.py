@@ -1,0 +1,202 @@
+"""The verbs that change subscribers and custom fields. Each is one transaction and writes
+its events in it."""
+
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+
+from . import event_types
+from .events import event_record, events_record_bulk
+from .models import CustomField, Subscriber, SubscriberFieldValue, SubscriberState
+
+CUSTOM_FIELD_LABEL_MAX = 255
+CUSTOM_FIELD_VALUE_MAX_CHARS = 10_000
+
+
+def email_normalize(email: str) -> str:
+    """Trim and lower-case an address, or raise ValidationError saying what is wrong."""
+    if not isinstance(email, str) or not email.strip():
+        raise ValidationError("An email address is required.", code="email_missing")
+    normalized = email.strip().lower()
+    try:
+        validate_email(normalized)
+    except ValidationError:
+        raise ValidationError(
+            f"{email.strip()!r} is not a valid email address.", code="email_invalid"
+        ) from None
+    return normalized
+
+
+@transaction.atomic
+def subscriber_get_or_create(
+    *, email: str, first_name: str = "", state: str = SubscriberState.ACTIVE
+) -> tuple[Subscriber, bool]:
+    """Find the subscriber with this address (any case) or create one; safe under races."""
+    normalized = email_normalize(email)
+    subscriber, created = Subscriber.objects.get_or_create(
+        email=normalized, defaults={"first_name": (first_name or "").strip(), "state": state}
+    )
+    if created and subscriber.state == SubscriberState.ACTIVE:
+        event_record(subscriber_id=subscriber.pk, type=event_types.SUBSCRIBER_ACTIVATE)
+    return subscriber, created
+
+
+@transaction.atomic
+def subscriber_update(
+    *, subscriber: Subscriber, first_name: str | None = None, email: str | None = None
+) -> Subscriber:
+    changed = []
+    if first_name is not None and first_name.strip() != subscriber.first_name:
+        subscriber.first_name = first_name.strip()
+        changed.append("first_name")
+    if email is not None:
+        normalized = email_normalize(email)
+        if normalized != subscriber.email:
+            if Subscriber.objects.filter(email=normalized).exclude(pk=subscriber.pk).exists():
+                raise ValidationError(
+                    f"Another subscriber already uses {normalized}.", code="email_taken"
+                )
+            subscriber.email = normalized
+            changed.append("email")
+    if changed:
+        try:
+            with transaction.atomic():
+                subscriber.save(update_fields=[*changed, "updated_at"])
+        except IntegrityError:
+            raise ValidationError(
+                f"Another subscriber already uses {subscriber.email}.", code="email_taken"
+            ) from None
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_unsubscribe(*, subscriber: Subscriber) -> Subscriber:
+    """Kit's unsubscribe: state cancelled, history kept. Other apps react to the event
+    (runs exit, sequences stop)."""
+    if subscriber.state == SubscriberState.CANCELLED:
+        return subscriber
+    subscriber.state = SubscriberState.CANCELLED
+    subscriber.cancelled_at = timezone.now()
+    subscriber.save(update_fields=["state", "cancelled_at", "updated_at"])
+    event_record(subscriber_id=subscriber.pk, type=event_types.SUBSCRIBER_UNSUBSCRIBE)
+    return subscriber
+
+
+def custom_field_key_for(label: str) -> str:
+    """Kit's key: ASCII, lower case, words joined by underscores."""
+    return slugify(label).replace("-", "_") or "field"
+
+
+def _clean_label(label: str) -> str:
+    cleaned = " ".join((label or "").split())
+    if not cleaned:
+        raise ValidationError("A custom field needs a label.", code="label_blank")
+    if len(cleaned) > CUSTOM_FIELD_LABEL_MAX:
+        raise ValidationError(
+            f"A custom field label can be at most {CUSTOM_FIELD_LABEL_MAX} characters.",
+            code="label_too_long",
+        )
+    return cleaned
+
+
+def _label_taken(label: str, *, exclude_pk: int | None = None) -> bool:
+    return CustomField.objects.filter(label__iexact=label).exclude(pk=exclude_pk).exists()
+
+
+@transaction.atomic
+def custom_field_create(*, label: str) -> CustomField:
+    cleaned = _clean_label(label)
+    if _label_taken(cleaned):
+        raise ValidationError(
+            f"A custom field labelled {cleaned!r} already exists.", code="label_taken"
+        )
+    base = custom_field_key_for(cleaned)
+    taken = set(CustomField.objects.filter(key__startswith=base).values_list("key", flat=True))
+    key, n = base, 2
+    while key in taken:
+        key, n = f"{base}_{n}", n + 1
+    return CustomField.objects.create(label=cleaned, key=key)
+
+
+@transaction.atomic
+def custom_field_relabel(*, field: CustomField, label: str) -> CustomField:
+    """Change the label only; the key (used in templates) never changes, as in Kit."""
+    cleaned = _clean_label(label)
+    if _label_taken(cleaned, exclude_pk=field.pk):
+        raise ValidationError(
+            f"A custom field labelled {cleaned!r} already exists.", code="label_taken"
+        )
+    field.label = cleaned
+    field.save(update_fields=["label"])
+    return field
+
+
+@transaction.atomic
+def custom_field_delete(*, field: CustomField) -> None:
+    """Delete the field and every subscriber's value for it, as Kit does."""
+    field.delete()
+
+
+@transaction.atomic
+def subscriber_fields_set(*, subscriber: Subscriber, values: dict[str, object]) -> list[str]:
+    """Set custom field values by key (``None`` or ``""`` clears one).
+
+    Every key must name an existing field; nothing is written if one does not. Returns the
+    keys whose value changed, each with a ``field_value_updated`` event.
+    """
+    if not values:
+        return []
+    fields = {f.key: f for f in CustomField.objects.filter(key__in=list(values))}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ValidationError(
+            "Unknown custom field(s): "
+            + ", ".join(unknown)
+            + ". Create them first (custom fields are matched by key).",
+            code="field_unknown",
+        )
+    existing = {
+        v.field_id: v
+        for v in SubscriberFieldValue.objects.filter(
+            subscriber=subscriber, field__in=list(fields.values())
+        )
+    }
+    to_create, to_update, to_delete, events, changed = [], [], [], [], []
+    for key, raw in values.items():
+        field = fields[key]
+        new = "" if raw is None else str(raw)
+        if len(new) > CUSTOM_FIELD_VALUE_MAX_CHARS:
+            raise ValidationError(
+                f"The value for {key!r} is longer than {CUSTOM_FIELD_VALUE_MAX_CHARS} characters.",
+                code="value_too_long",
+            )
+        current = existing.get(field.pk)
+        old = current.value if current else ""
+        if new == old:
+            continue
+        if not new:
+            to_delete.append(current.pk)
+        elif current is None:
+            to_create.append(SubscriberFieldValue(subscriber=subscriber, field=field, value=new))
+        else:
+            current.value = new
+            current.updated_at = timezone.now()
+            to_update.append(current)
+        changed.append(key)
+        events.append(
+            (
+                subscriber.pk,
+                event_types.FIELD_VALUE_UPDATED,
+                {"custom_field_id": field.pk, "key": key, "old": old, "new": new},
+            )
+        )
+    if to_create:
+        SubscriberFieldValue.objects.bulk_create(to_create)
+    if to_update:
+        SubscriberFieldValue.objects.bulk_update(to_update, ["value", "updated_at"])
+    if to_delete:
+        SubscriberFieldValue.objects.filter(pk__in=to_delete).delete()
+    events_record_bulk(events=events)
+    return changed

@@ -1,0 +1,11 @@
+from celery import shared_task
+
+from . import dispatch
+
+EVENTS_DISPATCH_TASK = "crm.events_dispatch"
+
+
+@shared_task(name=EVENTS_DISPATCH_TASK, acks_late=True, ignore_result=True)
+def events_dispatch() -> int:
+    """Kicked after a commit that wrote events, and run by beat as the recovery sweep."""
+    return dispatch.events_dispatch()

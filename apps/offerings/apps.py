@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class OfferingsConfig(AppConfig):
+    name = "apps.offerings"
+    label = "offerings"

@@ -1,0 +1,124 @@
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin.helpers import ActionForm
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+
+from apps.crm.admin import subscriber_admin_extend
+
+from . import services
+from .models import Tag, Tagging
+
+
+class TagForm(forms.ModelForm):
+    class Meta:
+        model = Tag
+        fields = ["name"]
+
+    def clean_name(self):
+        try:
+            cleaned = services.tag_name_clean(self.cleaned_data["name"])
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+        clash = Tag.objects.filter(name_key=cleaned.casefold()).exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError(
+                f"A tag named {clash.first().name!r} already exists (names ignore case "
+                "and extra spaces)."
+            )
+        return cleaned
+
+
+@admin.register(Tag)
+class TagAdmin(admin.ModelAdmin):
+    form = TagForm
+    list_display = ["name", "subscriber_count", "created_at"]
+    search_fields = ["name"]
+    list_per_page = 200
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(subscriber_count=Count("taggings"))
+
+    @admin.display(description="Subscribers", ordering="subscriber_count")
+    def subscriber_count(self, obj):
+        return obj.subscriber_count
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            services.tag_rename(tag=obj, name=form.cleaned_data["name"])
+        else:
+            created = services.tag_create(name=form.cleaned_data["name"])
+            obj.pk = created.pk
+
+    def delete_model(self, request, obj):
+        services.tag_delete(tag=obj, source="admin")
+
+    def delete_queryset(self, request, queryset):
+        for tag in queryset:
+            services.tag_delete(tag=tag, source="admin")
+
+
+class TaggingInline(admin.TabularInline):
+    model = Tagging
+    fields = ["tag", "created_at", "source"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Tags"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("tag")
+
+
+class TagListFilter(admin.SimpleListFilter):
+    title = "tag"
+    parameter_name = "tag"
+
+    def lookups(self, request, model_admin):
+        return [(str(pk), name) for pk, name in Tag.objects.values_list("pk", "name")]
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(taggings__tag_id=self.value())
+        return queryset
+
+
+class TagActionForm(ActionForm):
+    tag = forms.ModelChoiceField(queryset=Tag.objects.all(), required=False, label="Tag")
+
+
+def _selected_tag(modeladmin, request):
+    form = TagActionForm(request.POST)
+    if form.is_valid() and form.cleaned_data["tag"]:
+        return form.cleaned_data["tag"]
+    modeladmin.message_user(request, "Choose a tag beside the action first.", messages.ERROR)
+    return None
+
+
+@admin.action(description="Add the chosen tag to selected subscribers")
+def add_tag(modeladmin, request, queryset):
+    tag = _selected_tag(modeladmin, request)
+    if tag:
+        ids = list(queryset.values_list("pk", flat=True))
+        added = services.tag_bulk_add(tag=tag, subscriber_ids=ids, source="admin")
+        modeladmin.message_user(request, f"Tagged {added} subscriber(s) with {tag.name!r}.")
+
+
+@admin.action(description="Remove the chosen tag from selected subscribers")
+def remove_tag(modeladmin, request, queryset):
+    tag = _selected_tag(modeladmin, request)
+    if tag:
+        ids = list(queryset.values_list("pk", flat=True))
+        removed = services.tag_bulk_remove(tag=tag, subscriber_ids=ids, source="admin")
+        modeladmin.message_user(request, f"Removed {tag.name!r} from {removed} subscriber(s).")
+
+
+subscriber_admin_extend(
+    inlines=[TaggingInline],
+    actions=[add_tag, remove_tag],
+    list_filter=[TagListFilter],
+    action_form=TagActionForm,
+)

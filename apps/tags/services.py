@@ -1,0 +1,174 @@
+"""The verbs that change tags and taggings.
+
+Adding a tag the subscriber already has, or removing one they lack, changes nothing and emits
+nothing (as in Kit). Both paths are set-based: one ``INSERT ... ON CONFLICT DO NOTHING
+RETURNING`` (or ``DELETE ... RETURNING``) per chunk tells exactly which rows changed, even
+under concurrent writers, and events are written only for those. A single add is the same
+code path with one pair.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from apps.crm.events import events_record_bulk
+from apps.crm.models import Subscriber
+
+from .event_types import TAG_ADD, TAG_REMOVE
+from .models import Tag, Tagging
+
+TAGGING_CHUNK_SIZE = 500
+TAG_NAME_MAX = 255
+SOURCE_MAX = 64
+
+
+def tag_name_clean(name: str) -> str:
+    """Fold surrounding and repeated white space; refuse a blank or over-long name."""
+    cleaned = " ".join((name or "").split()) if isinstance(name, str) else ""
+    if not cleaned:
+        raise ValidationError("A tag needs a name.", code="tag_name_blank")
+    if len(cleaned) > TAG_NAME_MAX:
+        raise ValidationError(
+            f"A tag name can be at most {TAG_NAME_MAX} characters.", code="tag_name_too_long"
+        )
+    return cleaned
+
+
+def tag_name_key(name: str) -> str:
+    return tag_name_clean(name).casefold()
+
+
+def tag_get_by_name(*, name: str) -> Tag | None:
+    return Tag.objects.filter(name_key=tag_name_key(name)).first()
+
+
+@transaction.atomic
+def tag_get_or_create(*, name: str) -> tuple[Tag, bool]:
+    cleaned = tag_name_clean(name)
+    return Tag.objects.get_or_create(name_key=cleaned.casefold(), defaults={"name": cleaned})
+
+
+@transaction.atomic
+def tag_create(*, name: str) -> Tag:
+    """Create a tag; a name that differs from an existing one only in case or spacing is the
+    same tag and is refused."""
+    tag, created = tag_get_or_create(name=name)
+    if not created:
+        raise ValidationError(f"A tag named {tag.name!r} already exists.", code="tag_exists")
+    return tag
+
+
+@transaction.atomic
+def tag_rename(*, tag: Tag, name: str) -> Tag:
+    cleaned = tag_name_clean(name)
+    if Tag.objects.filter(name_key=cleaned.casefold()).exclude(pk=tag.pk).exists():
+        raise ValidationError(f"A tag named {cleaned!r} already exists.", code="tag_exists")
+    tag.name, tag.name_key = cleaned, cleaned.casefold()
+    try:
+        with transaction.atomic():
+            tag.save(update_fields=["name", "name_key"])
+    except IntegrityError:
+        raise ValidationError(
+            f"A tag named {cleaned!r} already exists.", code="tag_exists"
+        ) from None
+    return tag
+
+
+@transaction.atomic
+def tag_delete(*, tag: Tag, source: str = "admin") -> None:
+    """Delete a tag, first removing it from everyone so that each removal is an event."""
+    subscriber_ids = list(tag.taggings.values_list("subscriber_id", flat=True))
+    tag_bulk_remove(tag=tag, subscriber_ids=subscriber_ids, source=source)
+    tag.delete()
+
+
+def _chunks(items: Sequence, size: int):
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _tag_events(
+    changed: list[tuple[int, int]], *, event_type: str, source: str
+) -> list[tuple[int, str, dict]]:
+    names = dict(Tag.objects.filter(pk__in={t for _, t in changed}).values_list("pk", "name"))
+    return [
+        (sid, event_type, {"tag_id": tid, "tag_name": names.get(tid, ""), "source": source})
+        for sid, tid in changed
+    ]
+
+
+def _dedupe(pairs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    return list(dict.fromkeys((int(s), int(t)) for s, t in pairs))
+
+
+@transaction.atomic
+def taggings_add(*, pairs: Iterable[tuple[int, int]], source: str) -> list[tuple[int, int]]:
+    """Add (subscriber_id, tag_id) pairs; return the pairs that were new, each now an event."""
+    pairs = _dedupe(pairs)
+    source = (source or "")[:SOURCE_MAX]
+    table = Tagging._meta.db_table
+    now = connection.ops.adapt_datetimefield_value(timezone.now())
+    added: list[tuple[int, int]] = []
+    with connection.cursor() as cursor:
+        for chunk in _chunks(pairs, TAGGING_CHUNK_SIZE):
+            values = ", ".join(["(%s, %s, %s, %s)"] * len(chunk))
+            params = [p for sid, tid in chunk for p in (sid, tid, now, source)]
+            cursor.execute(
+                f"INSERT INTO {table} (subscriber_id, tag_id, created_at, source) "
+                f"VALUES {values} ON CONFLICT (subscriber_id, tag_id) DO NOTHING "
+                "RETURNING subscriber_id, tag_id",
+                params,
+            )
+            added.extend((sid, tid) for sid, tid in cursor.fetchall())
+    if added:
+        events_record_bulk(events=_tag_events(added, event_type=TAG_ADD, source=source))
+    return added
+
+
+@transaction.atomic
+def taggings_remove(*, pairs: Iterable[tuple[int, int]], source: str) -> list[tuple[int, int]]:
+    """Remove (subscriber_id, tag_id) pairs; return the pairs that existed, each now an event."""
+    by_tag: dict[int, list[int]] = defaultdict(list)
+    for sid, tid in _dedupe(pairs):
+        by_tag[tid].append(sid)
+    table = Tagging._meta.db_table
+    removed: list[tuple[int, int]] = []
+    with connection.cursor() as cursor:
+        for tid, subscriber_ids in by_tag.items():
+            for chunk in _chunks(subscriber_ids, TAGGING_CHUNK_SIZE):
+                marks = ", ".join(["%s"] * len(chunk))
+                cursor.execute(
+                    f"DELETE FROM {table} WHERE tag_id = %s AND subscriber_id IN ({marks}) "
+                    "RETURNING subscriber_id, tag_id",
+                    [tid, *chunk],
+                )
+                removed.extend((sid, t) for sid, t in cursor.fetchall())
+    if removed:
+        events_record_bulk(events=_tag_events(removed, event_type=TAG_REMOVE, source=source))
+    return removed
+
+
+def subscriber_tag_add(*, subscriber: Subscriber, tag: Tag, source: str) -> bool:
+    """Tag one subscriber; True if the tag is new to them."""
+    return bool(taggings_add(pairs=[(subscriber.pk, tag.pk)], source=source))
+
+
+def subscriber_tag_remove(*, subscriber: Subscriber, tag: Tag, source: str) -> bool:
+    """Untag one subscriber; True if they had the tag."""
+    return bool(taggings_remove(pairs=[(subscriber.pk, tag.pk)], source=source))
+
+
+def subscriber_tags_add(*, subscriber: Subscriber, tags: Iterable[Tag], source: str) -> int:
+    return len(taggings_add(pairs=[(subscriber.pk, t.pk) for t in tags], source=source))
+
+
+def tag_bulk_add(*, tag: Tag, subscriber_ids: Iterable[int], source: str) -> int:
+    """Tag many subscribers in a bounded number of queries; return how many were new."""
+    return len(taggings_add(pairs=[(sid, tag.pk) for sid in subscriber_ids], source=source))
+
+
+def tag_bulk_remove(*, tag: Tag, subscriber_ids: Iterable[int], source: str) -> int:
+    return len(taggings_remove(pairs=[(sid, tag.pk) for sid in subscriber_ids], source=source))
