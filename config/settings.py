@@ -8,6 +8,7 @@ to PostgreSQL and Redis. The README lists each variable.
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -23,7 +24,11 @@ if DEBUG:
     SECRET_KEY = env.str("SECRET_KEY", default="insecure-demo-key-only-for-debug-mode")
 else:
     # No default outside DEBUG: a production site with a guessable key signs forgeable links.
-    SECRET_KEY = env.str("SECRET_KEY")
+    SECRET_KEY = env.str("SECRET_KEY", default="")
+    if not SECRET_KEY:
+        raise ImproperlyConfigured(
+            "Set SECRET_KEY to a long random string (or DEBUG=1 for a local demo)."
+        )
 
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]", "testserver"])
@@ -113,6 +118,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
@@ -140,7 +146,7 @@ EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 # The broker is only a doorbell: every task re-reads its state from the database, and the
 # periodic sweeps pick up whatever a lost message would have done (DESIGN.md).
 REDIS_URL = env.str("REDIS_URL", default="")
-CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://localhost//")
 BROKER_DIR = VAR_DIR / "broker"
 if CELERY_BROKER_URL.startswith("filesystem://"):
     for sub in ("out", "processed", "control"):

@@ -44,3 +44,16 @@ def _celery_eager():
     celery_app.conf.task_always_eager = True
     yield
     celery_app.conf.task_always_eager = previous
+
+
+def pytest_report_header(config):
+    from django.db import connections
+
+    db = connections["default"].settings_dict
+    where = db["NAME"] if db["ENGINE"].endswith("sqlite3") else f"{db['HOST']}:{db['PORT']}"
+    redis_state = "reachable" if redis_reachable() else "not reachable (its tests skip)"
+    return [
+        f"tessera: database {connections['default'].vendor} ({where}); "
+        f"redis {settings.REDIS_URL or '(unset)'} {redis_state}; "
+        f"REQUIRE_SERVICES={'1' if REQUIRE_SERVICES else '0'}"
+    ]

@@ -91,11 +91,14 @@ class TagActionForm(ActionForm):
 
 
 def _selected_tag(modeladmin, request):
-    form = TagActionForm(request.POST)
-    if form.is_valid() and form.cleaned_data["tag"]:
-        return form.cleaned_data["tag"]
-    modeladmin.message_user(request, "Choose a tag beside the action first.", messages.ERROR)
-    return None
+    # Only the tag field: the admin fills the action choices itself, per request.
+    try:
+        tag = TagActionForm.base_fields["tag"].clean(request.POST.get("tag"))
+    except forms.ValidationError:
+        tag = None
+    if tag is None:
+        modeladmin.message_user(request, "Choose a tag beside the action first.", messages.ERROR)
+    return tag
 
 
 @admin.action(description="Add the chosen tag to selected subscribers")

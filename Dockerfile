@@ -1,0 +1,12 @@
+FROM python:3.11-slim
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY apps ./apps
+COPY config ./config
+RUN pip install --no-cache-dir .
+COPY . .
+RUN SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput
+RUN useradd --create-home tessera && mkdir -p /app/var && chown tessera /app/var
+USER tessera
+EXPOSE 8000

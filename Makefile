@@ -1,0 +1,44 @@
+# The two commands a newcomer needs: `make run` (the demo) and `make test` (the suite).
+# Both work on a bare machine with Python 3.11; DATABASE_URL / REDIS_URL switch to
+# PostgreSQL and Redis.
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+export PATH := $(BIN):$(PATH)
+
+.PHONY: install run test lint format clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# The demo: SQLite and the filesystem broker under var/ unless DATABASE_URL / REDIS_URL say
+# otherwise; web, worker and beat side by side; Ctrl-C stops all three.
+run: export DEBUG ?= 1
+run: install
+	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py seed_demo
+	@echo
+	@echo "Tessera is starting: admin at http://127.0.0.1:8000/admin/ (Ctrl-C stops web, worker and beat)"
+	@echo
+	$(BIN)/honcho -f Procfile.dev start
+
+test: install
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf var/broker var/tessera.sqlite3* var/test.sqlite3*

@@ -1,0 +1,178 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from apps.crm.models import Event, Subscriber, SubscriberFieldValue
+from apps.crm.services import custom_field_create, subscriber_fields_set
+from apps.tags.event_types import TAG_ADD, TAG_REMOVE
+from apps.tags.models import Tag, Tagging
+from apps.tags.services import tag_bulk_add
+from tests.factories import SubscriberFactory, TagFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, response.content[:500]
+    return len(ctx.captured_queries)
+
+
+def _populate(n: int) -> None:
+    tag = Tag.objects.first() or TagFactory()
+    field = custom_field_create(label=f"Field {Subscriber.objects.count()}")
+    subscribers = SubscriberFactory.create_batch(n)
+    tag_bulk_add(tag=tag, subscriber_ids=[s.pk for s in subscribers], source="test")
+    for s in subscribers[:3]:
+        subscriber_fields_set(subscriber=s, values={field.key: "x"})
+    TagFactory.create_batch(n // 5)
+
+
+@pytest.mark.parametrize(
+    "url_name",
+    [
+        "admin:crm_subscriber_changelist",
+        "admin:tags_tag_changelist",
+        "admin:crm_event_changelist",
+        "admin:crm_customfield_changelist",
+    ],
+)
+def test_list_pages_issue_the_same_number_of_queries_whatever_the_rows(admin_client, url_name):
+    url = reverse(url_name)
+    _populate(5)
+    few = _queries(admin_client, url)
+
+    _populate(60)
+    many = _queries(admin_client, url)
+
+    assert many == few
+
+
+def test_the_subscriber_page_shows_tags_and_field_values(admin_client):
+    subscriber = SubscriberFactory()
+    tag = TagFactory(name="VIP Member")
+    tag_bulk_add(tag=tag, subscriber_ids=[subscriber.pk], source="api")
+    field = custom_field_create(label="City")
+    subscriber_fields_set(subscriber=subscriber, values={field.key: "Oslo"})
+
+    response = admin_client.get(reverse("admin:crm_subscriber_change", args=[subscriber.pk]))
+
+    assert response.status_code == 200
+    assert b"VIP Member" in response.content
+    assert b"Oslo" in response.content
+
+
+def test_the_add_tag_action_tags_through_the_service(admin_client):
+    # given
+    tagged, untagged = SubscriberFactory(), SubscriberFactory()
+    tag = TagFactory(name="Gold Member")
+    tag_bulk_add(tag=tag, subscriber_ids=[tagged.pk], source="api")
+    Event.objects.all().delete()
+
+    # when
+    response = admin_client.post(
+        reverse("admin:crm_subscriber_changelist"),
+        {"action": "add_tag", "tag": tag.pk, "_selected_action": [tagged.pk, untagged.pk]},
+        follow=True,
+    )
+
+    # then
+    assert b"Tagged 1 subscriber(s)" in response.content
+    assert Tagging.objects.filter(tag=tag).count() == 2
+    assert list(Event.objects.values_list("type", "subscriber_id")) == [(TAG_ADD, untagged.pk)]
+
+
+def test_the_remove_tag_action_and_a_missing_tag_choice(admin_client):
+    subscriber = SubscriberFactory()
+    tag = TagFactory()
+    tag_bulk_add(tag=tag, subscriber_ids=[subscriber.pk], source="api")
+    url = reverse("admin:crm_subscriber_changelist")
+
+    no_choice = admin_client.post(
+        url, {"action": "remove_tag", "_selected_action": [subscriber.pk]}, follow=True
+    )
+    removed = admin_client.post(
+        url,
+        {"action": "remove_tag", "tag": tag.pk, "_selected_action": [subscriber.pk]},
+        follow=True,
+    )
+
+    assert b"Choose a tag beside the action first" in no_choice.content
+    assert b"from 1 subscriber(s)" in removed.content
+    assert Event.objects.filter(type=TAG_REMOVE).count() == 1
+
+
+def test_filtering_subscribers_by_tag_and_state(admin_client):
+    vip, other = SubscriberFactory(email="vip@example.com"), SubscriberFactory()
+    tag = TagFactory()
+    tag_bulk_add(tag=tag, subscriber_ids=[vip.pk], source="api")
+
+    response = admin_client.get(
+        reverse("admin:crm_subscriber_changelist"), {"tag": tag.pk, "state": "active"}
+    )
+
+    assert list(response.context["cl"].queryset) == [vip]
+    assert other.email.encode() not in response.content
+
+
+def test_adding_a_subscriber_in_the_admin_normalizes_and_announces(admin_client):
+    response = admin_client.post(
+        reverse("admin:crm_subscriber_add"),
+        {"email": " New@Example.com ", "first_name": "New", **_empty_inlines()},
+    )
+
+    assert response.status_code == 302, response.content[:2000]
+    assert Subscriber.objects.get().email == "new@example.com"
+    assert Event.objects.filter(type="subscriber_activate").count() == 1
+
+
+def test_a_duplicate_tag_name_in_the_admin_gets_a_clear_error(admin_client):
+    TagFactory(name="Course Complete")
+
+    response = admin_client.post(reverse("admin:tags_tag_add"), {"name": "course complete "})
+
+    assert response.status_code == 200
+    assert "already exists" in response.content.decode()
+    assert Tag.objects.count() == 1
+
+
+def test_the_tag_list_counts_subscribers(admin_client):
+    tag = TagFactory(name="Silver Member")
+    tag_bulk_add(
+        tag=tag, subscriber_ids=[s.pk for s in SubscriberFactory.create_batch(4)], source="api"
+    )
+
+    response = admin_client.get(reverse("admin:tags_tag_changelist"))
+
+    assert response.context["cl"].result_list[0].subscriber_count == 4
+
+
+def test_the_event_log_is_read_only(admin_client):
+    subscriber = SubscriberFactory()
+    tag_bulk_add(tag=TagFactory(), subscriber_ids=[subscriber.pk], source="api")
+    event = Event.objects.get()
+
+    assert admin_client.get(reverse("admin:crm_event_add")).status_code == 403
+    assert (
+        admin_client.post(
+            reverse("admin:crm_event_delete", args=[event.pk]), {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert Event.objects.filter(pk=event.pk).exists()
+    assert not SubscriberFieldValue.objects.exists()
+
+
+def _empty_inlines() -> dict:
+    return {
+        f"{prefix}-{key}": value
+        for prefix in ("field_values", "taggings")
+        for key, value in (
+            ("TOTAL_FORMS", "0"),
+            ("INITIAL_FORMS", "0"),
+            ("MIN_NUM_FORMS", "0"),
+            ("MAX_NUM_FORMS", "1000"),
+        )
+    }

@@ -1,0 +1,116 @@
+"""The project's plumbing: the demo seed, periodic tasks, settings, health."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django_celery_beat.models import PeriodicTask
+
+from apps.crm.models import Event, Subscriber
+from apps.tags.models import Tag, Tagging
+from config.periodic import PeriodicSpec, periodic_tasks_ensure
+
+pytestmark = pytest.mark.django_db
+
+
+def test_seed_demo_is_safe_to_run_twice(capsys):
+    call_command("seed_demo")
+    first = capsys.readouterr().out
+    counts = (
+        Subscriber.objects.count(),
+        Tag.objects.count(),
+        Tagging.objects.count(),
+        Event.objects.count(),
+    )
+
+    call_command("seed_demo")
+    second = capsys.readouterr().out
+
+    assert "Admin login: admin / tessera-demo" in first
+    assert "password unchanged" in second
+    assert (
+        Subscriber.objects.count(),
+        Tag.objects.count(),
+        Tagging.objects.count(),
+        Event.objects.count(),
+    ) == counts
+    assert Tag.objects.filter(name="Foundation Course – Revoke Access").exists()
+
+
+def test_the_dispatch_sweep_is_registered_by_migrate_and_registering_again_changes_nothing():
+    sweep = PeriodicTask.objects.get(task="crm.events_dispatch")
+    assert sweep.interval.every == settings.EVENT_SWEEP_SECONDS
+    before = PeriodicTask.objects.count()
+
+    periodic_tasks_ensure(
+        specs=[
+            PeriodicSpec(
+                name=sweep.name, task=sweep.task, every_seconds=settings.EVENT_SWEEP_SECONDS
+            )
+        ]
+    )
+
+    assert PeriodicTask.objects.count() == before
+
+
+def test_health_answers_ok(client):
+    response = client.get("/healthz")
+    assert response.json() == {"status": "ok"}
+
+
+def _settings_probe(env: dict, code: str) -> subprocess.CompletedProcess:
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "DEBUG", "DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}
+    }
+    return subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import django, os; os.environ['DJANGO_SETTINGS_MODULE']="
+            "'config.settings'; django.setup(); from django.conf import settings as s; " + code,
+        ],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        cwd=settings.BASE_DIR,
+        timeout=60,
+    )
+
+
+def test_without_debug_a_secret_key_is_required(tmp_path):
+    result = _settings_probe({"TESSERA_VAR_DIR": str(tmp_path)}, "print(s.SECRET_KEY)")
+    assert result.returncode != 0
+    assert "Set SECRET_KEY" in result.stderr
+
+
+def test_the_demo_defaults_need_no_server(tmp_path):
+    result = _settings_probe(
+        {"DEBUG": "1", "TESSERA_VAR_DIR": str(tmp_path)},
+        "print(s.DATABASES['default']['ENGINE'], s.DATABASES['default']['NAME'], "
+        "s.DATABASES['default']['OPTIONS']['transaction_mode'], s.CELERY_BROKER_URL)",
+    )
+    assert result.returncode == 0, result.stderr
+    engine, name, mode, broker = result.stdout.split()
+    assert engine == "django.db.backends.sqlite3"
+    assert name == str(tmp_path / "tessera.sqlite3")
+    assert mode == "IMMEDIATE"
+    assert broker.startswith("filesystem://")
+
+
+def test_urls_switch_to_postgres_and_redis(tmp_path):
+    result = _settings_probe(
+        {
+            "SECRET_KEY": "k",
+            "TESSERA_VAR_DIR": str(tmp_path),
+            "DATABASE_URL": "postgres://u@db.example:5432/tessera",
+            "REDIS_URL": "redis://r:6379/2",
+        },
+        "print(s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["django.db.backends.postgresql", "redis://r:6379/2"]
