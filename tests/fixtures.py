@@ -31,7 +31,8 @@ def recording_consumer():
 
 @pytest.fixture
 def no_kick(monkeypatch):
-    """Write events without ringing the dispatcher, to stage a backlog (as after a crash)."""
-    from apps.crm import events
+    """Commit without ringing any worker (dispatcher, run sweep, deliveries), to stage a
+    backlog as after a crash, or to drive the engine step by step."""
+    from config import oncommit
 
-    monkeypatch.setattr(events, "dispatcher_kick_on_commit", lambda: None)
+    monkeypatch.setattr(oncommit, "on_commit_once", lambda func: None)

@@ -4,3 +4,16 @@ from django.apps import AppConfig
 class AutomationsConfig(AppConfig):
     name = "apps.automations"
     label = "automations"
+
+    def ready(self) -> None:
+        from apps.crm.demo import seed_step_register
+        from config.periodic import connect
+
+        from . import consumers, nodes
+        from .seed import seed_guide_automations
+        from .tasks import periodic_specs
+
+        nodes.register()
+        consumers.register()
+        connect(self, periodic_specs())
+        seed_step_register(name="automations.guide", order=15, run=seed_guide_automations)

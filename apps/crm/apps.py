@@ -12,7 +12,7 @@ class CrmConfig(AppConfig):
 
         from .demo import seed_step_register
         from .seed import seed_admin, seed_subscribers
-        from .tasks import EVENTS_DISPATCH_TASK
+        from .tasks import DELIVERIES_SEND_TASK, EVENTS_DISPATCH_TASK
 
         connect(
             self,
@@ -21,7 +21,12 @@ class CrmConfig(AppConfig):
                     name="crm: dispatch pending events (recovery sweep)",
                     task=EVENTS_DISPATCH_TASK,
                     every_seconds=settings.EVENT_SWEEP_SECONDS,
-                )
+                ),
+                PeriodicSpec(
+                    name="crm: send due webhook deliveries",
+                    task=DELIVERIES_SEND_TASK,
+                    every_seconds=settings.DELIVERY_SWEEP_SECONDS,
+                ),
             ],
         )
         seed_step_register(name="crm.admin", order=0, run=seed_admin)

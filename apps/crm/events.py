@@ -4,23 +4,50 @@ Call these inside the transaction that makes the change: the event commits or ro
 with it, and the dispatcher is rung once the transaction commits.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
-from django.db import transaction
+from config import oncommit
 
 from .models import Event
 
 EVENT_BULK_BATCH_SIZE = 1000
 
+# How many automation steps led to the change being recorded: an automation's step runs with
+# its run's depth + 1, and every event it causes carries that depth, so a chain of automations
+# that keep triggering each other can be stopped at a bound (apps/automations).
+_CHAIN_DEPTH: ContextVar[int] = ContextVar("tessera_event_chain_depth", default=0)
+
+
+@contextmanager
+def event_chain_depth(depth: int) -> Iterator[None]:
+    token = _CHAIN_DEPTH.set(depth)
+    try:
+        yield
+    finally:
+        _CHAIN_DEPTH.reset(token)
+
+
+def _stamped(payload: dict | None) -> dict:
+    depth = _CHAIN_DEPTH.get()
+    payload = dict(payload or {})
+    if depth:
+        payload["chain_depth"] = depth
+    return payload
+
 
 def event_record(*, subscriber_id: int | None, type: str, payload: dict | None = None) -> Event:
-    event = Event.objects.create(subscriber_id=subscriber_id, type=type, payload=payload or {})
+    event = Event.objects.create(subscriber_id=subscriber_id, type=type, payload=_stamped(payload))
     dispatcher_kick_on_commit()
     return event
 
 
 def events_record_bulk(*, events: Iterable[tuple[int | None, str, dict]]) -> int:
-    rows = [Event(subscriber_id=sid, type=type_, payload=payload) for sid, type_, payload in events]
+    rows = [
+        Event(subscriber_id=sid, type=type_, payload=_stamped(payload))
+        for sid, type_, payload in events
+    ]
     if not rows:
         return 0
     Event.objects.bulk_create(rows, batch_size=EVENT_BULK_BATCH_SIZE)
@@ -35,16 +62,6 @@ def _kick() -> None:
 
 
 def dispatcher_kick_on_commit() -> None:
-    """Ask a worker to dispatch once the current transaction commits.
-
-    One kick per transaction is enough (the dispatcher drains everything pending), so a
-    transaction that writes ten thousand events sends one message, not ten thousand. A kick
-    that fails to reach the broker is logged and otherwise ignored: the beat sweep picks the
-    events up a few seconds later.
-    """
-    connection = transaction.get_connection()
-    if connection.in_atomic_block and any(
-        func is _kick for _sids, func, _robust in connection.run_on_commit
-    ):
-        return
-    transaction.on_commit(_kick, robust=True)
+    """Ask a worker to dispatch once the current transaction commits: one message per
+    transaction, however many events it wrote (the beat sweep covers a lost one)."""
+    oncommit.on_commit_once(_kick)

@@ -20,3 +20,13 @@ def events_claimable(*, now: datetime, limit: int) -> QuerySet[Event]:
         # of=self: the subscriber join is nullable, and PostgreSQL cannot lock that side.
         .select_for_update(skip_locked=True, of=("self",))[:limit]
     )
+
+
+def deliveries_due(*, now: datetime, limit: int) -> QuerySet:
+    from .models import DeliveryStatus, WebhookDelivery
+
+    return (
+        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "pk")
+        .select_for_update(skip_locked=True)[:limit]
+    )

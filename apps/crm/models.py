@@ -119,3 +119,57 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} #{self.pk}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    DELIVERED = "delivered", "Delivered"
+    FAILED = "failed", "Failed (gave up)"
+    GONE = "gone", "Gone (target answered 410)"
+
+
+class WebhookDelivery(models.Model):
+    """One HTTP POST that Tessera owes somebody, and how it went.
+
+    ``key`` says what owes it (``run:12:node:5``, ``hook:3:event:99``) and is unique, so a step
+    that runs twice still owes one delivery. Attempts happen outside any transaction, under a
+    lease (``locked_until``), and are retried with backoff.
+    """
+
+    key = models.CharField(max_length=200, unique=True)
+    url = models.URLField(max_length=2000)
+    headers = models.JSONField(default=dict, blank=True)
+    body = models.TextField(blank=True)
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    response_excerpt = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            # The sending sweep reads only pending rows; delivered ones accumulate.
+            models.Index(
+                fields=["next_attempt_at"],
+                name="crm_delivery_due",
+                condition=Q(status="pending"),
+            ),
+            # The reaper reads only rows under a lease.
+            models.Index(
+                fields=["locked_until"],
+                name="crm_delivery_leased",
+                condition=Q(status="sending"),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} -> {self.url}"

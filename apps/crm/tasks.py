@@ -9,3 +9,14 @@ EVENTS_DISPATCH_TASK = "crm.events_dispatch"
 def events_dispatch() -> int:
     """Kicked after a commit that wrote events, and run by beat as the recovery sweep."""
     return dispatch.events_dispatch()
+
+
+DELIVERIES_SEND_TASK = "crm.deliveries_send"
+
+
+@shared_task(name=DELIVERIES_SEND_TASK, acks_late=True, ignore_result=True)
+def deliveries_send() -> int:
+    """Kicked when a delivery is enqueued, and run by beat for retries and recovery."""
+    from . import delivery
+
+    return delivery.deliveries_send()

@@ -7,6 +7,10 @@ A condition is plain JSON, so automations and offerings can store it:
     {"and": [cond, cond, ...]}       all of them (Kit's "AND")
     {"or":  [cond, cond, ...]}       any of them (Kit's "OR")
     {"not": cond}                    the opposite
+    {"field": {"key": "plan", "op": "equals", "value": "gold"}}
+                                     a custom field test (Kit's operators: equals,
+                                     not_equals, contains, not_contains, is_set, is_blank,
+                                     gt, gte, lt, lte; gt..lte compare numbers or dates)
 
 ``condition_q`` turns a condition into a ``Q`` over ``Subscriber`` built from correlated
 ``EXISTS`` probes on the (tag, subscriber) index, so a whole segment is one SQL query and a
@@ -15,11 +19,12 @@ single subscriber's check is one indexed query whatever the number of tags.
 runs, previews); the two are tested against each other.
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from apps.crm.models import Subscriber
+from apps.crm.models import Subscriber, SubscriberFieldValue
 
 from .models import Tagging
 
@@ -27,6 +32,21 @@ CONDITION_MAX_DEPTH = 16
 CONDITION_MAX_LEAVES = 200
 _GROUPS = ("and", "or")
 _LEAVES = ("has", "has_not")
+FIELD_OPS = (
+    "equals",
+    "not_equals",
+    "contains",
+    "not_contains",
+    "is_set",
+    "is_blank",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+)
+_FIELD_OPS_WITHOUT_VALUE = ("is_set", "is_blank")
+_ORDERING_OPS = ("gt", "gte", "lt", "lte")
+_OPERATORS = "'has', 'has_not', 'field', 'and', 'or' or 'not'"
 
 
 class ConditionError(ValueError):
@@ -56,10 +76,7 @@ def _check(node, path: str, depth: int, leaves: list[int]) -> None:
     elif op == "not":
         _check(arg, here, depth + 1, leaves)
     else:
-        raise ConditionError(
-            f"{path or 'condition'}: unknown operator {op!r}; "
-            "use 'has', 'has_not', 'and', 'or' or 'not'."
-        )
+        raise ConditionError(f"{path or 'condition'}: unknown operator {op!r}; use {_OPERATORS}.")
 
 
 def condition_validate(condition) -> None:
@@ -67,18 +84,54 @@ def condition_validate(condition) -> None:
     _check(condition, "", 1, [])
 
 
+def _walk(node):
+    ((op, arg),) = node.items()
+    yield op, arg
+    if op in _GROUPS:
+        for child in arg:
+            yield from _walk(child)
+    elif op == "not":
+        yield from _walk(arg)
+
+
 def condition_tag_ids(condition) -> set[int]:
-    leaves: list[int] = []
-    _check(condition, "", 1, leaves)
-    return set(leaves)
+    condition_validate(condition)
+    return {arg for op, arg in _walk(condition) if op in _LEAVES}
+
+
+def condition_field_keys(condition) -> set[str]:
+    condition_validate(condition)
+    return {arg["key"] for op, arg in _walk(condition) if op == "field"}
 
 
 def _has(tag_id: int) -> Q:
     return Q(Exists(Tagging.objects.filter(subscriber_id=OuterRef("pk"), tag_id=tag_id)))
 
 
+def _field_q(arg: dict) -> Q:
+    key, op, value = arg["key"], arg["op"], str(arg.get("value", ""))
+    if op in _ORDERING_OPS:
+        raise ConditionError(
+            f"field {key!r} {op}: comparisons are checked per subscriber (automations), "
+            "not in segments."
+        )
+    values = SubscriberFieldValue.objects.filter(subscriber_id=OuterRef("pk"), field__key=key)
+    non_blank = values.exclude(value="")
+    if op == "is_set":
+        return Q(Exists(non_blank))
+    if op == "is_blank":
+        return ~Q(Exists(non_blank))
+    if op in ("equals", "not_equals"):
+        matching = values.filter(value__iexact=value)
+    else:
+        matching = values.filter(value__icontains=value)
+    return Q(Exists(matching)) if op in ("equals", "contains") else ~Q(Exists(matching))
+
+
 def _compile(node) -> Q:
     ((op, arg),) = node.items()
+    if op == "field":
+        return _field_q(arg)
     if op == "has":
         return _has(arg)
     if op == "has_not":
@@ -107,19 +160,77 @@ def subscriber_matches(*, subscriber_id: int, condition) -> bool:
     return Subscriber.objects.filter(pk=subscriber_id).filter(condition_q(condition)).exists()
 
 
-def _evaluate(node, tag_ids: frozenset[int]) -> bool:
+def _comparable(text: str):
+    """A number, else a date or time, else None: what gt / lt compare."""
+    text = text.strip()
+    try:
+        return float(text)
+    except ValueError:
+        pass
+    for parse in (datetime.fromisoformat, date.fromisoformat):
+        try:
+            parsed = parse(text)
+        except ValueError:
+            continue
+        return parsed if isinstance(parsed, datetime) else datetime(*parsed.timetuple()[:3])
+    return None
+
+
+def _field_evaluate(arg: dict, fields: Mapping[str, str]) -> bool:
+    op = arg["op"]
+    current = fields.get(arg["key"]) or ""
+    if op == "is_set":
+        return current != ""
+    if op == "is_blank":
+        return current == ""
+    wanted = str(arg["value"])
+    if op in ("equals", "not_equals"):
+        return (current.casefold() == wanted.casefold()) == (op == "equals")
+    if op in ("contains", "not_contains"):
+        return (wanted.casefold() in current.casefold()) == (op == "contains")
+    left, right = _comparable(current), _comparable(wanted)
+    if left is None or right is None or type(left) is not type(right):
+        return False
+    if isinstance(left, datetime) and (left.tzinfo is None) != (right.tzinfo is None):
+        left, right = left.replace(tzinfo=None), right.replace(tzinfo=None)
+    return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]
+
+
+def _evaluate(node, tag_ids: frozenset[int], fields: Mapping[str, str]) -> bool:
     ((op, arg),) = node.items()
     if op == "has":
         return arg in tag_ids
     if op == "has_not":
         return arg not in tag_ids
+    if op == "field":
+        return _field_evaluate(arg, fields)
     if op == "not":
-        return not _evaluate(arg, tag_ids)
-    results = (_evaluate(child, tag_ids) for child in arg)
+        return not _evaluate(arg, tag_ids, fields)
+    results = (_evaluate(child, tag_ids, fields) for child in arg)
     return all(results) if op == "and" else any(results)
 
 
-def condition_evaluate(condition, tag_ids: Iterable[int]) -> bool:
-    """Whether a subscriber holding exactly ``tag_ids`` matches ``condition``."""
+def condition_evaluate(
+    condition, tag_ids: Iterable[int], fields: Mapping[str, str] | None = None
+) -> bool:
+    """Whether a subscriber holding exactly ``tag_ids`` (and these custom field values, by
+    key) matches ``condition``."""
     condition_validate(condition)
-    return _evaluate(condition, frozenset(tag_ids))
+    return _evaluate(condition, frozenset(tag_ids), fields or {})
+
+
+def subscriber_condition_evaluate(*, subscriber_id: int, condition) -> bool:
+    """Evaluate for one subscriber as they are now: two indexed reads, then Python, so every
+    operator (numbers and dates included) is available."""
+    tag_ids = Tagging.objects.filter(subscriber_id=subscriber_id).values_list("tag_id", flat=True)
+    keys = condition_field_keys(condition)
+    fields = (
+        dict(
+            SubscriberFieldValue.objects.filter(
+                subscriber_id=subscriber_id, field__key__in=keys
+            ).values_list("field__key", "value")
+        )
+        if keys
+        else {}
+    )
+    return condition_evaluate(condition, list(tag_ids), fields)

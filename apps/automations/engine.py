@@ -1,0 +1,409 @@
+"""The engine: runs enter, wait on durable timers, and advance step by step.
+
+Storage and execution follow DESIGN.md: a waiting run's ``resume_at`` is its timer; the sweep
+claims due runs with SKIP LOCKED, marks them running under a lease and a token in the same
+transaction, and hands them to workers after commit; a worker advances a run only while it
+holds the token, executing each step and writing its log row and the next state in one
+transaction. A step's log row is unique per run and step, so nothing executes twice.
+"""
+
+import logging
+import secrets
+from collections.abc import Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Max, Min
+from django.utils import timezone
+
+from apps.crm.events import event_chain_depth
+from config import oncommit
+
+from .graph import Graph, graph_load
+from .kinds import Outcome, StepContext, StepError, kind_get
+from .lock_objects import run_for_advance, runs_active_of, runs_due
+from .models import (
+    Automation,
+    AutomationStatus,
+    Reentry,
+    Run,
+    RunStatus,
+    RunStep,
+    StepOutcome,
+)
+
+logger = logging.getLogger(__name__)
+
+# How long a claimed run belongs to its worker before the reaper may hand it to another.
+RUN_LEASE = timedelta(seconds=settings.RUN_LEASE_SECONDS)
+RUN_CLAIM_BATCH = 500
+RUN_ADVANCE_CHUNK = 50
+RUN_MAX_ATTEMPTS = 5
+RUN_RETRY_BASE = timedelta(seconds=30)
+# Automations that start one another (directly, or by tags that trigger each other) stop here.
+CHAIN_DEPTH_MAX = 10
+ERROR_MAX_CHARS = 2000
+ENTERING_STATUSES = (AutomationStatus.LIVE, AutomationStatus.PAUSED)
+
+
+def _kick_sweep() -> None:
+    from .tasks import runs_sweep
+
+    runs_sweep.delay()
+
+
+def sweep_kick_on_commit() -> None:
+    oncommit.on_commit_once(_kick_sweep)
+
+
+# Entering ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def runs_start(
+    *,
+    automation: Automation,
+    subscriber_ids: Iterable[int],
+    chain_depth: int = 0,
+    entry_events: dict[int, int] | None = None,
+) -> int:
+    """Start runs for these subscribers, honouring status and the re-entry rule; return how
+    many started. Concurrent starts are settled by the unique constraints (one active run per
+    subscriber, one row per entry number), not by the checks here."""
+    if automation.status not in ENTERING_STATUSES:
+        return 0
+    subscriber_ids = list(dict.fromkeys(subscriber_ids))
+    if not subscriber_ids:
+        return 0
+    history = {
+        row["subscriber_id"]: row
+        for row in Run.objects.filter(automation=automation, subscriber_id__in=subscriber_ids)
+        .values("subscriber_id")
+        .annotate(last=Max("entry_number"))
+    }
+    active = set(
+        Run.objects.filter(
+            automation=automation,
+            subscriber_id__in=subscriber_ids,
+            status__in=["waiting", "running"],
+        ).values_list("subscriber_id", flat=True)
+    )
+    first = graph_load(automation.pk).first()
+    now = timezone.now()
+    rows = []
+    for sid in subscriber_ids:
+        seen = history.get(sid)
+        if sid in active or (seen and automation.reentry == Reentry.ONCE):
+            continue
+        run = Run(
+            automation=automation,
+            subscriber_id=sid,
+            entry_number=(seen["last"] if seen else 0) + 1,
+            current_node_id=first,
+            resume_at=now,
+            chain_depth=chain_depth,
+            entry_event_id=(entry_events or {}).get(sid),
+        )
+        if chain_depth > CHAIN_DEPTH_MAX:
+            run.status, run.resume_at, run.finished_at = RunStatus.FAILED, None, now
+            run.last_error = (
+                f"Not started: {chain_depth} automations in a row triggered each other "
+                f"(the bound is {CHAIN_DEPTH_MAX}). Check for a loop of tags or start steps."
+            )
+            logger.error("automation %s: %s", automation.pk, run.last_error)
+        rows.append(run)
+    created = Run.objects.bulk_create(rows, ignore_conflicts=True)
+    if any(r.status == RunStatus.WAITING for r in rows):
+        sweep_kick_on_commit()
+    return sum(1 for r in created if r.status == RunStatus.WAITING)
+
+
+# Exiting ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def runs_exit(
+    *, subscriber_ids: Iterable[int], reason: str, automation_id: int | None = None
+) -> int:
+    """End the active runs of these subscribers (in one automation, or all), logging why."""
+    now = timezone.now()
+    runs = list(
+        runs_active_of(
+            subscriber_ids=subscriber_ids,
+            automation_ids=[automation_id] if automation_id is not None else None,
+        ).select_related("current_node")
+    )
+    if not runs:
+        return 0
+    RunStep.objects.bulk_create(
+        [
+            RunStep(
+                run=run,
+                node=run.current_node,
+                node_kind=run.current_node.kind if run.current_node else "",
+                node_label=_label(run.current_node) if run.current_node else "",
+                arrived_at=run.node_arrived_at or now,
+                at=now,
+                outcome=StepOutcome.EXITED,
+                detail=reason,
+            )
+            for run in runs
+        ],
+        ignore_conflicts=True,
+    )
+    return Run.objects.filter(pk__in=[r.pk for r in runs]).update(
+        status=RunStatus.EXITED,
+        finished_at=now,
+        locked_until=None,
+        resume_at=None,
+        last_error="",
+    )
+
+
+# Sweeping ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def runs_claim_due(*, now=None, limit: int = RUN_CLAIM_BATCH) -> list[tuple[int, int]]:
+    """Claim due runs of live automations; return (run id, lease token) pairs to advance."""
+    now = now or timezone.now()
+    live = list(
+        Automation.objects.filter(status=AutomationStatus.LIVE).values_list("pk", flat=True)
+    )
+    if not live:
+        return []
+    ids = [run.pk for run in runs_due(now=now, automation_ids=live, limit=limit)]
+    if not ids:
+        return []
+    token = secrets.randbelow(2**31 - 1) + 1
+    Run.objects.filter(pk__in=ids).update(
+        status=RunStatus.RUNNING, locked_until=now + RUN_LEASE, lease_token=token
+    )
+    return [(run_id, token) for run_id in ids]
+
+
+def runs_reap(*, now=None) -> int:
+    """Return runs whose lease expired (their worker died) to waiting, due at once; a run
+    that keeps dying is failed after ``RUN_MAX_ATTEMPTS``."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        expired = list(
+            Run.objects.filter(status=RunStatus.RUNNING, locked_until__lt=now)
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "attempts")
+        )
+        retry = [pk for pk, attempts in expired if attempts + 1 < RUN_MAX_ATTEMPTS]
+        give_up = [pk for pk, attempts in expired if attempts + 1 >= RUN_MAX_ATTEMPTS]
+        if retry:
+            Run.objects.filter(pk__in=retry).update(
+                status=RunStatus.WAITING,
+                resume_at=now,
+                locked_until=None,
+                attempts=F("attempts") + 1,
+                last_error="lease expired (worker stopped); returned to the queue",
+            )
+            sweep_kick_on_commit()
+        if give_up:
+            Run.objects.filter(pk__in=give_up).update(
+                status=RunStatus.FAILED,
+                locked_until=None,
+                finished_at=now,
+                attempts=F("attempts") + 1,
+                last_error=f"lease expired {RUN_MAX_ATTEMPTS} times; gave up",
+            )
+    if expired:
+        logger.warning("reaped %s runs with expired leases", len(expired))
+    return len(expired)
+
+
+def engine_health(*, now=None) -> dict:
+    """Sweep lag (how late the oldest due run of a live automation is) and stuck runs."""
+    now = now or timezone.now()
+    oldest = Run.objects.filter(
+        status=RunStatus.WAITING,
+        resume_at__lte=now,
+        automation__status=AutomationStatus.LIVE,
+    ).aggregate(oldest=Min("resume_at"))["oldest"]
+    return {
+        "lag_seconds": (now - oldest).total_seconds() if oldest else 0.0,
+        "due": Run.objects.filter(
+            status=RunStatus.WAITING, resume_at__lte=now, automation__status=AutomationStatus.LIVE
+        ).count(),
+        "stuck": Run.objects.filter(status=RunStatus.RUNNING, locked_until__lt=now).count(),
+        "failed": Run.objects.filter(status=RunStatus.FAILED).count(),
+    }
+
+
+# Advancing --------------------------------------------------------------------------------
+
+
+def _label(node) -> str:
+    """The step's name in the log: the creator's label, else its kind (no query per step)."""
+    if node is None:
+        return ""
+    try:
+        return node.label or kind_get(node.kind).label
+    except ValueError:
+        return node.kind
+
+
+def run_advance(*, run_id: int, token: int, now=None, graphs: dict | None = None) -> str:
+    """Advance one claimed run until it waits or finishes; return its new status (or
+    "stale" when another worker's token has replaced ours)."""
+    graphs = {} if graphs is None else graphs
+    with transaction.atomic():
+        run = run_for_advance(run_id=run_id).first()
+        if run is None or run.status != RunStatus.RUNNING or run.lease_token != token:
+            return "stale"
+        now = now or timezone.now()
+        if run.automation.status != AutomationStatus.LIVE:
+            # Paused (or drafted) after the claim: hold the run where it is.
+            Run.objects.filter(pk=run.pk).update(status=RunStatus.WAITING, locked_until=None)
+            return RunStatus.WAITING
+        graph = graphs.get(run.automation_id)
+        if graph is None:
+            graph = graphs[run.automation_id] = graph_load(run.automation_id)
+        steps: list[RunStep] = []
+        with event_chain_depth(run.chain_depth + 1):
+            _walk(run, graph, now, steps)
+        RunStep.objects.bulk_create(steps)
+        run.locked_until = None
+        run.save(
+            update_fields=[
+                "status",
+                "current_node",
+                "arrived",
+                "resume_at",
+                "locked_until",
+                "last_error",
+                "finished_at",
+                "node_arrived_at",
+                "pending_detail",
+            ]
+        )
+        return run.status
+
+
+def _step(run, node, now, outcome: StepOutcome, *, detail="", branch="", error="") -> RunStep:
+    if run.pending_detail:
+        detail = f"{run.pending_detail}; {detail}" if detail else run.pending_detail
+        run.pending_detail = ""
+    return RunStep(
+        run=run,
+        node=node,
+        node_kind=node.kind,
+        node_label=_label(node),
+        arrived_at=run.node_arrived_at or now,
+        at=now,
+        outcome=outcome,
+        branch=branch,
+        detail=detail[:ERROR_MAX_CHARS],
+        error=error[:ERROR_MAX_CHARS],
+    )
+
+
+def _walk(run: Run, graph: Graph, now, steps: list[RunStep]) -> None:
+    while True:
+        node = graph.nodes.get(run.current_node_id)
+        if node is None:
+            run.status, run.finished_at, run.resume_at = RunStatus.COMPLETED, now, None
+            return
+        if not run.arrived:
+            run.node_arrived_at = now
+        ctx = StepContext(run=run, node=node, automation=run.automation, now=now)
+        kind = kind_get(node.kind)
+        try:
+            with transaction.atomic():
+                outcome: Outcome = kind.resume(ctx) if run.arrived else kind.arrive(ctx)
+        except StepError as exc:
+            steps.append(_step(run, node, now, StepOutcome.FAILED, error=str(exc)))
+            run.status, run.finished_at, run.resume_at = RunStatus.FAILED, now, None
+            run.last_error = str(exc)[:ERROR_MAX_CHARS]
+            return
+        if outcome.wait:
+            run.status, run.arrived, run.resume_at = RunStatus.WAITING, True, outcome.resume_at
+            if outcome.detail:
+                run.pending_detail = outcome.detail
+            return
+        if outcome.finish:
+            result = StepOutcome.EXITED if outcome.finish == "exited" else StepOutcome.COMPLETED
+            steps.append(_step(run, node, now, result, detail=outcome.detail))
+            run.status = RunStatus.EXITED if outcome.finish == "exited" else RunStatus.COMPLETED
+            run.finished_at, run.resume_at = now, None
+            return
+        steps.append(
+            _step(
+                run,
+                node,
+                now,
+                StepOutcome.BRANCHED if outcome.branch else StepOutcome.PASSED,
+                detail=outcome.detail,
+                branch=outcome.branch,
+            )
+        )
+        run.current_node_id = graph.next(node.pk, outcome.branch)
+        run.arrived, run.node_arrived_at = False, None
+
+
+def run_record_crash(*, run_id: int, token: int, error: str) -> None:
+    """An unexpected error rolled back an advance: count the attempt and retry later with
+    backoff, or fail the run after ``RUN_MAX_ATTEMPTS``."""
+    now = timezone.now()
+    with transaction.atomic():
+        run = run_for_advance(run_id=run_id).first()
+        if run is None or run.status != RunStatus.RUNNING or run.lease_token != token:
+            return
+        run.attempts += 1
+        run.last_error = error[:ERROR_MAX_CHARS]
+        run.locked_until = None
+        if run.attempts >= RUN_MAX_ATTEMPTS:
+            run.status, run.finished_at = RunStatus.FAILED, now
+        else:
+            run.status = RunStatus.WAITING
+            run.resume_at = now + RUN_RETRY_BASE * 2 ** (run.attempts - 1)
+        run.save(
+            update_fields=[
+                "attempts",
+                "last_error",
+                "locked_until",
+                "status",
+                "finished_at",
+                "resume_at",
+            ]
+        )
+
+
+def runs_advance(*, pairs: list[tuple[int, int]]) -> dict[str, int]:
+    """Advance claimed runs one by one, each in its own transaction."""
+    graphs: dict = {}
+    counts: dict[str, int] = {}
+    for run_id, token in pairs:
+        try:
+            status = run_advance(run_id=run_id, token=token, graphs=graphs)
+        except Exception as exc:
+            logger.exception("run %s failed to advance", run_id)
+            run_record_crash(run_id=run_id, token=token, error=f"{type(exc).__name__}: {exc}")
+            status = "crashed"
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+def runs_settle(*, max_rounds: int = 1000) -> int:
+    """Dispatch events and advance due runs in this process until nothing is left to do.
+
+    The demo's "run it now", the dry-run tools and the tests use it; production relies on the
+    workers, which do the same thing in parallel."""
+    from apps.crm.dispatch import events_dispatch
+
+    advanced = 0
+    for _ in range(max_rounds):
+        dispatched = events_dispatch()
+        pairs = runs_claim_due()
+        if pairs:
+            runs_advance(pairs=pairs)
+            advanced += len(pairs)
+        if not dispatched and not pairs:
+            break
+    return advanced

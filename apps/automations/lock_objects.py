@@ -1,0 +1,37 @@
+"""Lock querysets for runs, in one place and one order (by primary key or due time)."""
+
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from .models import Run, RunStatus
+
+
+def runs_due(*, now: datetime, automation_ids: list[int], limit: int) -> QuerySet[Run]:
+    return (
+        Run.objects.filter(
+            status=RunStatus.WAITING,
+            resume_at__isnull=False,
+            resume_at__lte=now,
+            automation_id__in=automation_ids,
+        )
+        .order_by("resume_at", "pk")
+        .select_for_update(skip_locked=True)[:limit]
+    )
+
+
+def run_for_advance(*, run_id: int) -> QuerySet[Run]:
+    return (
+        Run.objects.filter(pk=run_id)
+        .select_related("automation", "subscriber")
+        .select_for_update(of=("self",))
+    )
+
+
+def runs_active_of(*, subscriber_ids, automation_ids=None) -> QuerySet[Run]:
+    queryset = Run.objects.filter(
+        subscriber_id__in=list(subscriber_ids), status__in=["waiting", "running"]
+    )
+    if automation_ids is not None:
+        queryset = queryset.filter(automation_id__in=list(automation_ids))
+    return queryset.order_by("pk").select_for_update()

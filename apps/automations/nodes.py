@@ -1,0 +1,387 @@
+"""The built-in step kinds (Kit's actions, conditions and events)."""
+
+import json
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from django.utils import timezone
+
+from apps.crm.delivery import webhook_delivery_enqueue
+from apps.crm.event_types import event_type_is_known, event_types_all
+from apps.crm.liquid import (
+    TemplateError,
+    subscriber_liquid_context,
+    template_check,
+    template_render,
+)
+from apps.crm.models import CustomField, Event, SubscriberFieldValue
+from apps.crm.payloads import subscriber_kit_payload
+from apps.crm.services import subscriber_fields_set
+from apps.tags.conditions import (
+    ConditionError,
+    condition_field_keys,
+    condition_tag_ids,
+    condition_validate,
+    subscriber_condition_evaluate,
+)
+from apps.tags.event_types import TAG_ADD, TAG_REMOVE
+from apps.tags.models import Tag
+from apps.tags.services import taggings_add, taggings_remove
+
+from .kinds import NodeKind, Outcome, SettingsError, StepContext, StepError, kind_register
+from .matching import event_matches
+
+DELAY_UNITS = {
+    "minutes": timedelta(minutes=1),
+    "hours": timedelta(hours=1),
+    "days": timedelta(days=1),
+    "weeks": timedelta(weeks=1),
+}
+DELAY_MAX_AMOUNT = 10_000
+WEBHOOK_URL_MAX = 2000
+FIELD_VALUE_MAX = 10_000
+TAG_EVENTS = (TAG_ADD, TAG_REMOVE)
+
+
+def _int_setting(settings: dict, name: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    value = settings.get(name)
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise SettingsError(name, f"expected a whole number, got {value!r}")
+    if value < minimum or (maximum is not None and value > maximum):
+        bound = f" and at most {maximum}" if maximum is not None else ""
+        raise SettingsError(name, f"must be at least {minimum}{bound}")
+    return value
+
+
+def _tag_setting(settings: dict, name: str = "tag_id") -> int:
+    tag_id = _int_setting(settings, name)
+    if not Tag.objects.filter(pk=tag_id).exists():
+        raise SettingsError(name, f"no tag has id {tag_id}")
+    return tag_id
+
+
+def _field_key_setting(settings: dict, name: str) -> str:
+    key = settings.get(name)
+    if not isinstance(key, str) or not key.strip():
+        raise SettingsError(name, "expected a custom field key")
+    if not CustomField.objects.filter(key=key.strip()).exists():
+        raise SettingsError(name, f"no custom field has the key {key.strip()!r}")
+    return key.strip()
+
+
+def _automation_setting(settings: dict, name: str = "automation_id") -> int:
+    from .models import Automation
+
+    automation_id = _int_setting(settings, name)
+    if not Automation.objects.filter(pk=automation_id).exists():
+        raise SettingsError(name, f"no automation has id {automation_id}")
+    return automation_id
+
+
+def _unknown(settings: dict, allowed: set[str]) -> None:
+    extra = sorted(set(settings) - allowed)
+    if extra:
+        raise SettingsError(extra[0], f"unknown setting; expected {', '.join(sorted(allowed))}")
+
+
+def _source(ctx: StepContext) -> str:
+    return f"automation:{ctx.automation.pk}"
+
+
+class DelayKind(NodeKind):
+    def clean(self, settings):
+        if "until_field" in settings:
+            _unknown(settings, {"until_field"})
+            return {"until_field": _field_key_setting(settings, "until_field")}
+        _unknown(settings, {"amount", "unit"})
+        amount = _int_setting(settings, "amount", minimum=0, maximum=DELAY_MAX_AMOUNT)
+        unit = settings.get("unit")
+        if unit not in DELAY_UNITS:
+            raise SettingsError("unit", f"must be one of {', '.join(DELAY_UNITS)}, got {unit!r}")
+        return {"amount": amount, "unit": unit}
+
+    def describe(self, settings):
+        if "until_field" in settings:
+            return f"Wait until the date in {settings['until_field']}"
+        return f"Wait {settings.get('amount')} {settings.get('unit')}"
+
+    def _until(self, ctx: StepContext) -> tuple[datetime | None, str]:
+        key = ctx.node.settings["until_field"]
+        raw = (
+            SubscriberFieldValue.objects.filter(subscriber_id=ctx.run.subscriber_id, field__key=key)
+            .values_list("value", flat=True)
+            .first()
+        )
+        if not raw:
+            return None, f"{key} is empty; continued without waiting"
+        try:
+            parsed = datetime.fromisoformat(raw.strip())
+        except ValueError:
+            return None, f"{key} holds {raw!r}, not a date (yyyy-mm-dd [HH:MM]); continued"
+        if timezone.is_naive(parsed):
+            parsed = timezone.make_aware(parsed, timezone.get_default_timezone())
+        if parsed <= ctx.now:
+            return None, f"{key} ({raw}) is in the past; continued"
+        return parsed, f"waiting until {raw} ({key})"
+
+    def arrive(self, ctx):
+        settings = ctx.node.settings
+        if "until_field" in settings:
+            until, detail = self._until(ctx)
+        else:
+            delta = DELAY_UNITS[settings["unit"]] * settings["amount"]
+            until = ctx.now + delta if delta else None
+            detail = f"waiting {settings['amount']} {settings['unit']}"
+        if until is None:
+            return Outcome(detail=detail if "until_field" in settings else "no delay")
+        return Outcome(wait=True, resume_at=until, detail=detail)
+
+    def resume(self, ctx):
+        return Outcome(detail="delay over")
+
+
+class TagKind(NodeKind):
+    adding: bool = True
+
+    def clean(self, settings):
+        _unknown(settings, {"tag_id"})
+        return {"tag_id": _tag_setting(settings)}
+
+    def describe(self, settings):
+        name = Tag.objects.filter(pk=settings.get("tag_id")).values_list("name", flat=True).first()
+        return f"{'Add' if self.adding else 'Remove'} tag {name or settings.get('tag_id')!r}"
+
+    def arrive(self, ctx):
+        pair = [(ctx.run.subscriber_id, ctx.node.settings["tag_id"])]
+        if self.adding:
+            changed = taggings_add(pairs=pair, source=_source(ctx))
+            return Outcome(detail="tag added" if changed else "already had the tag")
+        changed = taggings_remove(pairs=pair, source=_source(ctx))
+        return Outcome(detail="tag removed" if changed else "did not have the tag")
+
+
+class RemoveTagKind(TagKind):
+    adding: bool = False
+
+
+class ConditionKind(NodeKind):
+    def clean(self, settings):
+        _unknown(settings, {"condition"})
+        condition = settings.get("condition")
+        try:
+            condition_validate(condition)
+        except ConditionError as exc:
+            raise SettingsError("condition", str(exc)) from None
+        tag_ids = condition_tag_ids(condition)
+        known = set(Tag.objects.filter(pk__in=tag_ids).values_list("pk", flat=True))
+        if tag_ids - known:
+            raise SettingsError("condition", f"no tag has id {min(tag_ids - known)}")
+        keys = condition_field_keys(condition)
+        known_keys = set(CustomField.objects.filter(key__in=keys).values_list("key", flat=True))
+        if keys - known_keys:
+            raise SettingsError(
+                "condition", f"no custom field has the key {min(keys - known_keys)!r}"
+            )
+        return {"condition": condition}
+
+    def arrive(self, ctx):
+        matched = subscriber_condition_evaluate(
+            subscriber_id=ctx.run.subscriber_id, condition=ctx.node.settings["condition"]
+        )
+        return Outcome(
+            branch="yes" if matched else "no",
+            detail="condition met" if matched else "condition not met",
+        )
+
+
+def event_spec_clean(settings: dict) -> dict:
+    """Validate an event spec (event steps and triggers share it)."""
+    _unknown(
+        settings,
+        {"event_type", "tag_id", "field_key", "value", "form_id", "product_id", "sequence_id"},
+    )
+    event_type = settings.get("event_type")
+    if not isinstance(event_type, str) or not event_type_is_known(event_type):
+        known = ", ".join(t.key for t in event_types_all())
+        raise SettingsError("event_type", f"unknown event {event_type!r}; known events: {known}")
+    cleaned: dict = {"event_type": event_type}
+    if event_type in TAG_EVENTS:
+        cleaned["tag_id"] = _tag_setting(settings)
+    elif settings.get("tag_id") not in (None, ""):
+        raise SettingsError("tag_id", f"only tag events take a tag, not {event_type!r}")
+    if settings.get("field_key"):
+        cleaned["field_key"] = _field_key_setting(settings, "field_key")
+    for name in ("value", "form_id", "product_id", "sequence_id"):
+        if settings.get(name) not in (None, ""):
+            cleaned[name] = settings[name]
+    return cleaned
+
+
+def event_spec_split(settings: dict) -> tuple[str, int | None, dict]:
+    params = {k: v for k, v in settings.items() if k not in ("event_type", "tag_id")}
+    return settings["event_type"], settings.get("tag_id"), params
+
+
+class EventKind(NodeKind):
+    """Waits until the event happens; when it happens to someone earlier in the automation,
+    they are pulled forward to it (the engine's goal consumer). An event that already happened
+    during this run counts, so a run that arrives after the event (the login was created a
+    moment before the run reached "wait for login") does not wait for ever."""
+
+    def clean(self, settings):
+        return event_spec_clean(settings)
+
+    def describe(self, settings):
+        return f"When {settings.get('event_type')} happens"
+
+    def arrive(self, ctx):
+        event_type, tag_id, params = event_spec_split(ctx.node.settings)
+        since = Event.objects.filter(
+            subscriber_id=ctx.run.subscriber_id, type=event_type, created_at__gte=ctx.run.started_at
+        )
+        if ctx.run.entry_event_id:
+            since = since.filter(pk__gt=ctx.run.entry_event_id)
+        for event in since.order_by("pk"):
+            if event_matches(event_type=event_type, tag_id=tag_id, params=params, event=event):
+                return Outcome(detail=f"event #{event.pk} had already happened during this run")
+        return Outcome(wait=True, detail=f"waiting for {event_type}")
+
+    def resume(self, ctx):
+        return Outcome(detail="event happened")
+
+
+class WebhookKind(NodeKind):
+    """POSTs a Liquid-rendered body (default: Kit's ``{"subscriber": {...}}``) through the
+    delivery outbox: recorded in this step's transaction, sent after commit, retried."""
+
+    def clean(self, settings):
+        _unknown(settings, {"url", "payload"})
+        url = settings.get("url")
+        if not isinstance(url, str) or len(url) > WEBHOOK_URL_MAX:
+            raise SettingsError("url", "expected an http(s) URL")
+        parts = urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise SettingsError("url", f"expected an http(s) URL, got {url!r}")
+        payload = settings.get("payload") or ""
+        if not isinstance(payload, str):
+            raise SettingsError("payload", "expected a Liquid template (text)")
+        try:
+            template_check(payload)
+        except TemplateError as exc:
+            raise SettingsError("payload", str(exc)) from None
+        return {"url": url.strip(), "payload": payload}
+
+    def describe(self, settings):
+        return f"POST to {settings.get('url')}"
+
+    def arrive(self, ctx):
+        subscriber = ctx.run.subscriber
+        template = ctx.node.settings.get("payload")
+        if template:
+            try:
+                body = template_render(template, subscriber_liquid_context(subscriber))
+            except TemplateError as exc:
+                raise StepError(f"webhook payload: {exc}") from None
+        else:
+            body = json.dumps({"subscriber": subscriber_kit_payload(subscriber)})
+        delivery = webhook_delivery_enqueue(
+            key=f"run:{ctx.run.pk}:node:{ctx.node.pk}",
+            url=ctx.node.settings["url"],
+            body=body,
+            headers={"webhook-id": f"run_{ctx.run.pk}_node_{ctx.node.pk}"},
+        )
+        return Outcome(detail=f"webhook delivery #{delivery.pk} queued")
+
+
+class SetFieldKind(NodeKind):
+    def clean(self, settings):
+        _unknown(settings, {"key", "value"})
+        value = settings.get("value", "")
+        if not isinstance(value, str | int | float) or len(str(value)) > FIELD_VALUE_MAX:
+            raise SettingsError("value", "expected a text value")
+        return {"key": _field_key_setting(settings, "key"), "value": str(value)}
+
+    def describe(self, settings):
+        return f"Set {settings.get('key')} to {settings.get('value')!r}"
+
+    def arrive(self, ctx):
+        key, value = ctx.node.settings["key"], ctx.node.settings["value"]
+        changed = subscriber_fields_set(subscriber=ctx.run.subscriber, values={key: value})
+        return Outcome(detail=f"{key} set" if changed else f"{key} already had that value")
+
+
+class StartAutomationKind(NodeKind):
+    def clean(self, settings):
+        _unknown(settings, {"automation_id"})
+        return {"automation_id": _automation_setting(settings)}
+
+    def arrive(self, ctx):
+        from .engine import runs_start
+        from .models import Automation
+
+        target = Automation.objects.get(pk=ctx.node.settings["automation_id"])
+        started = runs_start(
+            automation=target,
+            subscriber_ids=[ctx.run.subscriber_id],
+            chain_depth=ctx.run.chain_depth + 1,
+        )
+        return Outcome(
+            detail=f"started {target.name!r}"
+            if started
+            else f"did not start {target.name!r} (status or re-entry rule)"
+        )
+
+
+class RemoveFromAutomationKind(NodeKind):
+    def clean(self, settings):
+        _unknown(settings, {"automation_id"})
+        return {"automation_id": _automation_setting(settings)}
+
+    def arrive(self, ctx):
+        from .engine import runs_exit
+
+        exited = runs_exit(
+            subscriber_ids=[ctx.run.subscriber_id],
+            automation_id=ctx.node.settings["automation_id"],
+            reason=f"removed by {ctx.automation.name!r}",
+        )
+        return Outcome(
+            detail="removed from the other automation"
+            if exited
+            else "was not in the other automation"
+        )
+
+
+class ExitKind(NodeKind):
+    def arrive(self, ctx):
+        return Outcome(finish="exited", detail="exited this automation")
+
+
+class EndKind(NodeKind):
+    def arrive(self, ctx):
+        return Outcome(finish="completed", detail="end of automation")
+
+
+def register() -> None:
+    for kind in (
+        DelayKind("delay", "Delay"),
+        TagKind("add_tag", "Add tag", tag_settings=("tag_id",)),
+        RemoveTagKind("remove_tag", "Remove tag", tag_settings=("tag_id",)),
+        ConditionKind("condition", "Condition", has_branches=True),
+        EventKind("event", "Event", tag_settings=("tag_id",)),
+        WebhookKind("webhook", "Webhook"),
+        SetFieldKind("set_field", "Set custom field"),
+        StartAutomationKind(
+            "start_automation", "Start another automation", automation_settings=("automation_id",)
+        ),
+        RemoveFromAutomationKind(
+            "remove_from_automation",
+            "Remove from another automation",
+            automation_settings=("automation_id",),
+        ),
+        ExitKind("exit", "Exit this automation"),
+        EndKind("end", "End"),
+    ):
+        kind_register(kind)

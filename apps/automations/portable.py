@@ -1,0 +1,241 @@
+"""Automations as JSON: export, import, templates and the API share this schema.
+
+Version 1::
+
+    {"schema": "tessera.automation", "version": 1,
+     "name": "...", "status": "draft|live|paused", "reentry": "after_finish|once",
+     "description": "...",
+     "triggers": [{"event_type": "tag_add", "tag": "Course Complete"}],
+     "steps": [
+       {"kind": "delay", "settings": {"amount": 2, "unit": "days"}},
+       {"kind": "condition", "settings": {"condition": {"has": "VIP Member"}},
+        "yes": [...steps...], "no": [...steps...]},
+       {"kind": "add_tag", "settings": {"tag": "Certificate – VIP"}, "label": "optional"}
+     ]}
+
+Tags and other automations are named, not numbered, so a file moves between sites: a tag that
+does not exist yet is created on import; another automation must exist (or be this one).
+Errors name the place: ``steps[1].yes[0] (delay): unit: must be one of ...``.
+"""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+
+from apps.tags.models import Tag
+from apps.tags.services import tag_get_or_create
+
+from .graph import graph_load
+from .kinds import kind_get
+from .models import Automation, AutomationStatus, Reentry
+from .services import automation_create, node_create, trigger_add
+
+SCHEMA = "tessera.automation"
+VERSION = 1
+MAX_STEPS = 500
+_TOP_KEYS = {"schema", "version", "name", "status", "reentry", "description", "triggers", "steps"}
+_STEP_KEYS = {"kind", "settings", "label", "yes", "no"}
+
+
+class AutomationFileError(ValidationError):
+    """An automation file that cannot be imported; the message says where and why."""
+
+
+# Export -----------------------------------------------------------------------------------
+
+
+def _tree_to_names(node, tags: dict[int, str]):
+    ((op, arg),) = node.items()
+    if op in ("has", "has_not"):
+        return {op: tags.get(arg, arg)}
+    if op in ("and", "or"):
+        return {op: [_tree_to_names(child, tags) for child in arg]}
+    if op == "not":
+        return {op: _tree_to_names(arg, tags)}
+    return {op: arg}
+
+
+def _settings_out(node, tags: dict[int, str], automations: dict[int, str]) -> dict:
+    kind = kind_get(node.kind)
+    out = dict(node.settings)
+    for key in kind.tag_settings:
+        if key in out:
+            out["tag"] = tags.get(out.pop(key))
+    for key in kind.automation_settings:
+        if key in out:
+            out["automation"] = automations.get(out.pop(key))
+    if node.kind == "condition":
+        out["condition"] = _tree_to_names(out["condition"], tags)
+    return out
+
+
+def automation_export(automation: Automation) -> dict:
+    graph = graph_load(automation.pk)
+    tags = dict(Tag.objects.values_list("pk", "name"))
+    automations = dict(Automation.objects.values_list("pk", "name"))
+
+    def lane(parent_id, branch):
+        steps = []
+        for node_id in graph.lanes.get((parent_id, branch), []):
+            node = graph.nodes[node_id]
+            step = {"kind": node.kind, "settings": _settings_out(node, tags, automations)}
+            if node.label:
+                step["label"] = node.label
+            if node.kind == "condition":
+                step["yes"] = lane(node.pk, "yes")
+                step["no"] = lane(node.pk, "no")
+            steps.append(step)
+        return steps
+
+    triggers = []
+    for trigger in automation.triggers.select_related("tag").order_by("pk"):
+        entry = {"event_type": trigger.event_type, **trigger.params}
+        if trigger.tag_id:
+            entry["tag"] = trigger.tag.name
+        triggers.append(entry)
+    return {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "name": automation.name,
+        "status": automation.status,
+        "reentry": automation.reentry,
+        "description": automation.description,
+        "triggers": triggers,
+        "steps": lane(None, ""),
+    }
+
+
+# Import -----------------------------------------------------------------------------------
+
+
+def _fail(where: str, message: str):
+    raise AutomationFileError(f"{where}: {message}" if where else message)
+
+
+def _tag_id(name, where: str) -> int:
+    if not isinstance(name, str) or not name.strip():
+        _fail(where, f"expected a tag name, got {name!r}")
+    try:
+        return tag_get_or_create(name=name)[0].pk
+    except ValidationError as exc:
+        _fail(where, " ".join(exc.messages))
+
+
+def _tree_to_ids(node, where: str):
+    if not isinstance(node, dict) or len(node) != 1:
+        _fail(where, "expected an object with one of has, has_not, field, and, or, not")
+    ((op, arg),) = node.items()
+    here = f"{where}.{op}"
+    if op in ("has", "has_not"):
+        return {op: _tag_id(arg, here)}
+    if op in ("and", "or"):
+        if not isinstance(arg, list):
+            _fail(here, "expected a list of conditions")
+        return {op: [_tree_to_ids(child, f"{here}[{i}]") for i, child in enumerate(arg)]}
+    if op == "not":
+        return {op: _tree_to_ids(arg, here)}
+    return {op: arg}
+
+
+def _settings_in(kind_key: str, settings, where: str, automation: Automation) -> dict:
+    if not isinstance(settings, dict):
+        _fail(f"{where}.settings", "expected an object")
+    kind = kind_get(kind_key)
+    settings = dict(settings)
+    if "tag" in settings and kind.tag_settings:
+        settings[kind.tag_settings[0]] = _tag_id(settings.pop("tag"), f"{where}.settings.tag")
+    if "automation" in settings and kind.automation_settings:
+        name = settings.pop("automation")
+        target = Automation.objects.filter(name=name).first()
+        if target is None:
+            _fail(f"{where}.settings.automation", f"no automation is named {name!r}")
+        settings[kind.automation_settings[0]] = target.pk
+    if kind_key == "condition" and "condition" in settings:
+        settings["condition"] = _tree_to_ids(settings["condition"], f"{where}.settings.condition")
+    return settings
+
+
+def _import_lane(steps, where, automation, parent, branch, counter: list[int]) -> None:
+    if not isinstance(steps, list):
+        _fail(where, "expected a list of steps")
+    for index, step in enumerate(steps):
+        here = f"{where}[{index}]"
+        counter[0] += 1
+        if counter[0] > MAX_STEPS:
+            _fail(here, f"an automation can have at most {MAX_STEPS} steps")
+        if not isinstance(step, dict):
+            _fail(here, "expected a step object")
+        unknown = sorted(set(step) - _STEP_KEYS)
+        if unknown:
+            _fail(here, f"unknown key {unknown[0]!r}")
+        kind_key = step.get("kind")
+        try:
+            kind = kind_get(kind_key)
+        except ValueError as exc:
+            _fail(here, str(exc))
+        here = f"{here} ({kind_key})"
+        if not kind.has_branches and ("yes" in step or "no" in step):
+            _fail(here, "only a condition has yes / no branches")
+        settings = _settings_in(kind_key, step.get("settings", {}), here, automation)
+        try:
+            node = node_create(
+                automation=automation,
+                kind=kind_key,
+                settings=settings,
+                parent=parent,
+                branch=branch,
+                label=str(step.get("label", ""))[:255],
+            )
+        except ValidationError as exc:
+            message = " ".join(exc.messages).split(": ", 1)[-1]
+            _fail(here, message)
+        if kind.has_branches:
+            _import_lane(step.get("yes", []), f"{here}.yes", automation, node, "yes", counter)
+            _import_lane(step.get("no", []), f"{here}.no", automation, node, "no", counter)
+
+
+@transaction.atomic
+def automation_import(data, *, name: str | None = None, status: str | None = None) -> Automation:
+    """Create an automation from an exported document; all of it or nothing."""
+    if not isinstance(data, dict):
+        _fail("", "expected a JSON object")
+    if data.get("schema") != SCHEMA:
+        _fail("schema", f"expected {SCHEMA!r}, got {data.get('schema')!r}")
+    if data.get("version") != VERSION:
+        _fail("version", f"this Tessera reads version {VERSION}, got {data.get('version')!r}")
+    unknown = sorted(set(data) - _TOP_KEYS)
+    if unknown:
+        _fail(unknown[0], "unknown key")
+    status = status or data.get("status", AutomationStatus.DRAFT)
+    if status not in AutomationStatus.values:
+        _fail("status", f"expected one of {', '.join(AutomationStatus.values)}")
+    reentry = data.get("reentry", Reentry.AFTER_FINISH)
+    if reentry not in Reentry.values:
+        _fail("reentry", f"expected one of {', '.join(Reentry.values)}")
+    try:
+        automation = automation_create(
+            name=name or data.get("name", ""),
+            status=AutomationStatus.DRAFT,
+            reentry=reentry,
+            description=str(data.get("description", "")),
+        )
+    except ValidationError as exc:
+        _fail("name", " ".join(exc.messages))
+    triggers = data.get("triggers", [])
+    if not isinstance(triggers, list):
+        _fail("triggers", "expected a list")
+    for index, trigger in enumerate(triggers):
+        here = f"triggers[{index}]"
+        if not isinstance(trigger, dict):
+            _fail(here, "expected an object")
+        trigger = dict(trigger)
+        if "tag" in trigger:
+            trigger["tag_id"] = _tag_id(trigger.pop("tag"), f"{here}.tag")
+        try:
+            trigger_add(automation=automation, settings=trigger)
+        except ValidationError as exc:
+            _fail(here, " ".join(exc.messages).split(": ", 1)[-1])
+    _import_lane(data.get("steps", []), "steps", automation, None, "", [0])
+    if status != AutomationStatus.DRAFT:
+        automation.status = status
+        automation.save(update_fields=["status"])
+    return automation

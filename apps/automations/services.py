@@ -1,0 +1,199 @@
+"""Building and editing automations: the verbs the admin, the importer and the API call."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+
+from .engine import _label, sweep_kick_on_commit
+from .graph import graph_load
+from .kinds import SettingsError, kind_get, node_settings_clean
+from .models import (
+    ACTIVE_RUN_STATUSES,
+    Automation,
+    AutomationStatus,
+    Branch,
+    Node,
+    Reentry,
+    Run,
+    RunStatus,
+    RunStep,
+    StepOutcome,
+    Trigger,
+)
+from .nodes import event_spec_clean
+
+
+def _settings_error(exc: SettingsError, where: str = "") -> ValidationError:
+    prefix = f"{where}: " if where else ""
+    return ValidationError(f"{prefix}{exc}", code="invalid_settings", params={"field": exc.field})
+
+
+@transaction.atomic
+def automation_create(
+    *,
+    name: str,
+    status: str = AutomationStatus.DRAFT,
+    reentry: str = Reentry.AFTER_FINISH,
+    description: str = "",
+) -> Automation:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError("An automation needs a name.", code="name_blank")
+    if Automation.objects.filter(name__iexact=name).exists():
+        raise ValidationError(f"An automation named {name!r} already exists.", code="name_taken")
+    if status not in AutomationStatus.values:
+        raise ValidationError(f"Unknown status {status!r}.", code="status_invalid")
+    if reentry not in Reentry.values:
+        raise ValidationError(f"Unknown re-entry rule {reentry!r}.", code="reentry_invalid")
+    return Automation.objects.create(
+        name=name, status=status, reentry=reentry, description=description
+    )
+
+
+@transaction.atomic
+def automation_set_status(*, automation: Automation, status: str) -> Automation:
+    """Live: people enter and move. Paused: they enter and queue. Draft: neither. Going live
+    releases everything that queued while paused at once."""
+    if status not in AutomationStatus.values:
+        raise ValidationError(f"Unknown status {status!r}.", code="status_invalid")
+    automation.status = status
+    automation.save(update_fields=["status", "updated_at"])
+    if status == AutomationStatus.LIVE:
+        sweep_kick_on_commit()
+    return automation
+
+
+@transaction.atomic
+def trigger_add(*, automation: Automation, settings: dict) -> Trigger:
+    """Add an entry point, e.g. ``{"event_type": "tag_add", "tag_id": 3}``."""
+    try:
+        cleaned = event_spec_clean(settings if isinstance(settings, dict) else {})
+    except SettingsError as exc:
+        raise _settings_error(exc, "entry trigger") from None
+    tag_id = cleaned.pop("tag_id", None)
+    event_type = cleaned.pop("event_type")
+    return Trigger.objects.create(
+        automation=automation, event_type=event_type, tag_id=tag_id, params=cleaned
+    )
+
+
+def _next_position(automation: Automation, parent: Node | None, branch: str) -> int:
+    top = Node.objects.filter(automation=automation, parent=parent, branch=branch).aggregate(
+        top=Max("position")
+    )["top"]
+    return 0 if top is None else top + 1
+
+
+@transaction.atomic
+def node_create(
+    *,
+    automation: Automation,
+    kind: str,
+    settings: dict | None = None,
+    parent: Node | None = None,
+    branch: str = "",
+    position: int | None = None,
+    label: str = "",
+) -> Node:
+    """Add a step to a lane (the main lane, or a condition's ``yes`` / ``no`` lane), at
+    ``position`` (later steps shift down) or at the end."""
+    if parent is not None:
+        if parent.automation_id != automation.pk:
+            raise ValidationError("The parent step belongs to another automation.")
+        if not kind_get(parent.kind).has_branches:
+            raise ValidationError(f"A {parent.kind} step has no branches to add a step to.")
+        if branch not in (Branch.YES, Branch.NO):
+            raise ValidationError("A step inside a condition goes in its 'yes' or 'no' branch.")
+    elif branch:
+        raise ValidationError("Only steps inside a condition have a branch.")
+    try:
+        cleaned = node_settings_clean(kind, settings or {})
+    except SettingsError as exc:
+        raise _settings_error(exc, f"{kind} step") from None
+    if position is None:
+        position = _next_position(automation, parent, branch)
+    else:
+        Node.objects.filter(
+            automation=automation, parent=parent, branch=branch, position__gte=position
+        ).update(position=F("position") + 1)
+    return Node.objects.create(
+        automation=automation,
+        parent=parent,
+        branch=branch,
+        position=position,
+        kind=kind,
+        settings=cleaned,
+        label=label,
+    )
+
+
+@transaction.atomic
+def node_update(*, node: Node, settings: dict, label: str | None = None) -> Node:
+    """Change a step's settings. Not retroactive: runs already past it are unaffected."""
+    try:
+        node.settings = node_settings_clean(node.kind, settings)
+    except SettingsError as exc:
+        raise _settings_error(exc, f"{node.kind} step") from None
+    if label is not None:
+        node.label = label
+    node.save(update_fields=["settings", "label"])
+    return node
+
+
+@transaction.atomic
+def node_delete(*, node: Node) -> int:
+    """Delete a step (and, for a condition, both its branches). Runs waiting anywhere in what
+    is deleted move on to the step that followed it, instead of being stranded as in Kit;
+    each gets a log line saying so. Returns how many runs moved."""
+    graph = graph_load(node.automation_id)
+    doomed = {node.pk}
+    if node.kind == "condition":
+        doomed |= {n.pk for n in graph.walk(node.pk, "yes")} | {
+            n.pk for n in graph.walk(node.pk, "no")
+        }
+    successor = graph.after(node.pk)
+    runs = list(
+        Run.objects.filter(
+            current_node_id__in=doomed, status__in=[RunStatus.WAITING, RunStatus.RUNNING]
+        )
+        .select_related("current_node")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )
+    now = timezone.now()
+    RunStep.objects.bulk_create(
+        [
+            RunStep(
+                run=run,
+                node=run.current_node,
+                node_kind=run.current_node.kind,
+                node_label=_label(run.current_node),
+                arrived_at=run.node_arrived_at or now,
+                at=now,
+                outcome=StepOutcome.SKIPPED,
+                detail="step deleted while the run waited here; moved on to the next step",
+            )
+            for run in runs
+        ],
+        ignore_conflicts=True,
+    )
+    for run in runs:
+        run.current_node_id, run.arrived, run.resume_at = successor, False, now
+        run.node_arrived_at, run.pending_detail = None, ""
+    Run.objects.bulk_update(
+        runs, ["current_node", "arrived", "resume_at", "node_arrived_at", "pending_detail"]
+    )
+    Node.objects.filter(pk__in=doomed).delete()
+    if runs:
+        sweep_kick_on_commit()
+    return len(runs)
+
+
+@transaction.atomic
+def automation_delete(*, automation: Automation) -> None:
+    if Run.objects.filter(automation=automation, status__in=ACTIVE_RUN_STATUSES).exists():
+        raise ValidationError(
+            "Subscribers are still in this automation; pause it and exit their runs first."
+        )
+    automation.delete()

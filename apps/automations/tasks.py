@@ -1,0 +1,54 @@
+"""Thin Celery adapters over the engine. Waits are never countdown/eta: a waiting run's
+``resume_at`` is in the database and these sweeps find it."""
+
+from celery import shared_task
+from django.conf import settings
+
+from . import engine
+
+RUNS_SWEEP_TASK = "automations.runs_sweep"
+RUNS_ADVANCE_TASK = "automations.runs_advance"
+RUNS_REAP_TASK = "automations.runs_reap"
+# Claim rounds per sweep task, so one task stays short; the next kick or beat carries on.
+SWEEP_MAX_ROUNDS = 20
+
+
+@shared_task(name=RUNS_SWEEP_TASK, acks_late=True, ignore_result=True)
+def runs_sweep() -> int:
+    """Claim due runs and hand them to workers in chunks, after the claim commits."""
+    claimed = 0
+    for _ in range(SWEEP_MAX_ROUNDS):
+        pairs = engine.runs_claim_due()
+        if not pairs:
+            break
+        claimed += len(pairs)
+        for start in range(0, len(pairs), engine.RUN_ADVANCE_CHUNK):
+            runs_advance.delay(pairs[start : start + engine.RUN_ADVANCE_CHUNK])
+    return claimed
+
+
+@shared_task(name=RUNS_ADVANCE_TASK, acks_late=True, ignore_result=True)
+def runs_advance(pairs: list[list[int]]) -> dict:
+    return engine.runs_advance(pairs=[(int(a), int(b)) for a, b in pairs])
+
+
+@shared_task(name=RUNS_REAP_TASK, acks_late=True, ignore_result=True)
+def runs_reap() -> int:
+    return engine.runs_reap()
+
+
+def periodic_specs():
+    from config.periodic import PeriodicSpec
+
+    return [
+        PeriodicSpec(
+            name="automations: advance due runs",
+            task=RUNS_SWEEP_TASK,
+            every_seconds=settings.RUN_SWEEP_SECONDS,
+        ),
+        PeriodicSpec(
+            name="automations: return runs whose worker died",
+            task=RUNS_REAP_TASK,
+            every_seconds=settings.RUN_REAP_SECONDS,
+        ),
+    ]

@@ -1,0 +1,154 @@
+"""Outbound webhook deliveries: enqueue in the caller's transaction, send after it commits.
+
+The HTTP call never happens inside a database transaction: a sweep claims due deliveries and
+marks them ``sending`` under a lease, commits, then each attempt posts and records its result.
+A worker killed mid-attempt leaves the lease to expire; the reaper returns the row to pending
+and it is tried again (the receiver may see it twice; the ``webhook-id`` header lets it dedupe).
+Redirects are not followed, and a 410 answer means the target is gone for good.
+"""
+
+import logging
+import urllib.error
+import urllib.request
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from config import oncommit
+
+from .lock_objects import deliveries_due
+from .models import DeliveryStatus, WebhookDelivery
+
+logger = logging.getLogger(__name__)
+
+DELIVERY_TIMEOUT_SECONDS = 10
+DELIVERY_LEASE = timedelta(minutes=2)
+DELIVERY_BATCH_SIZE = 100
+# Spread over about a day, as outbound-hook consumers expect.
+DELIVERY_BACKOFF = [
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(minutes=30),
+    timedelta(hours=1),
+    timedelta(hours=2),
+    timedelta(hours=4),
+    timedelta(hours=8),
+    timedelta(hours=8),
+]
+DELIVERY_MAX_ATTEMPTS = len(DELIVERY_BACKOFF) + 1
+RESPONSE_EXCERPT_CHARS = 2000
+
+
+def _kick() -> None:
+    from .tasks import deliveries_send
+
+    deliveries_send.delay()
+
+
+def webhook_delivery_enqueue(
+    *, key: str, url: str, body: str, headers: dict | None = None
+) -> WebhookDelivery:
+    """Owe one POST of ``body`` to ``url``; calling again with the same key changes nothing."""
+    delivery, created = WebhookDelivery.objects.get_or_create(
+        key=key,
+        defaults={
+            "url": url,
+            "body": body,
+            "headers": headers or {},
+            "next_attempt_at": timezone.now(),
+        },
+    )
+    if created:
+        oncommit.on_commit_once(_kick)
+    return delivery
+
+
+@transaction.atomic
+def deliveries_claim_due(*, now=None, limit: int = DELIVERY_BATCH_SIZE) -> list[int]:
+    now = now or timezone.now()
+    ids = [d.pk for d in deliveries_due(now=now, limit=limit)]
+    if ids:
+        WebhookDelivery.objects.filter(pk__in=ids).update(
+            status=DeliveryStatus.SENDING, locked_until=now + DELIVERY_LEASE
+        )
+    return ids
+
+
+def deliveries_reap(*, now=None) -> int:
+    """Return deliveries whose attempt outlived its lease (a killed worker) to pending."""
+    now = now or timezone.now()
+    return WebhookDelivery.objects.filter(
+        status=DeliveryStatus.SENDING, locked_until__lt=now
+    ).update(status=DeliveryStatus.PENDING, next_attempt_at=now, locked_until=None)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_OPENER = urllib.request.build_opener(_NoRedirect)
+
+
+def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
+    """POST once; return (status code or None, response excerpt, error)."""
+    headers = {"Content-Type": "application/json", "User-Agent": "Tessera-Webhooks/1"}
+    headers.update(delivery.headers or {})
+    request = urllib.request.Request(
+        delivery.url, data=delivery.body.encode(), headers=headers, method="POST"
+    )
+    try:
+        with _OPENER.open(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
+            return (
+                response.status,
+                response.read(RESPONSE_EXCERPT_CHARS).decode(errors="replace"),
+                "",
+            )
+    except urllib.error.HTTPError as exc:
+        excerpt = exc.read(RESPONSE_EXCERPT_CHARS).decode(errors="replace") if exc.fp else ""
+        return exc.code, excerpt, f"HTTP {exc.code}"
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        return None, "", f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+
+
+def webhook_delivery_attempt(*, delivery_id: int) -> str | None:
+    """Make one attempt at a claimed delivery; return its new status."""
+    delivery = WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.SENDING).first()
+    if delivery is None:
+        return None
+    code, excerpt, error = _post(delivery)
+    now = timezone.now()
+    attempts = delivery.attempts + 1
+    if code is not None and 200 <= code < 300:
+        status, next_at = DeliveryStatus.DELIVERED, None
+    elif code == 410:
+        status, next_at = DeliveryStatus.GONE, None
+    elif attempts >= DELIVERY_MAX_ATTEMPTS:
+        status, next_at = DeliveryStatus.FAILED, None
+    else:
+        status, next_at = DeliveryStatus.PENDING, now + DELIVERY_BACKOFF[attempts - 1]
+    WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+        status=status,
+        attempts=F("attempts") + 1,
+        next_attempt_at=next_at,
+        locked_until=None,
+        last_status_code=code,
+        last_error=error,
+        response_excerpt=excerpt,
+        delivered_at=now if status == DeliveryStatus.DELIVERED else None,
+    )
+    if status != DeliveryStatus.DELIVERED:
+        logger.info("webhook delivery %s attempt %s: %s", delivery.key, attempts, error or code)
+    return status
+
+
+def deliveries_send(*, now=None) -> int:
+    """Claim what is due and attempt each; return how many were attempted."""
+    deliveries_reap(now=now)
+    ids = deliveries_claim_due(now=now)
+    for delivery_id in ids:
+        webhook_delivery_attempt(delivery_id=delivery_id)
+    return len(ids)
