@@ -53,16 +53,37 @@ class ConditionError(ValueError):
     """A condition that cannot be compiled; the message names the place (``and[1].has``)."""
 
 
+def _check_field(arg, here: str) -> None:
+    if not isinstance(arg, dict):
+        raise ConditionError(f"{here}: expected an object with 'key', 'op' and 'value'.")
+    key, op = arg.get("key"), arg.get("op")
+    if not isinstance(key, str) or not key.strip():
+        raise ConditionError(f"{here}.key: expected a custom field key.")
+    if op not in FIELD_OPS:
+        raise ConditionError(f"{here}.op: expected one of {', '.join(FIELD_OPS)}, got {op!r}.")
+    value = arg.get("value")
+    if op not in _FIELD_OPS_WITHOUT_VALUE and (
+        isinstance(value, bool) or not isinstance(value, str | int | float)
+    ):
+        raise ConditionError(f"{here}.value: operator {op!r} needs a value to compare with.")
+    unknown = set(arg) - {"key", "op", "value"}
+    if unknown:
+        raise ConditionError(f"{here}: unknown setting(s) {', '.join(sorted(unknown))}.")
+
+
 def _check(node, path: str, depth: int, leaves: list[int]) -> None:
     if depth > CONDITION_MAX_DEPTH:
         raise ConditionError(f"{path}: conditions nest deeper than {CONDITION_MAX_DEPTH} levels.")
     if not isinstance(node, dict) or len(node) != 1:
-        raise ConditionError(
-            f"{path}: expected an object with exactly one of 'has', 'has_not', 'and', 'or', 'not'."
-        )
+        raise ConditionError(f"{path}: expected an object with exactly one of {_OPERATORS}.")
     ((op, arg),) = node.items()
     here = f"{path}.{op}" if path else op
-    if op in _LEAVES:
+    if op == "field":
+        _check_field(arg, here)
+        leaves.append(0)
+        if len(leaves) > CONDITION_MAX_LEAVES:
+            raise ConditionError(f"{here}: more than {CONDITION_MAX_LEAVES} checks.")
+    elif op in _LEAVES:
         if isinstance(arg, bool) or not isinstance(arg, int) or arg <= 0:
             raise ConditionError(f"{here}: expected a tag id (a positive integer), got {arg!r}.")
         leaves.append(arg)

@@ -1,0 +1,155 @@
+"""A real worker process, killed with SIGKILL in the middle of 500 runs; another finishes them.
+
+The test plays beat (reaper and sweep kicks) so it can move at test speed; the workers are real
+``celery worker`` processes on Redis and PostgreSQL."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.db.models import Count
+
+from apps.automations.engine import runs_reap
+from apps.automations.models import Run, RunStatus, RunStep
+from apps.automations.tasks import runs_sweep
+from apps.crm.models import Event, Subscriber
+from apps.crm.tasks import events_dispatch
+from apps.tags.services import tag_bulk_add, tag_get_or_create
+from config.celery import app as celery_app
+from tests.automations.helpers import add, build, on_tag, remove, when
+
+RUNS = 500
+STEPS_PER_RUN = 5
+LEASE_SECONDS = 3
+DEADLINE_SECONDS = 180
+
+
+def _database_url() -> str:
+    db = connection.settings_dict
+    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
+    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def _start_worker(name: str) -> subprocess.Popen:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": "worker-kill-test",
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "RUN_LEASE_SECONDS": str(LEASE_SECONDS),
+        "CONN_MAX_AGE": "0",
+    }
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "WARNING",
+            "-n",
+            f"{name}@%h",
+        ],
+        cwd=settings.BASE_DIR,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def _kill(worker: subprocess.Popen) -> None:
+    os.killpg(worker.pid, signal.SIGKILL)
+    worker.wait(timeout=30)
+
+
+def _steps() -> int:
+    return RunStep.objects.count()
+
+
+@pytest.fixture
+def broker():
+    celery_app.conf.task_always_eager = False
+    celery_app.control.purge()
+    yield
+    celery_app.control.purge()
+    celery_app.conf.task_always_eager = True
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.django_db(transaction=True)
+def test_a_sigkilled_worker_loses_no_step_and_doubles_none(broker, no_kick):
+    # given: 500 subscribers tagged in one transaction, nobody has processed anything yet
+    build(
+        triggers=on_tag("Go"),
+        steps=[
+            add("X"),
+            when({"has": "X"}, yes=[remove("X")], no=[]),
+            {"kind": "delay", "settings": {"amount": 0, "unit": "minutes"}},
+            {"kind": "end", "settings": {}},
+        ],
+    )
+    Subscriber.objects.bulk_create(Subscriber(email=f"k{i}@example.com") for i in range(RUNS))
+    tag_bulk_add(
+        tag=tag_get_or_create(name="Go")[0],
+        subscriber_ids=Subscriber.objects.values_list("pk", flat=True),
+        source="test",
+    )
+    first = _start_worker("first")
+    stopped_at = None
+    try:
+        # when: the first worker is killed part-way through
+        events_dispatch.delay()
+        deadline = time.monotonic() + DEADLINE_SECONDS
+        while time.monotonic() < deadline and _steps() < RUNS // 2:
+            if first.poll() is not None:
+                pytest.fail(f"the first worker exited by itself: {first.stderr.read()[-2000:]}")
+            time.sleep(0.01)
+        _kill(first)
+        stopped_at = _steps()
+        unfinished = Run.objects.exclude(status=RunStatus.COMPLETED).count()
+        assert 0 < stopped_at < RUNS * STEPS_PER_RUN, "the kill should land mid-way"
+        assert unfinished > 0
+
+        second = _start_worker("second")
+        try:
+            # then: playing beat, the second worker finishes everything
+            deadline = time.monotonic() + DEADLINE_SECONDS
+            while time.monotonic() < deadline:
+                done = Run.objects.filter(status=RunStatus.COMPLETED).count()
+                pending = Event.objects.filter(dispatched_at__isnull=True).count()
+                if done == RUNS and not pending:
+                    break
+                runs_reap()
+                runs_sweep.delay()
+                events_dispatch.delay()
+                time.sleep(0.5)
+        finally:
+            _kill(second)
+    finally:
+        if first.poll() is None:
+            _kill(first)
+
+    assert Counter(Run.objects.values_list("status", flat=True)) == {RunStatus.COMPLETED: RUNS}
+    per_run = Counter(
+        RunStep.objects.values("run").annotate(n=Count("pk")).values_list("n", flat=True)
+    )
+    assert per_run == {STEPS_PER_RUN: RUNS}
+    assert RunStep.objects.values("run", "node").distinct().count() == RUNS * STEPS_PER_RUN
+    # The runs the dead worker held were handed back by the reaper, not lost.
+    assert Run.objects.filter(attempts__gt=0).exists()
+    assert not Event.objects.filter(dispatched_at__isnull=True).exists()
