@@ -24,6 +24,7 @@ from .graph import Graph, graph_load
 from .kinds import Outcome, StepContext, StepError, kind_get
 from .lock_objects import run_for_advance, runs_active_of, runs_due
 from .models import (
+    ACTIVE_RUN_STATUSES,
     Automation,
     AutomationStatus,
     Reentry,
@@ -124,16 +125,24 @@ def runs_start(
 
 @transaction.atomic
 def runs_exit(
-    *, subscriber_ids: Iterable[int], reason: str, automation_id: int | None = None
+    *,
+    reason: str,
+    subscriber_ids: Iterable[int] = (),
+    automation_id: int | None = None,
+    run_ids: Iterable[int] | None = None,
 ) -> int:
-    """End the active runs of these subscribers (in one automation, or all), logging why."""
+    """End active runs, logging why: those of these subscribers (in one automation, or all),
+    or the runs named by ``run_ids``."""
     now = timezone.now()
-    runs = list(
-        runs_active_of(
+    if run_ids is not None:
+        queryset = Run.objects.filter(pk__in=list(run_ids), status__in=ACTIVE_RUN_STATUSES)
+        queryset = queryset.order_by("pk").select_for_update(of=("self",))
+    else:
+        queryset = runs_active_of(
             subscriber_ids=subscriber_ids,
             automation_ids=[automation_id] if automation_id is not None else None,
-        ).select_related("current_node")
-    )
+        )
+    runs = list(queryset.select_related("current_node"))
     if not runs:
         return 0
     RunStep.objects.bulk_create(
@@ -216,6 +225,24 @@ def runs_reap(*, now=None) -> int:
     if expired:
         logger.warning("reaped %s runs with expired leases", len(expired))
     return len(expired)
+
+
+@transaction.atomic
+def runs_retry(*, run_ids: Iterable[int]) -> int:
+    """Send failed runs back to the step where they failed (after the cause is fixed)."""
+    retried = Run.objects.filter(
+        pk__in=list(run_ids), status=RunStatus.FAILED, current_node__isnull=False
+    ).update(
+        status=RunStatus.WAITING,
+        resume_at=timezone.now(),
+        attempts=0,
+        finished_at=None,
+        arrived=False,
+        last_error="",
+    )
+    if retried:
+        sweep_kick_on_commit()
+    return retried
 
 
 def engine_health(*, now=None) -> dict:

@@ -65,17 +65,30 @@ def automation_set_status(*, automation: Automation, status: str) -> Automation:
 
 
 @transaction.atomic
-def trigger_add(*, automation: Automation, settings: dict) -> Trigger:
-    """Add an entry point, e.g. ``{"event_type": "tag_add", "tag_id": 3}``."""
+def trigger_save(
+    *, automation: Automation, settings: dict, trigger: Trigger | None = None
+) -> Trigger:
+    """Add an entry point (or change ``trigger``), e.g. ``{"event_type": "tag_add",
+    "tag_id": 3}``; the spec is validated as an event step's is."""
     try:
         cleaned = event_spec_clean(settings if isinstance(settings, dict) else {})
     except SettingsError as exc:
         raise _settings_error(exc, "entry trigger") from None
-    tag_id = cleaned.pop("tag_id", None)
-    event_type = cleaned.pop("event_type")
-    return Trigger.objects.create(
-        automation=automation, event_type=event_type, tag_id=tag_id, params=cleaned
-    )
+    trigger = trigger or Trigger(automation=automation)
+    trigger.tag_id = cleaned.pop("tag_id", None)
+    trigger.event_type = cleaned.pop("event_type")
+    trigger.params = cleaned
+    trigger.save()
+    return trigger
+
+
+def trigger_add(*, automation: Automation, settings: dict) -> Trigger:
+    return trigger_save(automation=automation, settings=settings)
+
+
+@transaction.atomic
+def trigger_delete(*, trigger: Trigger) -> None:
+    trigger.delete()
 
 
 def _next_position(automation: Automation, parent: Node | None, branch: str) -> int:
@@ -129,15 +142,24 @@ def node_create(
 
 
 @transaction.atomic
-def node_update(*, node: Node, settings: dict, label: str | None = None) -> Node:
-    """Change a step's settings. Not retroactive: runs already past it are unaffected."""
+def node_update(
+    *,
+    node: Node,
+    settings: dict,
+    label: str | None = None,
+    position: int | None = None,
+) -> Node:
+    """Change a step's settings, label or place in its lane. Not retroactive: runs already
+    past it are unaffected; runs waiting at it keep their due time."""
     try:
         node.settings = node_settings_clean(node.kind, settings)
     except SettingsError as exc:
         raise _settings_error(exc, f"{node.kind} step") from None
     if label is not None:
         node.label = label
-    node.save(update_fields=["settings", "label"])
+    if position is not None:
+        node.position = position
+    node.save(update_fields=["settings", "label", "position"])
     return node
 
 

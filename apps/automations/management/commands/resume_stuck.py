@@ -1,7 +1,6 @@
 from django.core.management.base import BaseCommand
-from django.utils import timezone
 
-from apps.automations.engine import engine_health, runs_reap, sweep_kick_on_commit
+from apps.automations.engine import engine_health, runs_reap, runs_retry
 from apps.automations.models import Run, RunStatus
 
 
@@ -22,17 +21,9 @@ class Command(BaseCommand):
         reaped = runs_reap()
         retried = 0
         if failed:
-            retried = Run.objects.filter(
-                status=RunStatus.FAILED, current_node__isnull=False
-            ).update(
-                status=RunStatus.WAITING,
-                resume_at=timezone.now(),
-                attempts=0,
-                finished_at=None,
-                arrived=False,
+            retried = runs_retry(
+                run_ids=Run.objects.filter(status=RunStatus.FAILED).values_list("pk", flat=True)
             )
-            if retried:
-                sweep_kick_on_commit()
         health = engine_health()
         self.stdout.write(
             f"Returned {reaped} stuck run(s) to the queue; retried {retried} failed run(s). "

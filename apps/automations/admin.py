@@ -1,0 +1,342 @@
+"""The automations admin (plain Django admin; the visual builder is a later issue).
+
+Every write goes through the services: steps are validated per kind, deleting a step moves
+the runs waiting at it, and status changes release queued runs."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.urls import reverse
+from django.utils.html import format_html
+
+from apps.crm.admin import subscriber_admin_extend
+from apps.crm.event_types import event_types_all
+
+from . import services
+from .engine import engine_health, runs_exit, runs_retry
+from .graph import Graph
+from .kinds import SettingsError, kinds_all, node_settings_clean
+from .models import Automation, Node, Run, RunStep, Trigger
+from .nodes import event_spec_clean
+from .selectors import automations_with_counts, nodes_annotate_counts, nodes_with_counts
+
+
+def _event_choices():
+    return [(t.key, t.label) for t in event_types_all()]
+
+
+class TriggerForm(forms.ModelForm):
+    event_type = forms.ChoiceField(choices=_event_choices)
+
+    class Meta:
+        model = Trigger
+        fields = ["event_type", "tag", "params"]
+
+    def clean(self):
+        cleaned = super().clean()
+        settings = {"event_type": cleaned.get("event_type"), **(cleaned.get("params") or {})}
+        if cleaned.get("tag"):
+            settings["tag_id"] = cleaned["tag"].pk
+        try:
+            spec = event_spec_clean(settings)
+        except SettingsError as exc:
+            target = {"tag_id": "tag", "event_type": "event_type"}.get(exc.field, "params")
+            raise ValidationError({target: exc.message}) from None
+        spec.pop("event_type"), spec.pop("tag_id", None)
+        cleaned["params"] = spec
+        return cleaned
+
+
+class TriggerInline(admin.TabularInline):
+    model = Trigger
+    form = TriggerForm
+    extra = 0
+    autocomplete_fields = ["tag"]
+    verbose_name = "entry trigger"
+
+
+class NodeForm(forms.ModelForm):
+    kind = forms.ChoiceField(choices=lambda: [(k.key, k.label) for k in kinds_all()])
+
+    class Meta:
+        model = Node
+        fields = ["parent", "branch", "position", "kind", "settings", "label"]
+
+    def __init__(self, *args, parent_choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if parent_choices is not None:
+            # Computed once per page, not once per step row.
+            self.fields["parent"].choices = parent_choices
+
+    def clean(self):
+        cleaned = super().clean()
+        kind, settings = cleaned.get("kind"), cleaned.get("settings")
+        if kind and settings is not None:
+            try:
+                cleaned["settings"] = node_settings_clean(kind, settings)
+            except SettingsError as exc:
+                self.add_error("settings", str(exc))
+        if self.instance.pk and kind and kind != self.instance.kind:
+            self.add_error("kind", "A step's kind cannot change; delete it and add a new one.")
+        return cleaned
+
+
+class NodeInline(admin.TabularInline):
+    model = Node
+    form = NodeForm
+    fk_name = "automation"
+    extra = 0
+    fields = ["parent", "branch", "position", "kind", "settings", "label", "waiting_here", "passed"]
+    readonly_fields = ["waiting_here", "passed"]
+    verbose_name = "step"
+
+    def get_queryset(self, request):
+        return nodes_annotate_counts(super().get_queryset(request))
+
+    @admin.display(description="waiting here")
+    def waiting_here(self, obj):
+        return getattr(obj, "waiting_here", "")
+
+    @admin.display(description="passed")
+    def passed(self, obj):
+        return getattr(obj, "passed", "")
+
+
+@admin.register(Automation)
+class AutomationAdmin(admin.ModelAdmin):
+    list_display = [
+        "name",
+        "status",
+        "reentry",
+        "entered",
+        "active",
+        "completed",
+        "exited",
+        "failed",
+    ]
+    list_filter = ["status"]
+    search_fields = ["name"]
+    fields = ["name", "status", "reentry", "description"]
+    inlines = [TriggerInline, NodeInline]
+    change_list_template = "admin/automations/automation/change_list.html"
+    change_form_template = "admin/automations/automation/change_form.html"
+
+    def get_queryset(self, request):
+        return automations_with_counts()
+
+    @admin.display(ordering="entered")
+    def entered(self, obj):
+        return obj.entered
+
+    @admin.display(ordering="active")
+    def active(self, obj):
+        return obj.active
+
+    @admin.display(ordering="completed")
+    def completed(self, obj):
+        return obj.completed
+
+    @admin.display(ordering="exited")
+    def exited(self, obj):
+        return obj.exited
+
+    @admin.display(ordering="failed")
+    def failed(self, obj):
+        return obj.failed
+
+    def get_formset_kwargs(self, request, obj, inline, prefix):
+        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
+        if isinstance(inline, NodeInline):
+            conditions = Node.objects.filter(automation=obj, kind="condition") if obj else []
+            kwargs["form_kwargs"] = {
+                "parent_choices": [("", "— main path —")]
+                + [(n.pk, f"{n} (#{n.pk})") for n in conditions]
+            }
+        return kwargs
+
+    def changelist_view(self, request, extra_context=None):
+        extra_context = {**(extra_context or {}), "engine_health": engine_health()}
+        return super().changelist_view(request, extra_context)
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        automation = self.get_object(request, object_id)
+        if automation is not None:
+            nodes = nodes_with_counts(automation)
+            graph = Graph.build(nodes)
+            extra_context = {**(extra_context or {}), "flow": _flow_rows(graph)}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            created = services.automation_create(
+                name=obj.name, status="draft", reentry=obj.reentry, description=obj.description
+            )
+            obj.pk, obj.created_at = created.pk, created.created_at
+            self._wanted_status = obj.status
+            return
+        status = obj.status
+        obj.status = Automation.objects.values_list("status", flat=True).get(pk=obj.pk)
+        obj.save(update_fields=["name", "reentry", "description", "updated_at"])
+        if status != obj.status:
+            services.automation_set_status(automation=obj, status=status)
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        wanted = getattr(self, "_wanted_status", None)
+        if wanted and wanted != form.instance.status:
+            services.automation_set_status(automation=form.instance, status=wanted)
+
+    def save_formset(self, request, form, formset, change):
+        automation = form.instance
+        if formset.model is Trigger:
+            formset.save(commit=False)
+            for obj in formset.deleted_objects:
+                services.trigger_delete(trigger=obj)
+            for sub in formset.forms:
+                if sub.has_changed() and sub not in formset.deleted_forms:
+                    services.trigger_save(
+                        automation=automation,
+                        trigger=sub.instance if sub.instance.pk else None,
+                        settings=_trigger_settings(sub.cleaned_data),
+                    )
+            return
+        formset.save(commit=False)
+        for obj in formset.deleted_objects:
+            moved = services.node_delete(node=obj)
+            if moved:
+                self.message_user(
+                    request, f"{moved} run(s) waiting at a deleted step moved on to the next step."
+                )
+        for sub in formset.forms:
+            if not sub.has_changed() or sub in formset.deleted_forms:
+                continue
+            data = sub.cleaned_data
+            if sub.instance.pk:
+                services.node_update(
+                    node=sub.instance,
+                    settings=data["settings"],
+                    label=data["label"],
+                    position=data["position"],
+                )
+            else:
+                services.node_create(
+                    automation=automation,
+                    kind=data["kind"],
+                    settings=data["settings"],
+                    parent=data.get("parent"),
+                    branch=data.get("branch") or "",
+                    position=data.get("position"),
+                    label=data.get("label") or "",
+                )
+
+
+def _trigger_settings(data: dict) -> dict:
+    settings = {"event_type": data["event_type"], **(data.get("params") or {})}
+    if data.get("tag"):
+        settings["tag_id"] = data["tag"].pk
+    return settings
+
+
+def _flow_rows(graph: Graph):
+    """The flow in reading order, with each step's depth and live counts, for the report."""
+    rows = []
+
+    def lane(parent_id, branch, depth):
+        for node_id in graph.lanes.get((parent_id, branch), []):
+            node = graph.nodes[node_id]
+            rows.append({"node": node, "depth": depth, "branch": branch})
+            if node.kind == "condition":
+                lane(node_id, "yes", depth + 1)
+                lane(node_id, "no", depth + 1)
+
+    lane(None, "", 0)
+    return rows
+
+
+class RunStepInline(admin.TabularInline):
+    model = RunStep
+    fields = ["node_label", "node_kind", "outcome", "branch", "arrived_at", "at", "detail", "error"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Step log (the path this run took)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Run)
+class RunAdmin(admin.ModelAdmin):
+    list_display = [
+        "id",
+        "automation",
+        "subscriber",
+        "entry_number",
+        "status",
+        "current_node",
+        "resume_at",
+        "started_at",
+    ]
+    list_filter = ["status", "automation"]
+    search_fields = ["subscriber__email", "automation__name"]
+    list_select_related = ["automation", "subscriber", "current_node"]
+    readonly_fields = [
+        "automation",
+        "subscriber",
+        "entry_number",
+        "status",
+        "current_node",
+        "arrived",
+        "resume_at",
+        "locked_until",
+        "attempts",
+        "last_error",
+        "chain_depth",
+        "started_at",
+        "finished_at",
+    ]
+    fields = readonly_fields
+    inlines = [RunStepInline]
+    actions = ["exit_runs", "retry_runs"]
+    show_full_result_count = False
+    list_per_page = 100
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Exit selected runs")
+    def exit_runs(self, request, queryset):
+        exited = runs_exit(
+            run_ids=queryset.values_list("pk", flat=True), reason=f"exited by {request.user}"
+        )
+        self.message_user(request, f"Exited {exited} run(s).")
+
+    @admin.action(description="Retry selected failed runs")
+    def retry_runs(self, request, queryset):
+        retried = runs_retry(run_ids=queryset.values_list("pk", flat=True))
+        level = messages.SUCCESS if retried else messages.WARNING
+        self.message_user(request, f"Retried {retried} failed run(s).", level)
+
+
+class SubscriberRunInline(admin.TabularInline):
+    model = Run
+    fields = ["run_link", "automation", "status", "current_node", "resume_at", "started_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name_plural = "Automation runs"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("automation", "current_node")
+
+    @admin.display(description="run")
+    def run_link(self, obj):
+        return format_html(
+            '<a href="{}">#{}</a>', reverse("admin:automations_run_change", args=[obj.pk]), obj.pk
+        )
+
+
+subscriber_admin_extend(inlines=[SubscriberRunInline])

@@ -1,0 +1,192 @@
+import json
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from apps.automations.models import Automation, Node, Run, RunStatus
+from tests.automations.helpers import add, build, on_tag, settle, tag, wait, when
+from tests.factories import SubscriberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def _queries(client, url) -> tuple[int, bytes]:
+    client.get(url)  # warm per-process caches (content types) so only the page is counted
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200, response.content[:1000]
+    return len(ctx.captured_queries), response.content
+
+
+def _grow(automation_count: int, steps: int, people: int) -> Automation:
+    flow = None
+    for _ in range(automation_count):
+        flow = build(
+            triggers=on_tag("Go"),
+            steps=[wait(1, "days")]
+            + [add(f"T{i}") for i in range(steps)]
+            + [when({"has": "VIP"}, yes=[add("Y")], no=[add("N")])],
+        )
+    for person in SubscriberFactory.create_batch(people):
+        tag(person, "Go")
+    settle()
+    return flow
+
+
+@pytest.mark.parametrize(
+    "url_name", ["admin:automations_automation_changelist", "admin:automations_run_changelist"]
+)
+def test_list_pages_do_not_grow_with_rows(admin_client, url_name):
+    _grow(2, 2, 3)
+    few, _ = _queries(admin_client, reverse(url_name))
+
+    _grow(6, 2, 15)
+    many, _ = _queries(admin_client, reverse(url_name))
+
+    assert many == few
+
+
+def test_the_automation_page_does_not_grow_with_steps_and_shows_live_counts(admin_client):
+    small = _grow(1, 1, 2)
+    few, _ = _queries(admin_client, reverse("admin:automations_automation_change", args=[small.pk]))
+
+    big = _grow(1, 12, 9)
+    many, content = _queries(
+        admin_client, reverse("admin:automations_automation_change", args=[big.pk])
+    )
+
+    assert many == few
+    page = content.decode()
+    assert "Flow and live counts" in page
+    assert "<td>9</td>" in page  # nine people wait in the first delay
+
+
+def test_the_list_shows_counts_and_engine_health(admin_client):
+    flow = _grow(1, 1, 4)
+
+    response = admin_client.get(reverse("admin:automations_automation_changelist"))
+
+    row = next(a for a in response.context["cl"].result_list if a.pk == flow.pk)
+    assert (row.entered, row.active, row.completed) == (4, 4, 0)
+    assert b"sweep lag" in response.content
+
+
+def test_adding_a_step_with_bad_settings_shows_the_error_on_the_step(admin_client):
+    flow = build(triggers=[], steps=[], status="draft")
+    url = reverse("admin:automations_automation_change", args=[flow.pk])
+    data = _form_data(
+        flow,
+        nodes=[
+            {
+                "kind": "delay",
+                "settings": json.dumps({"amount": 2, "unit": "fortnights"}),
+                "position": "0",
+            }
+        ],
+    )
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 200
+    assert "unit: must be one of minutes, hours, days, weeks" in response.content.decode()
+    assert not Node.objects.exists()
+
+
+def test_adding_and_deleting_steps_through_the_admin(admin_client):
+    flow = build(triggers=on_tag("Go"), steps=[wait(3, "days"), add("After")])
+    person = SubscriberFactory()
+    tag(person, "Go")
+    settle()
+    delay = Node.objects.get(kind="delay")
+    after = Node.objects.get(kind="add_tag")
+    url = reverse("admin:automations_automation_change", args=[flow.pk])
+
+    response = admin_client.post(
+        url, _form_data(flow, existing=[(delay, True), (after, False)]), follow=True
+    )
+
+    assert response.status_code == 200
+    assert "1 run(s) waiting at a deleted step moved on" in response.content.decode()
+    assert not Node.objects.filter(pk=delay.pk).exists()
+    assert Run.objects.get().current_node_id == after.pk
+
+
+def test_going_live_from_the_admin_releases_queued_runs(admin_client):
+    flow = build(triggers=on_tag("Go"), steps=[add("Done")], status="paused")
+    tag(SubscriberFactory(), "Go")
+    settle()
+    url = reverse("admin:automations_automation_change", args=[flow.pk])
+    data = _form_data(flow, existing=[(Node.objects.get(), False)])
+    data["status"] = "live"
+
+    admin_client.post(url, data)
+    settle()
+
+    assert Run.objects.get().status == RunStatus.COMPLETED
+
+
+def test_runs_show_their_step_log_and_can_be_exited(admin_client):
+    flow = build(triggers=on_tag("Go"), steps=[add("A", "first"), wait(1, "days")])
+    person = SubscriberFactory()
+    tag(person, "Go")
+    settle()
+    run = Run.objects.get(automation=flow)
+
+    page = admin_client.get(reverse("admin:automations_run_change", args=[run.pk]))
+    exited = admin_client.post(
+        reverse("admin:automations_run_changelist"),
+        {"action": "exit_runs", "_selected_action": [run.pk]},
+        follow=True,
+    )
+    subscriber_page = admin_client.get(reverse("admin:crm_subscriber_change", args=[person.pk]))
+
+    assert b"first" in page.content
+    assert b"Exited 1 run(s)" in exited.content
+    run.refresh_from_db()
+    assert run.status == RunStatus.EXITED
+    assert flow.name.encode() in subscriber_page.content
+
+
+def _form_data(flow, *, nodes=(), existing=()) -> dict:
+    data = {
+        "name": flow.name,
+        "status": flow.status,
+        "reentry": flow.reentry,
+        "description": "",
+        "triggers-TOTAL_FORMS": "0",
+        "triggers-INITIAL_FORMS": "0",
+        "triggers-MIN_NUM_FORMS": "0",
+        "triggers-MAX_NUM_FORMS": "1000",
+        "nodes-TOTAL_FORMS": str(len(existing) + len(nodes)),
+        "nodes-INITIAL_FORMS": str(len(existing)),
+        "nodes-MIN_NUM_FORMS": "0",
+        "nodes-MAX_NUM_FORMS": "1000",
+    }
+    for i, (node, delete) in enumerate(existing):
+        data.update(
+            {
+                f"nodes-{i}-id": str(node.pk),
+                f"nodes-{i}-automation": str(flow.pk),
+                f"nodes-{i}-parent": "",
+                f"nodes-{i}-branch": "",
+                f"nodes-{i}-position": str(node.position),
+                f"nodes-{i}-kind": node.kind,
+                f"nodes-{i}-settings": json.dumps(node.settings),
+                f"nodes-{i}-label": node.label,
+            }
+        )
+        if delete:
+            data[f"nodes-{i}-DELETE"] = "on"
+    for j, node in enumerate(nodes, start=len(existing)):
+        data.update({f"nodes-{j}-{key}": value for key, value in node.items()})
+        data.update(
+            {
+                f"nodes-{j}-automation": str(flow.pk),
+                f"nodes-{j}-parent": "",
+                f"nodes-{j}-branch": "",
+                f"nodes-{j}-label": "",
+            }
+        )
+    return data
