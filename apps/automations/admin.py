@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils.html import format_html
 
-from apps.crm.admin import subscriber_admin_extend
+from apps.crm.admin import ReadOnlyInline, subscriber_admin_extend
 from apps.crm.event_types import event_types_all
 
 from . import services
@@ -102,18 +102,23 @@ class NodeInline(admin.TabularInline):
         return getattr(obj, "passed", "")
 
 
+RUN_COUNTS = ("entered", "active", "completed", "exited", "failed")
+
+
+def _count_column(name: str):
+    """A list column for one of ``automations_with_counts``' annotations."""
+
+    @admin.display(description=name, ordering=name)
+    def column(self, obj):
+        return getattr(obj, name)
+
+    column.__name__ = name
+    return column
+
+
 @admin.register(Automation)
 class AutomationAdmin(admin.ModelAdmin):
-    list_display = [
-        "name",
-        "status",
-        "reentry",
-        "entered",
-        "active",
-        "completed",
-        "exited",
-        "failed",
-    ]
+    list_display = ["name", "status", "reentry", *RUN_COUNTS]
     list_filter = ["status"]
     search_fields = ["name"]
     fields = ["name", "status", "reentry", "description"]
@@ -123,26 +128,6 @@ class AutomationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return automations_with_counts()
-
-    @admin.display(ordering="entered")
-    def entered(self, obj):
-        return obj.entered
-
-    @admin.display(ordering="active")
-    def active(self, obj):
-        return obj.active
-
-    @admin.display(ordering="completed")
-    def completed(self, obj):
-        return obj.completed
-
-    @admin.display(ordering="exited")
-    def exited(self, obj):
-        return obj.exited
-
-    @admin.display(ordering="failed")
-    def failed(self, obj):
-        return obj.failed
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
@@ -237,6 +222,10 @@ def _trigger_settings(data: dict) -> dict:
     return settings
 
 
+for _name in RUN_COUNTS:
+    setattr(AutomationAdmin, _name, _count_column(_name))
+
+
 def _flow_rows(graph: Graph):
     """The flow in reading order, with each step's depth and live counts, for the report."""
     rows = []
@@ -253,16 +242,10 @@ def _flow_rows(graph: Graph):
     return rows
 
 
-class RunStepInline(admin.TabularInline):
+class RunStepInline(ReadOnlyInline):
     model = RunStep
     fields = ["node_label", "node_kind", "outcome", "branch", "arrived_at", "at", "detail", "error"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "Step log (the path this run took)"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 @admin.register(Run)
@@ -318,16 +301,10 @@ class RunAdmin(admin.ModelAdmin):
         self.message_user(request, f"Retried {retried} failed run(s).", level)
 
 
-class SubscriberRunInline(admin.TabularInline):
+class SubscriberRunInline(ReadOnlyInline):
     model = Run
     fields = ["run_link", "automation", "status", "current_node", "resume_at", "started_at"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "Automation runs"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("automation", "current_node")

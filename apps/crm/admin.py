@@ -24,16 +24,24 @@ class SubscriberForm(forms.ModelForm):
             raise forms.ValidationError(exc.messages) from None
 
 
-class FieldValueInline(admin.TabularInline):
-    model = SubscriberFieldValue
-    fields = ["field", "value", "updated_at"]
-    readonly_fields = fields
+class ReadOnlyInline(admin.TabularInline):
+    """A list of related rows shown for reading: history and state that only services
+    change. Subclasses name their ``fields``; all of them are read-only."""
+
     extra = 0
     can_delete = False
-    verbose_name_plural = "Custom field values"
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
 
     def has_add_permission(self, request, obj=None):
         return False
+
+
+class FieldValueInline(ReadOnlyInline):
+    model = SubscriberFieldValue
+    fields = ["field", "value", "updated_at"]
+    verbose_name_plural = "Custom field values"
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("field")

@@ -4,7 +4,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 
-from apps.crm.admin import subscriber_admin_extend
+from apps.crm.admin import ReadOnlyInline, subscriber_admin_extend
 
 from . import services
 from .models import Tag, Tagging
@@ -58,16 +58,10 @@ class TagAdmin(admin.ModelAdmin):
             services.tag_delete(tag=tag, source="admin")
 
 
-class TaggingInline(admin.TabularInline):
+class TaggingInline(ReadOnlyInline):
     model = Tagging
     fields = ["tag", "created_at", "source"]
-    readonly_fields = fields
-    extra = 0
-    can_delete = False
     verbose_name_plural = "Tags"
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("tag")

@@ -104,7 +104,9 @@ def _dedupe(pairs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
     return list(dict.fromkeys((int(s), int(t)) for s, t in pairs))
 
 
-@transaction.atomic
+# savepoint=False: nested in a caller's transaction (an automation step, an import batch) these
+# are all-or-nothing with it, and a savepoint would cost two round trips per call.
+@transaction.atomic(savepoint=False)
 def taggings_add(*, pairs: Iterable[tuple[int, int]], source: str) -> list[tuple[int, int]]:
     """Add (subscriber_id, tag_id) pairs; return the pairs that were new, each now an event."""
     pairs = _dedupe(pairs)
@@ -128,7 +130,7 @@ def taggings_add(*, pairs: Iterable[tuple[int, int]], source: str) -> list[tuple
     return added
 
 
-@transaction.atomic
+@transaction.atomic(savepoint=False)
 def taggings_remove(*, pairs: Iterable[tuple[int, int]], source: str) -> list[tuple[int, int]]:
     """Remove (subscriber_id, tag_id) pairs; return the pairs that existed, each now an event."""
     by_tag: dict[int, list[int]] = defaultdict(list)

@@ -8,10 +8,17 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from apps.automations.engine import CHAIN_DEPTH_MAX, engine_health, runs_claim_due, runs_reap
+from apps.automations.engine import (
+    CHAIN_DEPTH_MAX,
+    engine_health,
+    run_advance,
+    runs_claim_due,
+    runs_reap,
+)
 from apps.automations.models import Node, Run, RunStatus, StepOutcome
 from apps.automations.services import automation_set_status, node_create, node_delete, node_update
 from apps.crm.delivery import deliveries_send
+from apps.crm.dispatch import events_dispatch
 from apps.crm.models import DeliveryStatus, WebhookDelivery
 from apps.crm.services import custom_field_create, subscriber_fields_set, subscriber_unsubscribe
 from tests.automations.helpers import (
@@ -94,16 +101,18 @@ def test_draft_admits_nobody():
     assert not Run.objects.filter(automation=flow).exists()
 
 
-def test_a_run_claimed_just_before_a_pause_is_handed_back_not_advanced():
-    from apps.automations.engine import run_advance
-
+def _claimed_run():
+    """A one-step flow whose single run has just been claimed by a sweep."""
     flow = build(triggers=on_tag("Go"), steps=[add("Done")])
     person = SubscriberFactory()
     tag(person, "Go")
-    from apps.crm.dispatch import events_dispatch
-
     events_dispatch()
     ((run_id, token),) = runs_claim_due()
+    return flow, person, run_id, token
+
+
+def test_a_run_claimed_just_before_a_pause_is_handed_back_not_advanced():
+    flow, _, run_id, token = _claimed_run()
     automation_set_status(automation=flow, status="paused")
 
     assert run_advance(run_id=run_id, token=token) == RunStatus.WAITING
@@ -539,13 +548,7 @@ def test_each_kind_validates_its_settings_with_a_clear_message(kind, settings, m
 
 
 def test_the_reaper_returns_a_dead_workers_runs_and_health_shows_them():
-    flow = build(triggers=on_tag("Go"), steps=[add("Done")])
-    person = SubscriberFactory()
-    tag(person, "Go")
-    from apps.crm.dispatch import events_dispatch
-
-    events_dispatch()
-    runs_claim_due()  # ...and the worker that claimed it dies
+    flow, person, _, _ = _claimed_run()  # ...and the worker that claimed it dies
     later = timezone.now() + timedelta(hours=1)
     assert engine_health(now=later)["stuck"] == 1
 

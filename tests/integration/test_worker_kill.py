@@ -6,7 +6,6 @@ The test plays beat (reaper and sweep kicks) so it can move at test speed; the w
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 
@@ -23,6 +22,7 @@ from apps.crm.tasks import events_dispatch
 from apps.tags.services import tag_bulk_add, tag_get_or_create
 from config.celery import app as celery_app
 from tests.automations.helpers import add, build, on_tag, remove, when
+from tests.processes import worker_start, worker_stop
 
 RUNS = 500
 STEPS_PER_RUN = 5
@@ -37,43 +37,22 @@ def _database_url() -> str:
 
 
 def _start_worker(name: str) -> subprocess.Popen:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "SECRET_KEY": "worker-kill-test",
-        "DATABASE_URL": _database_url(),
-        "REDIS_URL": settings.REDIS_URL,
-        "RUN_LEASE_SECONDS": str(LEASE_SECONDS),
-        "CONN_MAX_AGE": "0",
-    }
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "config",
-            "worker",
-            "--pool",
-            "solo",
-            "--without-mingle",
-            "--without-gossip",
-            "--loglevel",
-            "WARNING",
-            "-n",
-            f"{name}@%h",
-        ],
-        cwd=settings.BASE_DIR,
-        env=env,
-        start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+    return worker_start(
+        name=name,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "SECRET_KEY": "worker-kill-test",
+            "DATABASE_URL": _database_url(),
+            "REDIS_URL": settings.REDIS_URL,
+            "RUN_LEASE_SECONDS": str(LEASE_SECONDS),
+            "CONN_MAX_AGE": "0",
+        },
     )
 
 
 def _kill(worker: subprocess.Popen) -> None:
-    os.killpg(worker.pid, signal.SIGKILL)
-    worker.wait(timeout=30)
+    worker_stop(worker, sig=signal.SIGKILL)
 
 
 def _steps() -> int:

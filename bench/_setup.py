@@ -1,0 +1,69 @@
+"""Shared set-up for the bench scripts: a database of their own, migrated, and worker processes.
+
+The scripts need PostgreSQL (``DATABASE_URL``) and Redis (``REDIS_URL``); they create and drop
+``<name>_bench`` beside the database ``DATABASE_URL`` names, so a bench never touches real
+data.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+sys.path.insert(0, str(ROOT))
+
+from tests.processes import worker_start, worker_stop  # noqa: E402
+
+
+def bench_database_url() -> str:
+    base = os.environ.get("DATABASE_URL", "")
+    if not base.startswith(("postgres://", "postgresql://")):
+        sys.exit("Set DATABASE_URL to a PostgreSQL server (the bench makes its own database).")
+    if not os.environ.get("REDIS_URL"):
+        sys.exit("Set REDIS_URL to a running Redis (the workers' broker).")
+    parts = urlsplit(base)
+    name = parts.path.lstrip("/") or "tessera"
+    return urlunsplit(parts._replace(path=f"/{name}_bench"))
+
+
+def recreate_database(url: str) -> None:
+    import psycopg
+
+    parts = urlsplit(url)
+    admin = urlunsplit(parts._replace(path="/postgres"))
+    name = parts.path.lstrip("/")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def django_env(url: str) -> dict:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "DATABASE_URL": url,
+        "SECRET_KEY": os.environ.get("SECRET_KEY", "bench-only-secret"),
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+def setup_django(url: str) -> None:
+    os.environ.update(django_env(url))
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def start_workers(url: str, count: int) -> list[subprocess.Popen]:
+    return [worker_start(name=f"bench{i}", env=django_env(url)) for i in range(count)]
+
+
+def stop_workers(workers: list[subprocess.Popen]) -> None:
+    for worker in workers:
+        worker_stop(worker)

@@ -1,0 +1,47 @@
+"""Real ``celery worker`` processes, for the tests and benches whose behaviour is a worker's."""
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def worker_start(*, name: str, env: dict) -> subprocess.Popen:
+    """Start one single-process worker in its own process group (so it can be killed whole)."""
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "--pool",
+            "solo",
+            "--without-mingle",
+            "--without-gossip",
+            "--loglevel",
+            "WARNING",
+            "-n",
+            f"{name}@%h",
+        ],
+        cwd=ROOT,
+        env=env,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+def worker_stop(worker: subprocess.Popen, *, sig: int = signal.SIGTERM) -> None:
+    """Send ``sig`` to the worker's group and wait; SIGKILL if it will not go."""
+    if worker.poll() is None:
+        os.killpg(worker.pid, sig)
+    try:
+        worker.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=30)
