@@ -34,4 +34,5 @@ def runs_active_of(*, subscriber_ids, automation_ids=None) -> QuerySet[Run]:
     )
     if automation_ids is not None:
         queryset = queryset.filter(automation_id__in=list(automation_ids))
-    return queryset.order_by("pk").select_for_update()
+    # of=self: callers join the (nullable) current step, which PostgreSQL cannot lock.
+    return queryset.order_by("pk").select_for_update(of=("self",))
