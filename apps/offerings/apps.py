@@ -4,3 +4,27 @@ from django.apps import AppConfig
 class OfferingsConfig(AppConfig):
     name = "apps.offerings"
     label = "offerings"
+
+    def ready(self) -> None:
+        from apps.crm.demo import seed_step_register
+        from apps.crm.dispatch import consumer_register
+        from apps.tags.event_types import TAG_ADD
+        from config.periodic import connect
+
+        from . import event_types
+        from .seed import seed_foundation_course
+        from .services import module_released_by_tag
+        from .tasks import periodic_specs
+
+        event_types.register()
+        connect(self, periodic_specs())
+
+        def on_tag_added(events):
+            module_released_by_tag(
+                pairs=[
+                    (e.subscriber_id, e.payload.get("tag_id")) for e in events if e.subscriber_id
+                ]
+            )
+
+        consumer_register(name="offerings.module_tags", handle=on_tag_added, event_types=[TAG_ADD])
+        seed_step_register(name="offerings.foundation", order=30, run=seed_foundation_course)

@@ -169,7 +169,7 @@ def test_the_event_log_is_read_only(admin_client):
 def _empty_inlines() -> dict:
     return {
         f"{prefix}-{key}": value
-        for prefix in ("field_values", "taggings", "runs")
+        for prefix in ("field_values", "taggings", "runs", "grants")
         for key, value in (
             ("TOTAL_FORMS", "0"),
             ("INITIAL_FORMS", "0"),

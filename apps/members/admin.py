@@ -1,0 +1,168 @@
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import OuterRef, Subquery
+from django.shortcuts import get_object_or_404, redirect
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from apps.crm.admin import ReadOnlyInline
+from apps.offerings.models import Offering
+from apps.tags.models import Tag
+
+from . import services
+from .models import Member, Operation, WebhookCall, WebhookEndpoint
+
+
+@admin.register(Member)
+class MemberAdmin(admin.ModelAdmin):
+    list_display = ["user", "subscriber", "created_at", "source"]
+    search_fields = ["user__username", "subscriber__email"]
+    list_select_related = ["user", "subscriber"]
+    readonly_fields = ["user", "subscriber", "created_at", "source"]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class MintForm(forms.Form):
+    operation = forms.ChoiceField(choices=Operation.choices)
+    offering = forms.ModelChoiceField(queryset=Offering.objects.all())
+    trigger_tag = forms.ModelChoiceField(
+        queryset=Tag.objects.all(),
+        required=False,
+        label="CRM tag that fires it (optional)",
+        help_text="With a tag, the built-in CRM POSTs to the URL when the tag is added, and the "
+        "operation removes the tag afterwards.",
+    )
+    label = forms.CharField(max_length=200, required=False)
+
+
+class CallInline(ReadOnlyInline):
+    model = WebhookCall
+    fields = ["received_at", "http_status", "status", "result", "error"]
+    max_num = 20
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """The Webhook Generator: mint, copy, rotate, revoke; each endpoint's last calls."""
+
+    list_display = ["__str__", "operation", "offering", "trigger_tag", "status"]
+    readonly_fields = [
+        "public_id",
+        "operation",
+        "offering",
+        "trigger_tag",
+        "status",
+        "created_at",
+        "rotated_at",
+        "url",
+    ]
+    fields = ["label", *readonly_fields]
+    inlines = [CallInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def get_urls(self):
+        urls = super().get_urls()
+        custom = [
+            path(
+                "<int:pk>/rotate/",
+                self.admin_site.admin_view(self.rotate_view),
+                name="members_webhookendpoint_rotate",
+            ),
+            path(
+                "<int:pk>/revoke/",
+                self.admin_site.admin_view(self.revoke_view),
+                name="members_webhookendpoint_revoke",
+            ),
+        ]
+        return custom + urls
+
+    def changelist_view(self, request, extra_context=None):
+        form = MintForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                endpoint = services.endpoint_mint(**form.cleaned_data)
+            except ValidationError as exc:
+                form.add_error(None, " ".join(exc.messages))
+            else:
+                self.message_user(request, f"Minted: {endpoint}. Copy its URL below.")
+                return redirect("admin:members_webhookendpoint_changelist")
+        last = WebhookCall.objects.filter(endpoint=OuterRef("pk")).order_by("-received_at")
+        endpoints = (
+            WebhookEndpoint.objects.select_related("offering", "trigger_tag")
+            .annotate(
+                last_call_at=Subquery(last.values("received_at")[:1]),
+                last_call_status=Subquery(last.values("status")[:1]),
+                last_call_code=Subquery(last.values("http_status")[:1]),
+            )
+            .order_by("-id")
+        )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Webhook Generator",
+            "form": form,
+            "endpoints": endpoints,
+            "opts": self.model._meta,
+        }
+        return TemplateResponse(request, "admin/members/webhook_generator.html", context)
+
+    def rotate_view(self, request, pk):
+        endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+        if request.method == "POST":
+            services.endpoint_rotate(endpoint=endpoint)
+            self.message_user(request, f"Rotated {endpoint}: the old URL no longer works.")
+        return redirect("admin:members_webhookendpoint_changelist")
+
+    def revoke_view(self, request, pk):
+        endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
+        if request.method == "POST":
+            services.endpoint_revoke(endpoint=endpoint)
+            self.message_user(
+                request, f"Revoked {endpoint}: its URL now answers 410.", messages.WARNING
+            )
+        return redirect("admin:members_webhookendpoint_changelist")
+
+
+@admin.register(WebhookCall)
+class WebhookCallAdmin(admin.ModelAdmin):
+    """The call log: every inbound call with what it carried and what it did."""
+
+    list_display = ["id", "received_at", "endpoint", "http_status", "status", "result", "error"]
+    list_filter = ["status", "http_status"]
+    search_fields = ["result", "error", "delivery_id"]
+    list_select_related = ["endpoint__offering"]
+    readonly_fields = [
+        "endpoint",
+        "received_at",
+        "remote_addr",
+        "path",
+        "payload",
+        "http_status",
+        "status",
+        "delivery_id",
+        "result",
+        "error",
+        "finished_at",
+    ]
+    actions = ["replay"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Replay selected calls")
+    def replay(self, request, queryset):
+        replayed = 0
+        for call in queryset:
+            try:
+                services.webhook_call_replay(call=call)
+                replayed += 1
+            except ValidationError as exc:
+                self.message_user(
+                    request, f"Call #{call.pk}: {' '.join(exc.messages)}", messages.WARNING
+                )
+        self.message_user(request, f"Replayed {replayed} call(s).")

@@ -1,0 +1,413 @@
+"""Members, their logins, and the Webhook Generator's operations."""
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from apps.crm.events import event_record
+from apps.crm.models import Subscriber
+from apps.crm.services import (
+    email_normalize,
+    subscriber_fields_set,
+    subscriber_get_or_create,
+    subscriber_update,
+)
+from apps.offerings.models import Offering
+from apps.offerings.services import offering_grant, offering_revoke, offering_sync_from_tags
+from apps.tags.services import taggings_remove
+
+from .event_types import MEMBER_LOGIN_CREATED
+from .models import (
+    CallStatus,
+    EndpointStatus,
+    LoginThrottle,
+    Member,
+    Operation,
+    WebhookCall,
+    WebhookEndpoint,
+)
+from .tokens import login_link_tokens, set_password_tokens, uid_for
+
+logger = logging.getLogger(__name__)
+
+GENERATED_PASSWORD_BYTES = 12
+LOGIN_MAX_FAILURES = 10
+LOGIN_ADDRESS_MAX_FAILURES = 50
+LOGIN_WINDOW = timedelta(minutes=15)
+LOGIN_LOCK = timedelta(minutes=15)
+REDACTED = "[redacted]"
+_SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey", "signature")
+
+
+# Members ----------------------------------------------------------------------------------
+
+
+@dataclass
+class LoginResult:
+    member: Member
+    created: bool
+    password: str | None = None
+
+
+def _lock_subscriber(subscriber_id: int) -> Subscriber:
+    # Serialises every operation on one person: twenty copies of one delivery queue here and
+    # find the member, grant and event the first one made.
+    return Subscriber.objects.select_for_update().get(pk=subscriber_id)
+
+
+@transaction.atomic
+def member_login_ensure(
+    *, subscriber: Subscriber, offering: Offering | None = None, source: str
+) -> LoginResult:
+    """Find the subscriber's login or create it. A new login gets no password (a one-time
+    set-password link is its way in) unless the offering opts in to the guide's recipe: then a
+    generated password, hashed for the login and written in plain text to the offering's CRM
+    field. An existing login's password is never touched."""
+    subscriber = _lock_subscriber(subscriber.pk)
+    member = Member.objects.select_related("user").filter(subscriber=subscriber).first()
+    if member is not None:
+        return LoginResult(member, created=False)
+    user_model = get_user_model()
+    user = user_model.objects.filter(username=subscriber.email).first()
+    password = None
+    if user is None:
+        user = user_model(
+            username=subscriber.email, email=subscriber.email, first_name=subscriber.first_name
+        )
+        if offering is not None and offering.store_password:
+            password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
+            user.set_password(password)
+        else:
+            user.set_unusable_password()
+        user.save()
+    member = Member.objects.create(user=user, subscriber=subscriber, source=source)
+    if password is not None:
+        subscriber_fields_set(subscriber=subscriber, values={offering.password_field_key: password})
+    event_record(
+        subscriber_id=subscriber.pk,
+        type=MEMBER_LOGIN_CREATED,
+        payload={"member_id": member.pk, "source": source, "password_stored": password is not None},
+    )
+    return LoginResult(member, created=True, password=password)
+
+
+def member_set_password_url(member: Member) -> str:
+    user = member.user
+    path = reverse(
+        "members:password_set",
+        kwargs={"uidb64": uid_for(user), "token": set_password_tokens.make_token(user)},
+    )
+    return f"{settings.SITE_URL}{path}"
+
+
+def member_login_link_url(member: Member) -> str:
+    user = member.user
+    path = reverse(
+        "members:login_link",
+        kwargs={"uidb64": uid_for(user), "token": login_link_tokens.make_token(user)},
+    )
+    return f"{settings.SITE_URL}{path}"
+
+
+@transaction.atomic
+def member_account_update(*, member: Member, first_name: str, email: str) -> Member:
+    """Change name and email on the login and the subscriber together (one database: no
+    desync between the member site and the CRM)."""
+    subscriber = subscriber_update(subscriber=member.subscriber, first_name=first_name, email=email)
+    user = member.user
+    user_model = get_user_model()
+    if user_model.objects.filter(username=subscriber.email).exclude(pk=user.pk).exists():
+        raise ValidationError(f"Another login already uses {subscriber.email}.")
+    user.username = user.email = subscriber.email
+    user.first_name = subscriber.first_name
+    user.save(update_fields=["username", "email", "first_name"])
+    return member
+
+
+# Operations -------------------------------------------------------------------------------
+
+
+def _subscriber_for(*, email: str | None, subscriber_id: int | None, create: bool) -> Subscriber:
+    if email:
+        if create:
+            return subscriber_get_or_create(email=email)[0]
+        found = Subscriber.objects.filter(email=email_normalize(email)).first()
+    else:
+        found = Subscriber.objects.filter(pk=subscriber_id).first()
+    if found is None:
+        who = email or f"id {subscriber_id}"
+        raise ValidationError(
+            f"No subscriber with {who}; a Release creates one, this operation does not."
+        )
+    return found
+
+
+@transaction.atomic
+def operation_run(
+    *,
+    operation: str,
+    offering: Offering,
+    email: str | None = None,
+    subscriber_id: int | None = None,
+    source: str,
+    firing_tag_id: int | None = None,
+) -> str:
+    """Run one of the Webhook Generator's operations for one contact; return what it did.
+    Each is idempotent: running it again changes nothing more."""
+    subscriber = _subscriber_for(
+        email=email, subscriber_id=subscriber_id, create=operation == Operation.RELEASE
+    )
+    subscriber = _lock_subscriber(subscriber.pk)
+    if operation == Operation.RELEASE:
+        login = member_login_ensure(subscriber=subscriber, offering=offering, source=source)
+        offering_grant(subscriber=subscriber, offering=offering, source=source)
+        done = ("member created" if login.created else "member existed") + "; access granted"
+    elif operation == Operation.UPDATE:
+        done = offering_sync_from_tags(subscriber=subscriber, offering=offering, source=source)
+    elif operation == Operation.REVOKE:
+        revoked = offering_revoke(subscriber=subscriber, offering=offering, source=source)
+        done = "access revoked" if revoked else "no active access; revoke tag added"
+    else:
+        raise ValidationError(f"Unknown operation {operation!r}.")
+    if firing_tag_id:
+        # The guide removes the tag after the webhook ran so it can fire again later.
+        taggings_remove(pairs=[(subscriber.pk, firing_tag_id)], source=source)
+    return f"{subscriber.email}: {done}"
+
+
+# Inbound calls ----------------------------------------------------------------------------
+
+
+class ContactError(ValueError):
+    """The request names no usable contact; the message says what to send."""
+
+
+EMAIL_KEYS = (
+    "subscriber.email_address",
+    "email",
+    "email_address",
+    "contact[email]",
+    "contact.email",
+    "Email",
+)
+ID_KEYS = ("subscriber.id", "id", "contactId", "contact_id", "contact[id]", "contact.id")
+
+
+def _flatten(data, prefix: str = "") -> dict[str, object]:
+    flat: dict[str, object] = {}
+    if isinstance(data, dict):
+        for key, value in data.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if isinstance(value, dict):
+                flat.update(_flatten(value, name))
+            else:
+                flat[name] = value[0] if isinstance(value, list) and len(value) == 1 else value
+    return flat
+
+
+def contact_from_payload(data) -> tuple[str | None, int | None]:
+    """The contact a CRM sent: Kit's ``{"subscriber": {...}}``, a form post or JSON, with the
+    email or the id under the names CRMs use. An email wins over an id."""
+    flat = _flatten(data if isinstance(data, dict) else {})
+    for key in EMAIL_KEYS:
+        value = flat.get(key)
+        if isinstance(value, str) and value.strip():
+            try:
+                return email_normalize(value), None
+            except ValidationError:
+                raise ContactError(f"'{key}' is not a valid email address: {value!r}.") from None
+    for key in ID_KEYS:
+        value = flat.get(key)
+        if value not in (None, ""):
+            try:
+                return None, int(str(value).strip())
+            except ValueError:
+                raise ContactError(
+                    f"'{key}' must be a subscriber id (a number), got {value!r}."
+                ) from None
+    raise ContactError(
+        "No contact in the request: send the email as 'email' (or Kit's "
+        "subscriber.email_address), or the subscriber id as 'id', 'contactId', 'contact_id' or "
+        "'contact[id]'."
+    )
+
+
+def payload_redact(data):
+    if isinstance(data, dict):
+        return {
+            k: (REDACTED if any(w in str(k).lower() for w in _SECRET_WORDS) else payload_redact(v))
+            for k, v in data.items()
+        }
+    if isinstance(data, list):
+        return [payload_redact(v) for v in data]
+    return data
+
+
+def _kick(call_id: int):
+    from .tasks import webhook_call_process
+
+    return lambda: webhook_call_process.delay(call_id)
+
+
+def webhook_call_accept(
+    *,
+    endpoint: WebhookEndpoint,
+    payload: dict,
+    remote_addr: str | None,
+    path: str,
+    delivery_id: str = "",
+) -> tuple[WebhookCall, bool]:
+    """Log an accepted call and queue its processing after commit. A repeated delivery id
+    returns the first call and queues nothing."""
+    with transaction.atomic():
+        if delivery_id:
+            first = WebhookCall.objects.filter(endpoint=endpoint, delivery_id=delivery_id).first()
+            if first is not None:
+                return first, False
+        call = WebhookCall.objects.create(
+            endpoint=endpoint,
+            payload=payload_redact(payload),
+            remote_addr=remote_addr,
+            path=path,
+            http_status=202,
+            status=CallStatus.ACCEPTED,
+            delivery_id=delivery_id[:200],
+        )
+        transaction.on_commit(_kick(call.pk), robust=True)
+    return call, True
+
+
+def webhook_call_refuse(
+    *,
+    endpoint: WebhookEndpoint | None,
+    payload: dict,
+    remote_addr: str | None,
+    path: str,
+    http_status: int,
+    error: str,
+) -> WebhookCall:
+    return WebhookCall.objects.create(
+        endpoint=endpoint,
+        payload=payload_redact(payload),
+        remote_addr=remote_addr,
+        path=path[:500],
+        http_status=http_status,
+        status=CallStatus.REFUSED,
+        error=error,
+        finished_at=timezone.now(),
+    )
+
+
+def webhook_call_process(*, call_id: int) -> str:
+    """Run an accepted call's operation (in a worker). Safe to run twice."""
+    call = WebhookCall.objects.select_related("endpoint__offering").get(pk=call_id)
+    endpoint = call.endpoint
+    try:
+        email, subscriber_id = contact_from_payload(call.payload)
+        result = operation_run(
+            operation=endpoint.operation,
+            offering=endpoint.offering,
+            email=email,
+            subscriber_id=subscriber_id,
+            source=f"webhook:{endpoint.public_id}",
+            firing_tag_id=endpoint.trigger_tag_id,
+        )
+        status, error = CallStatus.DONE, ""
+    except (ValidationError, ContactError) as exc:
+        result, status = "", CallStatus.FAILED
+        error = " ".join(getattr(exc, "messages", [str(exc)]))
+    WebhookCall.objects.filter(pk=call.pk).update(
+        status=status, result=result, error=error, finished_at=timezone.now()
+    )
+    return status
+
+
+@transaction.atomic
+def webhook_call_replay(*, call: WebhookCall) -> None:
+    """Run a logged call again (after fixing what made it fail); its operations are
+    idempotent, so replaying one that worked changes nothing."""
+    if call.endpoint_id is None or call.status == CallStatus.REFUSED:
+        raise ValidationError("Only accepted calls can be replayed.")
+    WebhookCall.objects.filter(pk=call.pk).update(
+        status=CallStatus.ACCEPTED, error="", finished_at=None
+    )
+    transaction.on_commit(_kick(call.pk), robust=True)
+
+
+# Endpoints --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def endpoint_mint(
+    *, operation: str, offering: Offering, trigger_tag=None, label: str = ""
+) -> WebhookEndpoint:
+    if operation not in Operation.values:
+        raise ValidationError(f"Unknown operation {operation!r}; choose release, update or revoke.")
+    return WebhookEndpoint.objects.create(
+        operation=operation, offering=offering, trigger_tag=trigger_tag, label=label
+    )
+
+
+@transaction.atomic
+def endpoint_rotate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """A new secret, so every URL handed out before stops working."""
+    endpoint.secret = WebhookEndpoint._meta.get_field("secret").default()
+    endpoint.rotated_at = timezone.now()
+    endpoint.save(update_fields=["secret", "rotated_at"])
+    return endpoint
+
+
+@transaction.atomic
+def endpoint_revoke(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    endpoint.status = EndpointStatus.REVOKED
+    endpoint.save(update_fields=["status"])
+    return endpoint
+
+
+# Login throttling -------------------------------------------------------------------------
+
+
+def _throttle_keys(username: str, address: str | None) -> list[tuple[str, int]]:
+    keys = [(f"account:{(username or '').strip().lower()}", LOGIN_MAX_FAILURES)]
+    if address:
+        keys.append((f"address:{address}", LOGIN_ADDRESS_MAX_FAILURES))
+    return keys
+
+
+def login_locked_until(*, username: str, address: str | None):
+    now = timezone.now()
+    keys = [k for k, _ in _throttle_keys(username, address)]
+    return (
+        LoginThrottle.objects.filter(key__in=keys, locked_until__gt=now)
+        .order_by("-locked_until")
+        .values_list("locked_until", flat=True)
+        .first()
+    )
+
+
+@transaction.atomic
+def login_failure_record(*, username: str, address: str | None) -> None:
+    now = timezone.now()
+    for key, limit in _throttle_keys(username, address):
+        row, _ = LoginThrottle.objects.select_for_update().get_or_create(
+            key=key, defaults={"window_started_at": now}
+        )
+        if row.window_started_at < now - LOGIN_WINDOW:
+            row.failures, row.window_started_at = 0, now
+        row.failures += 1
+        if row.failures >= limit:
+            row.locked_until = now + LOGIN_LOCK
+            logger.warning("login locked for %s after %s failures", key.split(":")[0], row.failures)
+        row.save()
+
+
+def login_success_record(*, username: str) -> None:
+    LoginThrottle.objects.filter(key=f"account:{(username or '').strip().lower()}").delete()

@@ -1,0 +1,34 @@
+from celery import shared_task
+from django.conf import settings
+from django.core.mail import send_mail
+
+from . import services
+from .models import Member
+
+
+@shared_task(name="members.webhook_call_process", acks_late=True, ignore_result=True)
+def webhook_call_process(call_id: int) -> str:
+    return services.webhook_call_process(call_id=call_id)
+
+
+@shared_task(name="members.login_link_send", acks_late=True, ignore_result=True)
+def login_link_send(email: str) -> bool:
+    """Email a one-time login link, if a member has this address (the page never says)."""
+    member = (
+        Member.objects.select_related("user")
+        .filter(user__email=email, user__is_active=True)
+        .first()
+    )
+    if member is None:
+        return False
+    send_mail(
+        subject="Your login link",
+        message=(
+            f"Hello {member.subscriber.first_name or 'there'},\n\n"
+            f"Open this link to log in (it works once):\n{services.member_login_link_url(member)}"
+            f"\n\nIf you did not ask for it, ignore this email.\n"
+        ),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[member.user.email],
+    )
+    return True

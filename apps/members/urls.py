@@ -1,0 +1,54 @@
+from django.contrib.auth import views as auth_views
+from django.urls import path, reverse_lazy
+
+from . import views
+from .forms import MemberPasswordResetForm
+
+app_name = "members"
+
+urlpatterns = [
+    path("login/", views.login_view, name="login"),
+    path("login/link/<uidb64>/<token>/", views.login_link_view, name="login_link"),
+    path("logout/", views.logout_view, name="logout"),
+    path(
+        "password/reset/",
+        auth_views.PasswordResetView.as_view(
+            form_class=MemberPasswordResetForm,
+            template_name="members/password_reset.html",
+            email_template_name="members/email/password_reset.txt",
+            subject_template_name="members/email/password_reset_subject.txt",
+            success_url=reverse_lazy("members:password_reset_done"),
+        ),
+        name="password_reset",
+    ),
+    path(
+        "password/reset/sent/",
+        auth_views.PasswordResetDoneView.as_view(template_name="members/password_reset_done.html"),
+        name="password_reset_done",
+    ),
+    path(
+        "password/set/<uidb64>/<token>/",
+        auth_views.PasswordResetConfirmView.as_view(
+            template_name="members/password_set.html",
+            success_url=reverse_lazy("members:password_set_done"),
+        ),
+        name="password_set",
+    ),
+    path(
+        "password/set/done/",
+        auth_views.PasswordResetCompleteView.as_view(
+            template_name="members/password_set_done.html"
+        ),
+        name="password_set_done",
+    ),
+    path("", views.dashboard_view, name="dashboard"),
+    path("account/", views.account_view, name="account"),
+    path("no-access/", views.no_access_view, name="no_access"),
+    path("offerings/<slug:slug>/", views.offering_view, name="offering"),
+    path("offerings/<slug:slug>/<slug:lesson_slug>/", views.lesson_view, name="lesson"),
+    path(
+        "hooks/in/<str:public_id>/<str:operation>/<int:offering_id>/<str:signature>/",
+        views.webhook_inbound_view,
+        name="webhook_inbound",
+    ),
+]

@@ -1,0 +1,330 @@
+"""Member pages and the inbound webhook. Thin: reads through selectors, writes through
+services."""
+
+import json
+from datetime import timedelta
+from functools import wraps
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import (
+    authenticate,
+    get_user_model,
+    login,
+    logout,
+    update_session_auth_hash,
+)
+from django.contrib.auth.forms import PasswordChangeForm
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.http import HttpResponseRedirect, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from apps.offerings.models import AccessGrant, Lesson, Offering
+from apps.offerings.selectors import completed_lesson_ids, dashboard_for, offering_outline
+from apps.offerings.services import lesson_complete, offering_access
+
+from . import services
+from .forms import AccountForm, LoginForm, LoginLinkForm
+from .models import EndpointStatus, Member, WebhookCall, WebhookEndpoint
+from .tokens import login_link_tokens
+
+
+def _address(request) -> str | None:
+    return request.META.get("REMOTE_ADDR")
+
+
+def member_required(view):
+    @wraps(view)
+    def wrapper(request, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse('members:login')}?next={request.get_full_path()}")
+        member = Member.objects.select_related("subscriber").filter(user=request.user).first()
+        if member is None:
+            return render(
+                request,
+                "members/no_access.html",
+                {"reason": "This login has no member profile."},
+                status=403,
+            )
+        request.member = member
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def login_view(request):
+    password_form, link_form = LoginForm(), LoginLinkForm()
+    next_url = request.GET.get("next") or request.POST.get("next") or ""
+    if request.method == "POST" and request.POST.get("action") == "link":
+        link_form = LoginLinkForm(request.POST)
+        if link_form.is_valid():
+            from .tasks import login_link_send
+
+            email = link_form.cleaned_data["email"].strip().lower()
+            transaction.on_commit(lambda: login_link_send.delay(email), robust=True)
+            return render(request, "members/login_link_sent.html", {"email": email})
+    elif request.method == "POST":
+        password_form = LoginForm(request.POST)
+        if password_form.is_valid():
+            email = password_form.cleaned_data["email"].strip().lower()
+            locked = services.login_locked_until(username=email, address=_address(request))
+            if locked:
+                minutes = max(1, round((locked - timezone.now()).total_seconds() / 60))
+                password_form.add_error(
+                    None,
+                    f"Too many failed attempts: logging in is locked for {minutes} more "
+                    "minute(s). Try again then, or use a login link sent by email.",
+                )
+            else:
+                user = authenticate(
+                    request, username=email, password=password_form.cleaned_data["password"]
+                )
+                if user is None:
+                    services.login_failure_record(username=email, address=_address(request))
+                    password_form.add_error(None, "That email and password do not match.")
+                else:
+                    services.login_success_record(username=email)
+                    login(request, user)
+                    if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
+                        next_url = ""
+                    return HttpResponseRedirect(next_url or reverse("members:dashboard"))
+    return render(
+        request,
+        "members/login.html",
+        {"form": password_form, "link_form": link_form, "next": next_url},
+    )
+
+
+def login_link_view(request, uidb64, token):
+    user_model = get_user_model()
+    try:
+        user = user_model.objects.get(pk=urlsafe_base64_decode(uidb64).decode())
+    except (ValueError, TypeError, OverflowError, user_model.DoesNotExist):
+        user = None
+    if user is None or not login_link_tokens.check_token(user, token):
+        return render(request, "members/link_invalid.html", status=400)
+    if request.method == "POST":
+        # A click, not a prefetch by a mail scanner, spends the one-time link.
+        login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+        return redirect("members:dashboard")
+    return render(request, "members/login_link_confirm.html", {"user": user})
+
+
+@require_POST
+def logout_view(request):
+    logout(request)
+    messages.info(request, "You are logged out.")
+    return redirect("members:login")
+
+
+@member_required
+def dashboard_view(request):
+    return render(
+        request,
+        "members/dashboard.html",
+        {"items": dashboard_for(subscriber_id=request.member.subscriber_id)},
+    )
+
+
+def _offering_context(member: Member, offering: Offering) -> dict:
+    grant = AccessGrant.objects.filter(
+        subscriber_id=member.subscriber_id, offering=offering
+    ).first()
+    modules = offering_outline(offering=offering)
+    access = offering_access(
+        subscriber_id=member.subscriber_id, offering=offering, modules=modules, grant=grant
+    )
+    return {
+        "offering": offering,
+        "grant": grant,
+        "access": access,
+        "completed": completed_lesson_ids(subscriber_id=member.subscriber_id, offering=offering),
+    }
+
+
+@member_required
+def offering_view(request, slug):
+    offering = get_object_or_404(Offering, slug=slug)
+    context = _offering_context(request.member, offering)
+    if not any(a.open for a in context["access"]):
+        return render(
+            request,
+            "members/no_access.html",
+            {"offering": offering, "reason": "You do not have access to this offering."},
+            status=403,
+        )
+    lessons = sum(len(a.module.lessons.all()) for a in context["access"])
+    context["percent"] = round(100 * len(context["completed"]) / lessons) if lessons else 0
+    return render(request, "members/offering.html", context)
+
+
+@member_required
+def lesson_view(request, slug, lesson_slug):
+    offering = get_object_or_404(Offering, slug=slug)
+    context = _offering_context(request.member, offering)
+    for item in context["access"]:
+        lesson = next((x for x in item.module.lessons.all() if x.slug == lesson_slug), None)
+        if lesson is not None:
+            break
+    else:
+        return render(
+            request,
+            "members/no_access.html",
+            {"offering": offering, "reason": "There is no such lesson."},
+            status=404,
+        )
+    if request.method == "POST":
+        if not item.open:
+            return render(
+                request,
+                "members/no_access.html",
+                {"offering": offering, "reason": "This lesson is still locked."},
+                status=403,
+            )
+        lesson_complete(
+            subscriber=request.member.subscriber,
+            lesson=Lesson.objects.select_related("module").get(pk=lesson.pk),
+        )
+        messages.success(request, f"“{lesson.title}” is complete.")
+        return redirect("members:lesson", slug=slug, lesson_slug=lesson_slug)
+    if not any(a.open for a in context["access"]):
+        return render(
+            request,
+            "members/no_access.html",
+            {"offering": offering, "reason": "You do not have access to this offering."},
+            status=403,
+        )
+    context.update(
+        {"lesson": lesson, "module_access": item, "done": lesson.pk in context["completed"]}
+    )
+    return render(request, "members/lesson.html", context)
+
+
+@member_required
+def account_view(request):
+    member = request.member
+    account_form = AccountForm(
+        initial={"first_name": member.subscriber.first_name, "email": member.subscriber.email}
+    )
+    password_form = PasswordChangeForm(request.user)
+    if request.method == "POST" and request.POST.get("action") == "password":
+        password_form = PasswordChangeForm(request.user, request.POST)
+        if password_form.is_valid():
+            user = password_form.save()
+            update_session_auth_hash(request, user)
+            messages.success(request, "Your password is changed.")
+            return redirect("members:account")
+    elif request.method == "POST":
+        account_form = AccountForm(request.POST)
+        if account_form.is_valid():
+            try:
+                services.member_account_update(
+                    member=member,
+                    first_name=account_form.cleaned_data["first_name"],
+                    email=account_form.cleaned_data["email"],
+                )
+            except ValidationError as exc:
+                account_form.add_error("email", " ".join(exc.messages))
+            else:
+                messages.success(request, "Your details are saved.")
+                return redirect("members:account")
+    return render(
+        request,
+        "members/account.html",
+        {"account_form": account_form, "password_form": password_form, "member": member},
+    )
+
+
+def no_access_view(request):
+    return render(request, "members/no_access.html", status=403)
+
+
+# Inbound webhooks ---------------------------------------------------------------------------
+
+
+def _payload(request) -> dict:
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ValueError(f"The body is not valid JSON: {exc}.") from None
+        if not isinstance(data, dict):
+            raise ValueError("The JSON body must be an object.")
+        return data
+    return {key: values if len(values) > 1 else values[0] for key, values in request.POST.lists()}
+
+
+@csrf_exempt
+@require_POST
+def webhook_inbound_view(request, public_id, operation, offering_id, signature):
+    """Answers at once; the operation runs in a worker. 413 too big, 404 unknown, 403 bad
+    signature, 410 revoked, 429 too many, 400 no usable contact, 202 accepted."""
+    address, path = _address(request), request.path
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.INBOUND_WEBHOOK_MAX_BYTES:
+        endpoint = WebhookEndpoint.objects.filter(public_id=public_id).first()
+        services.webhook_call_refuse(
+            endpoint=endpoint,
+            payload={},
+            remote_addr=address,
+            path=path,
+            http_status=413,
+            error=f"body of {length} bytes",
+        )
+        return JsonResponse(
+            {"error": f"The body is larger than {settings.INBOUND_WEBHOOK_MAX_BYTES} bytes."},
+            status=413,
+        )
+    try:
+        payload, parse_error = _payload(request), None
+    except ValueError as exc:
+        payload, parse_error = {}, str(exc)
+    endpoint = (
+        WebhookEndpoint.objects.select_related("offering").filter(public_id=public_id).first()
+    )
+
+    def refuse(status: int, message: str):
+        services.webhook_call_refuse(
+            endpoint=endpoint,
+            payload=payload,
+            remote_addr=address,
+            path=path,
+            http_status=status,
+            error=message,
+        )
+        return JsonResponse({"error": message}, status=status)
+
+    if endpoint is None:
+        return refuse(404, "No webhook endpoint has this address.")
+    if not endpoint.signature_valid(
+        operation=operation, offering_id=offering_id, signature=signature
+    ):
+        return refuse(
+            403, "The signature does not match this URL; copy it again from the Webhook Generator."
+        )
+    if endpoint.status == EndpointStatus.REVOKED:
+        return refuse(410, "This webhook URL was revoked.")
+    recent = WebhookCall.objects.filter(
+        endpoint=endpoint, received_at__gte=timezone.now() - timedelta(minutes=1)
+    ).count()
+    if recent >= settings.INBOUND_WEBHOOK_RATE_PER_MINUTE:
+        return JsonResponse({"error": "Too many calls to this URL; retry in a minute."}, status=429)
+    if parse_error:
+        return refuse(400, parse_error)
+    try:
+        services.contact_from_payload(payload)
+    except services.ContactError as exc:
+        return refuse(400, str(exc))
+    delivery_id = request.headers.get("webhook-id") or request.headers.get("X-Webhook-Id") or ""
+    call, fresh = services.webhook_call_accept(
+        endpoint=endpoint, payload=payload, remote_addr=address, path=path, delivery_id=delivery_id
+    )
+    return JsonResponse(
+        {"status": "accepted" if fresh else "duplicate", "call": call.pk}, status=202
+    )

@@ -1,0 +1,19 @@
+from datetime import datetime
+
+from django.db.models import QuerySet
+
+from .models import AccessGrant
+
+
+def grants_drip_due(*, now: datetime, limit: int) -> QuerySet[AccessGrant]:
+    return (
+        AccessGrant.objects.filter(revoked_at__isnull=True, next_release_at__lte=now)
+        .order_by("next_release_at", "pk")
+        .select_for_update(skip_locked=True)[:limit]
+    )
+
+
+def grant_for_update(*, subscriber_id: int, offering_id: int) -> QuerySet[AccessGrant]:
+    return AccessGrant.objects.filter(
+        subscriber_id=subscriber_id, offering_id=offering_id
+    ).select_for_update()
