@@ -193,3 +193,13 @@ INBOUND_WEBHOOK_MAX_BYTES = env.int("INBOUND_WEBHOOK_MAX_BYTES", default=64 * 10
 INBOUND_WEBHOOK_RATE_PER_MINUTE = env.int("INBOUND_WEBHOOK_RATE_PER_MINUTE", default=3000)
 LOGIN_URL = "members:login"
 LOGIN_REDIRECT_URL = "members:dashboard"
+# Outbound webhooks may target private addresses (a CRM on the same network). Off: only this
+# site's own URL and public addresses are reached.
+OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
+
+# Behind TLS (SITE_URL https): cookies only over HTTPS; a proxy in front says so by header.
+if SITE_URL.startswith("https://"):
+    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
+    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+if env.bool("BEHIND_TLS_PROXY", default=False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -10,3 +10,5 @@ EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Fast hashing for tests that create many users; production keeps Django's defaults.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
+# Tests talk to HTTP servers they start on 127.0.0.1; the SSRF test turns this off again.
+OUTBOUND_ALLOW_PRIVATE = True

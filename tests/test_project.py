@@ -16,7 +16,8 @@ from config.periodic import PeriodicSpec, periodic_tasks_ensure
 pytestmark = pytest.mark.django_db
 
 
-def test_seed_demo_is_safe_to_run_twice(capsys):
+def test_seed_demo_is_safe_to_run_twice(capsys, settings):
+    settings.DEBUG = True  # the demo's setting; with DEBUG off no known password is created
     call_command("seed_demo")
     first = capsys.readouterr().out
     counts = (
@@ -38,6 +39,20 @@ def test_seed_demo_is_safe_to_run_twice(capsys):
         Event.objects.count(),
     ) == counts
     assert Tag.objects.filter(name="Foundation Course – Revoke Access").exists()
+    assert "Member login: member@example.com / tessera-member" in first
+    assert first.count("Webhook (") == 3
+
+
+def test_seed_demo_creates_no_known_password_when_debug_is_off(capsys, monkeypatch):
+    from django.contrib.auth import get_user_model
+
+    monkeypatch.delenv("DEMO_ADMIN_PASSWORD", raising=False)
+    monkeypatch.delenv("DEMO_MEMBER_PASSWORD", raising=False)
+    call_command("seed_demo")
+
+    out = capsys.readouterr().out
+    assert "not created (DEBUG is off)" in out
+    assert not get_user_model().objects.exists()
 
 
 def test_the_dispatch_sweep_is_registered_by_migrate_and_registering_again_changes_nothing():

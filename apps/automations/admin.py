@@ -160,10 +160,12 @@ class AutomationAdmin(admin.ModelAdmin):
             self._wanted_status = obj.status
             return
         status = obj.status
-        obj.status = Automation.objects.values_list("status", flat=True).get(pk=obj.pk)
-        obj.save(update_fields=["name", "reentry", "description", "updated_at"])
-        if status != obj.status:
-            services.automation_set_status(automation=obj, status=status)
+        current = Automation.objects.get(pk=obj.pk)
+        services.automation_update(
+            automation=current, name=obj.name, reentry=obj.reentry, description=obj.description
+        )
+        if status != current.status:
+            services.automation_set_status(automation=current, status=status)
 
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)

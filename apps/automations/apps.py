@@ -6,6 +6,11 @@ class AutomationsConfig(AppConfig):
     label = "automations"
 
     def ready(self) -> None:
+        from apps.tags.dependents import tag_dependents_register
+
+        from .dependents import automation_uses_of_tag
+
+        tag_dependents_register(name="automations", find=automation_uses_of_tag)
         from apps.crm.demo import seed_step_register
         from config.periodic import connect
 

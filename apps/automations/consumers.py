@@ -86,11 +86,7 @@ def on_events_goal(events) -> None:
     graphs = {aid: graph_load(aid) for aid in {r.automation_id for r in runs}}
     now, moved = timezone.now(), []
     for run in runs:
-        fresh = [
-            e
-            for e in by_subscriber[run.subscriber_id]
-            if e.created_at >= run.started_at and e.pk > (run.entry_event_id or 0)
-        ]
+        fresh = [e for e in by_subscriber[run.subscriber_id] if e.pk > run.event_watermark]
         hit = {n.pk for n in by_automation[run.automation_id] if any(_matches(n, e) for e in fresh)}
         if not hit:
             continue

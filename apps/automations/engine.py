@@ -18,6 +18,7 @@ from django.db.models import F, Max, Min
 from django.utils import timezone
 
 from apps.crm.events import event_chain_depth
+from apps.crm.models import Event, Subscriber, SubscriberState
 from config import oncommit
 
 from .graph import Graph, graph_load
@@ -69,14 +70,23 @@ def runs_start(
     chain_depth: int = 0,
     entry_events: dict[int, int] | None = None,
 ) -> int:
-    """Start runs for these subscribers, honouring status and the re-entry rule; return how
-    many started. Concurrent starts are settled by the unique constraints (one active run per
-    subscriber, one row per entry number), not by the checks here."""
+    """Start runs for these subscribers (unsubscribed people never enter), honouring status
+    and the re-entry rule; return how many were started. Concurrent starts are settled by the
+    unique constraints (one active run per subscriber, one row per entry number), not by the
+    checks here; a start that loses such a race is still counted."""
     if automation.status not in ENTERING_STATUSES:
         return 0
-    subscriber_ids = list(dict.fromkeys(subscriber_ids))
+    subscriber_ids = list(
+        Subscriber.objects.filter(pk__in=list(dict.fromkeys(subscriber_ids)))
+        .exclude(state=SubscriberState.CANCELLED)
+        .values_list("pk", flat=True)
+    )
     if not subscriber_ids:
         return 0
+    entry_events = entry_events or {}
+    watermark = None
+    if len(entry_events) < len(subscriber_ids):
+        watermark = Event.objects.aggregate(top=Max("pk"))["top"] or 0
     history = {
         row["subscriber_id"]: row
         for row in Run.objects.filter(automation=automation, subscriber_id__in=subscriber_ids)
@@ -104,7 +114,8 @@ def runs_start(
             current_node_id=first,
             resume_at=now,
             chain_depth=chain_depth,
-            entry_event_id=(entry_events or {}).get(sid),
+            entry_event_id=entry_events.get(sid),
+            event_watermark=entry_events.get(sid, watermark),
         )
         if chain_depth > CHAIN_DEPTH_MAX:
             run.status, run.resume_at, run.finished_at = RunStatus.FAILED, None, now
@@ -145,10 +156,13 @@ def runs_exit(
     runs = list(queryset.select_related("current_node"))
     if not runs:
         return 0
+    for run in runs:
+        run.steps_logged += 1
     RunStep.objects.bulk_create(
         [
             RunStep(
                 run=run,
+                seq=run.steps_logged,
                 node=run.current_node,
                 node_kind=run.current_node.kind if run.current_node else "",
                 node_label=_label(run.current_node) if run.current_node else "",
@@ -158,16 +172,20 @@ def runs_exit(
                 detail=reason,
             )
             for run in runs
-        ],
-        ignore_conflicts=True,
+        ]
     )
-    return Run.objects.filter(pk__in=[r.pk for r in runs]).update(
-        status=RunStatus.EXITED,
-        finished_at=now,
-        locked_until=None,
-        resume_at=None,
-        last_error="",
+    for run in runs:
+        run.status, run.finished_at, run.locked_until, run.resume_at = (
+            RunStatus.EXITED,
+            now,
+            None,
+            None,
+        )
+        run.last_error = ""
+    Run.objects.bulk_update(
+        runs, ["status", "finished_at", "locked_until", "resume_at", "last_error", "steps_logged"]
     )
+    return len(runs)
 
 
 # Sweeping ---------------------------------------------------------------------------------
@@ -175,14 +193,20 @@ def runs_exit(
 
 @transaction.atomic
 def runs_claim_due(*, now=None, limit: int = RUN_CLAIM_BATCH) -> list[tuple[int, int]]:
-    """Claim due runs of live automations; return (run id, lease token) pairs to advance."""
+    """Claim due runs of live automations; return (run id, lease token) pairs to advance.
+
+    One indexed range scan per live automation (their number, not the runs', bounds the
+    loop), so a paused automation's queue costs the claim nothing."""
     now = now or timezone.now()
-    live = list(
-        Automation.objects.filter(status=AutomationStatus.LIVE).values_list("pk", flat=True)
-    )
-    if not live:
-        return []
-    ids = [run.pk for run in runs_due(now=now, automation_ids=live, limit=limit)]
+    ids: list[int] = []
+    for automation_id in Automation.objects.filter(status=AutomationStatus.LIVE).values_list(
+        "pk", flat=True
+    ):
+        if len(ids) >= limit:
+            break
+        ids += [
+            r.pk for r in runs_due(now=now, automation_id=automation_id, limit=limit - len(ids))
+        ]
     if not ids:
         return []
     token = secrets.randbelow(2**31 - 1) + 1
@@ -190,6 +214,11 @@ def runs_claim_due(*, now=None, limit: int = RUN_CLAIM_BATCH) -> list[tuple[int,
         status=RunStatus.RUNNING, locked_until=now + RUN_LEASE, lease_token=token
     )
     return [(run_id, token) for run_id in ids]
+
+
+def runs_in_flight() -> int:
+    """Runs claimed and not yet advanced (served by the partial index over running rows)."""
+    return Run.objects.filter(status=RunStatus.RUNNING).count()
 
 
 def runs_reap(*, now=None) -> int:
@@ -285,6 +314,10 @@ def run_advance(*, run_id: int, token: int, now=None, graphs: dict | None = None
         if run is None or run.status != RunStatus.RUNNING or run.lease_token != token:
             return "stale"
         now = now or timezone.now()
+        if run.subscriber.state == SubscriberState.CANCELLED:
+            # Unsubscribed after this run was claimed (or entered): it ends here.
+            _log_exit(run, now, "unsubscribed")
+            return RunStatus.EXITED
         if run.automation.status != AutomationStatus.LIVE:
             # Paused (or drafted) after the claim: hold the run where it is.
             Run.objects.filter(pk=run.pk).update(status=RunStatus.WAITING, locked_until=None)
@@ -308,17 +341,42 @@ def run_advance(*, run_id: int, token: int, now=None, graphs: dict | None = None
                 "finished_at",
                 "node_arrived_at",
                 "pending_detail",
+                "steps_logged",
             ]
         )
         return run.status
+
+
+def _log_exit(run: Run, now, reason: str) -> None:
+    run.steps_logged += 1
+    RunStep.objects.create(
+        run=run,
+        seq=run.steps_logged,
+        node=run.current_node,
+        node_kind=run.current_node.kind if run.current_node else "",
+        node_label=_label(run.current_node),
+        arrived_at=run.node_arrived_at or now,
+        at=now,
+        outcome=StepOutcome.EXITED,
+        detail=reason,
+    )
+    run.status, run.finished_at, run.resume_at, run.locked_until = (
+        RunStatus.EXITED,
+        now,
+        None,
+        None,
+    )
+    run.save(update_fields=["status", "finished_at", "resume_at", "locked_until", "steps_logged"])
 
 
 def _step(run, node, now, outcome: StepOutcome, *, detail="", branch="", error="") -> RunStep:
     if run.pending_detail:
         detail = f"{run.pending_detail}; {detail}" if detail else run.pending_detail
         run.pending_detail = ""
+    run.steps_logged += 1
     return RunStep(
         run=run,
+        seq=run.steps_logged,
         node=node,
         node_kind=node.kind,
         node_label=_label(node),

@@ -7,13 +7,13 @@ from django.db.models import QuerySet
 from .models import Run, RunStatus
 
 
-def runs_due(*, now: datetime, automation_ids: list[int], limit: int) -> QuerySet[Run]:
+def runs_due(*, now: datetime, automation_id: int, limit: int) -> QuerySet[Run]:
     return (
         Run.objects.filter(
             status=RunStatus.WAITING,
             resume_at__isnull=False,
             resume_at__lte=now,
-            automation_id__in=automation_ids,
+            automation_id=automation_id,
         )
         .order_by("resume_at", "pk")
         .select_for_update(skip_locked=True)[:limit]

@@ -134,6 +134,11 @@ class Run(models.Model):
     entry_event = models.ForeignKey(
         "crm.Event", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+    # Events with a higher id happened during this run: what an event step counts, however
+    # late the run was dispatched or arrives (time stamps would miss events recorded before
+    # the dispatcher got to the entry).
+    event_watermark = models.BigIntegerField(default=0)
+    steps_logged = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
@@ -152,8 +157,8 @@ class Run(models.Model):
             ),
         ]
         indexes = [
-            # The sweep's claim: only waiting runs with a due time, per automation (so runs of a
-            # paused automation never stand in the way of live ones).
+            # The sweep's claim, per live automation: only waiting runs with a due time (so a
+            # paused automation's queue never stands in the way of live ones).
             models.Index(
                 fields=["automation", "resume_at"],
                 name="automations_run_due",
@@ -185,10 +190,13 @@ class StepOutcome(models.TextChoices):
 
 
 class RunStep(models.Model):
-    """The log: this run executed this step, with what outcome. One row per run and step (a
-    unique constraint), so a retried or duplicated advance can never execute a step twice."""
+    """The log: the ``seq``-th step this run executed, with its outcome. ``seq`` comes from the
+    run row, which an advance holds locked with its lease token, and (run, seq) is unique: two
+    advances that both thought they owned the run cannot both log (and so both commit) a
+    step. A retried run or one that meets a step again after an edit logs it anew."""
 
     run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    seq = models.PositiveIntegerField()
     node = models.ForeignKey(Node, on_delete=models.SET_NULL, null=True, related_name="steps")
     node_kind = models.CharField(max_length=32)
     node_label = models.CharField(max_length=255, blank=True)
@@ -200,9 +208,9 @@ class RunStep(models.Model):
     error = models.TextField(blank=True)
 
     class Meta:
-        ordering = ["run", "pk"]
+        ordering = ["run", "seq"]
         constraints = [
-            models.UniqueConstraint(fields=["run", "node"], name="automations_step_once"),
+            models.UniqueConstraint(fields=["run", "seq"], name="automations_step_once"),
         ]
         indexes = [models.Index(fields=["node", "outcome"], name="automations_step_by_node")]
 

@@ -239,10 +239,8 @@ class EventKind(NodeKind):
     def arrive(self, ctx):
         event_type, tag_id, params = event_spec_split(ctx.node.settings)
         since = Event.objects.filter(
-            subscriber_id=ctx.run.subscriber_id, type=event_type, created_at__gte=ctx.run.started_at
+            subscriber_id=ctx.run.subscriber_id, type=event_type, pk__gt=ctx.run.event_watermark
         )
-        if ctx.run.entry_event_id:
-            since = since.filter(pk__gt=ctx.run.entry_event_id)
         for event in since.order_by("pk"):
             if event_matches(event_type=event_type, tag_id=tag_id, params=params, event=event):
                 return Outcome(detail=f"event #{event.pk} had already happened during this run")

@@ -27,7 +27,7 @@ from apps.tags.services import tag_get_or_create
 from .graph import graph_load
 from .kinds import kind_get
 from .models import Automation, AutomationStatus, Reentry
-from .services import automation_create, node_create, trigger_add
+from .services import automation_create, automation_set_status, node_create, trigger_add
 
 SCHEMA = "tessera.automation"
 VERSION = 1
@@ -236,6 +236,5 @@ def automation_import(data, *, name: str | None = None, status: str | None = Non
             _fail(here, " ".join(exc.messages).split(": ", 1)[-1])
     _import_lane(data.get("steps", []), "steps", automation, None, "", [0])
     if status != AutomationStatus.DRAFT:
-        automation.status = status
-        automation.save(update_fields=["status"])
+        automation_set_status(automation=automation, status=status)
     return automation

@@ -52,6 +52,22 @@ def automation_create(
 
 
 @transaction.atomic
+def automation_update(
+    *, automation: Automation, name: str, reentry: str, description: str = ""
+) -> Automation:
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationError("An automation needs a name.", code="name_blank")
+    if Automation.objects.filter(name__iexact=name).exclude(pk=automation.pk).exists():
+        raise ValidationError(f"An automation named {name!r} already exists.", code="name_taken")
+    if reentry not in Reentry.values:
+        raise ValidationError(f"Unknown re-entry rule {reentry!r}.", code="reentry_invalid")
+    automation.name, automation.reentry, automation.description = name, reentry, description
+    automation.save(update_fields=["name", "reentry", "description", "updated_at"])
+    return automation
+
+
+@transaction.atomic
 def automation_set_status(*, automation: Automation, status: str) -> Automation:
     """Live: people enter and move. Paused: they enter and queue. Draft: neither. Going live
     releases everything that queued while paused at once."""
@@ -184,10 +200,13 @@ def node_delete(*, node: Node) -> int:
         .select_for_update(of=("self",))
     )
     now = timezone.now()
+    for run in runs:
+        run.steps_logged += 1
     RunStep.objects.bulk_create(
         [
             RunStep(
                 run=run,
+                seq=run.steps_logged,
                 node=run.current_node,
                 node_kind=run.current_node.kind,
                 node_label=_label(run.current_node),
@@ -197,14 +216,21 @@ def node_delete(*, node: Node) -> int:
                 detail="step deleted while the run waited here; moved on to the next step",
             )
             for run in runs
-        ],
-        ignore_conflicts=True,
+        ]
     )
     for run in runs:
         run.current_node_id, run.arrived, run.resume_at = successor, False, now
         run.node_arrived_at, run.pending_detail = None, ""
     Run.objects.bulk_update(
-        runs, ["current_node", "arrived", "resume_at", "node_arrived_at", "pending_detail"]
+        runs,
+        [
+            "current_node",
+            "arrived",
+            "resume_at",
+            "node_arrived_at",
+            "pending_detail",
+            "steps_logged",
+        ],
     )
     Node.objects.filter(pk__in=doomed).delete()
     if runs:

@@ -11,14 +11,20 @@ RUNS_ADVANCE_TASK = "automations.runs_advance"
 RUNS_REAP_TASK = "automations.runs_reap"
 # Claim rounds per sweep task, so one task stays short; the next kick or beat carries on.
 SWEEP_MAX_ROUNDS = 20
+# Claimed runs waiting in the broker for a worker. Claiming more only starts their leases
+# early: under a big backlog they would expire in the queue and be reaped for nothing.
+RUN_MAX_IN_FLIGHT = 5000
 
 
 @shared_task(name=RUNS_SWEEP_TASK, acks_late=True, ignore_result=True)
 def runs_sweep() -> int:
     """Claim due runs and hand them to workers in chunks, after the claim commits."""
     claimed = 0
+    room = RUN_MAX_IN_FLIGHT - engine.runs_in_flight()
     for _ in range(SWEEP_MAX_ROUNDS):
-        pairs = engine.runs_claim_due()
+        if room - claimed <= 0:
+            break
+        pairs = engine.runs_claim_due(limit=min(engine.RUN_CLAIM_BATCH, room - claimed))
         if not pairs:
             break
         claimed += len(pairs)

@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from . import services
-from .models import CustomField, Event, Subscriber, SubscriberFieldValue
+from .models import CustomField, Event, Subscriber, SubscriberFieldValue, WebhookDelivery
 
 
 class SubscriberForm(forms.ModelForm):
@@ -40,8 +40,12 @@ class ReadOnlyInline(admin.TabularInline):
 
 class FieldValueInline(ReadOnlyInline):
     model = SubscriberFieldValue
-    fields = ["field", "value", "updated_at"]
+    fields = ["field", "shown_value", "updated_at"]
     verbose_name_plural = "Custom field values"
+
+    @admin.display(description="value")
+    def shown_value(self, obj):
+        return services.REDACTED if obj.field.sensitive else obj.value
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("field")
@@ -91,10 +95,10 @@ def subscriber_admin_extend(*, inlines=(), actions=(), list_filter=(), action_fo
 
 @admin.register(CustomField)
 class CustomFieldAdmin(admin.ModelAdmin):
-    list_display = ["label", "key", "name", "created_at"]
+    list_display = ["label", "key", "name", "sensitive", "created_at"]
     search_fields = ["label", "key"]
-    fields = ["label", "key", "name"]
-    readonly_fields = ["key", "name"]
+    fields = ["label", "key", "name", "sensitive"]
+    readonly_fields = ["key", "name", "sensitive"]
 
     def save_model(self, request, obj, form, change):
         try:
@@ -128,4 +132,30 @@ class EventAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(admin.ModelAdmin):
+    """Every POST Tessera owes and how it went (the outbound log)."""
+
+    list_display = [
+        "id",
+        "key",
+        "url",
+        "status",
+        "attempts",
+        "last_status_code",
+        "next_attempt_at",
+        "delivered_at",
+    ]
+    list_filter = ["status"]
+    search_fields = ["key", "url"]
+    show_full_result_count = False
+    list_per_page = 100
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
         return False

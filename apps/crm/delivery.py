@@ -7,11 +7,16 @@ and it is tried again (the receiver may see it twice; the ``webhook-id`` header 
 Redirects are not followed, and a 410 answer means the target is gone for good.
 """
 
+import ipaddress
 import logging
+import secrets
+import socket
 import urllib.error
 import urllib.request
 from datetime import timedelta
+from urllib.parse import urlsplit
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -24,8 +29,9 @@ from .models import DeliveryStatus, WebhookDelivery
 logger = logging.getLogger(__name__)
 
 DELIVERY_TIMEOUT_SECONDS = 10
-DELIVERY_LEASE = timedelta(minutes=2)
-DELIVERY_BATCH_SIZE = 100
+# One delivery is claimed at a time, so the lease covers a single (slow) attempt.
+DELIVERY_LEASE = timedelta(minutes=5)
+DELIVERY_MAX_PER_TASK = 200
 # Spread over about a day, as outbound-hook consumers expect.
 DELIVERY_BACKOFF = [
     timedelta(seconds=30),
@@ -67,14 +73,17 @@ def webhook_delivery_enqueue(
 
 
 @transaction.atomic
-def deliveries_claim_due(*, now=None, limit: int = DELIVERY_BATCH_SIZE) -> list[int]:
+def delivery_claim_next(*, now=None) -> tuple[int, int] | None:
+    """Claim the oldest due delivery: (id, lease token), or None."""
     now = now or timezone.now()
-    ids = [d.pk for d in deliveries_due(now=now, limit=limit)]
-    if ids:
-        WebhookDelivery.objects.filter(pk__in=ids).update(
-            status=DeliveryStatus.SENDING, locked_until=now + DELIVERY_LEASE
-        )
-    return ids
+    delivery = deliveries_due(now=now, limit=1).first()
+    if delivery is None:
+        return None
+    token = secrets.randbelow(2**31 - 1) + 1
+    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+        status=DeliveryStatus.SENDING, locked_until=now + DELIVERY_LEASE, lease_token=token
+    )
+    return delivery.pk, token
 
 
 def deliveries_reap(*, now=None) -> int:
@@ -93,8 +102,42 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
 _OPENER = urllib.request.build_opener(_NoRedirect)
 
 
+class TargetRefused(Exception):
+    pass
+
+
+def _site_origin() -> tuple[str, str, int | None]:
+    site = urlsplit(settings.SITE_URL)
+    return site.scheme, site.hostname or "", site.port
+
+
+def target_check(url: str) -> None:
+    """Refuse a target that resolves to a private, loopback or link-local address (SSRF: a
+    hook must not reach the cloud metadata service or the database port), unless it is this
+    site's own URL or OUTBOUND_ALLOW_PRIVATE is set."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise TargetRefused(f"not an http(s) URL: {url!r}")
+    if settings.OUTBOUND_ALLOW_PRIVATE or (parts.scheme, parts.hostname, parts.port) == (
+        _site_origin()
+    ):
+        return
+    try:
+        infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
+    except socket.gaierror as exc:
+        raise TargetRefused(f"cannot resolve {parts.hostname}: {exc}") from None
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            raise TargetRefused(f"{parts.hostname} resolves to {address}, a private address")
+
+
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
     """POST once; return (status code or None, response excerpt, error)."""
+    try:
+        target_check(delivery.url)
+    except TargetRefused as exc:
+        return None, "", f"refused: {exc}"
     headers = {"Content-Type": "application/json", "User-Agent": "Tessera-Webhooks/1"}
     headers.update(delivery.headers or {})
     request = urllib.request.Request(
@@ -114,9 +157,12 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
         return None, "", f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
 
 
-def webhook_delivery_attempt(*, delivery_id: int) -> str | None:
-    """Make one attempt at a claimed delivery; return its new status."""
-    delivery = WebhookDelivery.objects.filter(pk=delivery_id, status=DeliveryStatus.SENDING).first()
+def webhook_delivery_attempt(*, delivery_id: int, token: int) -> str | None:
+    """Make one attempt at a delivery this worker claimed; return its new status. A worker
+    whose lease was reaped and re-claimed by another records nothing."""
+    delivery = WebhookDelivery.objects.filter(
+        pk=delivery_id, status=DeliveryStatus.SENDING, lease_token=token
+    ).first()
     if delivery is None:
         return None
     code, excerpt, error = _post(delivery)
@@ -130,7 +176,9 @@ def webhook_delivery_attempt(*, delivery_id: int) -> str | None:
         status, next_at = DeliveryStatus.FAILED, None
     else:
         status, next_at = DeliveryStatus.PENDING, now + DELIVERY_BACKOFF[attempts - 1]
-    WebhookDelivery.objects.filter(pk=delivery.pk, status=DeliveryStatus.SENDING).update(
+    WebhookDelivery.objects.filter(
+        pk=delivery.pk, status=DeliveryStatus.SENDING, lease_token=token
+    ).update(
         status=status,
         attempts=F("attempts") + 1,
         next_attempt_at=next_at,
@@ -145,10 +193,14 @@ def webhook_delivery_attempt(*, delivery_id: int) -> str | None:
     return status
 
 
-def deliveries_send(*, now=None) -> int:
-    """Claim what is due and attempt each; return how many were attempted."""
+def deliveries_send(*, now=None, max_deliveries: int = DELIVERY_MAX_PER_TASK) -> int:
+    """Claim and attempt due deliveries one at a time; return how many were attempted."""
     deliveries_reap(now=now)
-    ids = deliveries_claim_due(now=now)
-    for delivery_id in ids:
-        webhook_delivery_attempt(delivery_id=delivery_id)
-    return len(ids)
+    attempted = 0
+    for _ in range(max_deliveries):
+        claimed = delivery_claim_next(now=now)
+        if claimed is None:
+            break
+        webhook_delivery_attempt(delivery_id=claimed[0], token=claimed[1])
+        attempted += 1
+    return attempted

@@ -49,6 +49,9 @@ class CustomField(models.Model):
 
     label = models.CharField(max_length=255, unique=True)
     key = models.SlugField(max_length=255, unique=True)
+    # A value that must not be copied around (a generated password): events, logs and the
+    # admin show "[redacted]" instead; Liquid still renders it into the one email that needs it.
+    sensitive = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -147,6 +150,7 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.PositiveIntegerField(default=0)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     response_excerpt = models.TextField(blank=True)

@@ -2,6 +2,7 @@
 
 import os
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 
 from .models import CustomField
@@ -24,6 +25,9 @@ DEMO_FIELDS = ["Last name"]
 
 
 def seed_admin() -> list[str]:
+    if not settings.DEBUG and "DEMO_ADMIN_PASSWORD" not in os.environ:
+        # A known password on a production site would be an open door.
+        return ["Admin login: not created (DEBUG is off); run manage.py createsuperuser"]
     user_model = get_user_model()
     password = os.environ.get("DEMO_ADMIN_PASSWORD", DEMO_ADMIN_DEFAULT_PASSWORD)
     if user_model.objects.filter(username=DEMO_ADMIN_USERNAME).exists():

@@ -12,6 +12,7 @@ from .events import event_record, events_record_bulk
 from .models import CustomField, Subscriber, SubscriberFieldValue, SubscriberState
 
 CUSTOM_FIELD_LABEL_MAX = 255
+REDACTED = "[redacted]"
 CUSTOM_FIELD_VALUE_MAX_CHARS = 10_000
 
 
@@ -134,6 +135,15 @@ def custom_field_relabel(*, field: CustomField, label: str) -> CustomField:
 
 
 @transaction.atomic
+def custom_field_mark_sensitive(*, field: CustomField) -> CustomField:
+    """From now on the field's values are kept out of events, logs and the admin."""
+    if not field.sensitive:
+        field.sensitive = True
+        field.save(update_fields=["sensitive"])
+    return field
+
+
+@transaction.atomic
 def custom_field_delete(*, field: CustomField) -> None:
     """Delete the field and every subscriber's value for it, as Kit does."""
     field.delete()
@@ -185,11 +195,12 @@ def subscriber_fields_set(*, subscriber: Subscriber, values: dict[str, object]) 
             current.updated_at = timezone.now()
             to_update.append(current)
         changed.append(key)
+        shown_old, shown_new = (REDACTED, REDACTED) if field.sensitive else (old, new)
         events.append(
             (
                 subscriber.pk,
                 event_types.FIELD_VALUE_UPDATED,
-                {"custom_field_id": field.pk, "key": key, "old": old, "new": new},
+                {"custom_field_id": field.pk, "key": key, "old": shown_old, "new": shown_new},
             )
         )
     if to_create:

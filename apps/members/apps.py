@@ -6,6 +6,11 @@ class MembersConfig(AppConfig):
     label = "members"
 
     def ready(self) -> None:
+        from apps.tags.dependents import tag_dependents_register
+
+        from .dependents import endpoint_uses_of_tag
+
+        tag_dependents_register(name="members", find=endpoint_uses_of_tag)
         from apps.crm.demo import seed_step_register
         from apps.crm.dispatch import consumer_register
         from apps.tags.event_types import TAG_ADD

@@ -2,6 +2,8 @@
 
 import os
 
+from django.conf import settings
+
 from apps.crm.services import subscriber_get_or_create
 from apps.offerings.models import Offering
 from apps.tags.services import tag_get_or_create
@@ -25,7 +27,9 @@ def seed_demo_member() -> list[str]:
     if offering is None:
         return []
     lines = []
-    if not Member.objects.filter(user__username=DEMO_MEMBER_EMAIL).exists():
+    if not settings.DEBUG and "DEMO_MEMBER_PASSWORD" not in os.environ:
+        lines.append("Member login: not created (DEBUG is off)")
+    elif not Member.objects.filter(user__username=DEMO_MEMBER_EMAIL).exists():
         subscriber, _ = subscriber_get_or_create(email=DEMO_MEMBER_EMAIL, first_name="Mia")
         login = member_login_ensure(subscriber=subscriber, source="demo")
         password = os.environ.get("DEMO_MEMBER_PASSWORD", DEMO_MEMBER_DEFAULT_PASSWORD)

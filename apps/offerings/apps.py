@@ -6,6 +6,11 @@ class OfferingsConfig(AppConfig):
     label = "offerings"
 
     def ready(self) -> None:
+        from apps.tags.dependents import tag_dependents_register
+
+        from .dependents import offering_uses_of_tag
+
+        tag_dependents_register(name="offerings", find=offering_uses_of_tag)
         from apps.crm.demo import seed_step_register
         from apps.crm.dispatch import consumer_register
         from apps.tags.event_types import TAG_ADD

@@ -14,7 +14,7 @@ from django.utils.text import slugify
 
 from apps.crm.events import event_record, events_record_bulk
 from apps.crm.models import CustomField, Subscriber
-from apps.crm.services import custom_field_create
+from apps.crm.services import custom_field_create, custom_field_mark_sensitive
 from apps.tags.models import Tag, Tagging
 from apps.tags.services import tag_get_or_create, taggings_add, taggings_remove
 
@@ -57,13 +57,16 @@ def offering_create(
         raise ValidationError(f"An offering named {name!r} already exists.")
     if Offering.objects.filter(slug=slug).exists():
         raise ValidationError(f"The address /offerings/{slug}/ is taken; choose another slug.")
-    if store_password and not CustomField.objects.filter(key=password_field_key).exists():
-        field = custom_field_create(label=password_field_key)
+    if store_password:
+        field = CustomField.objects.filter(key=password_field_key).first()
+        if field is None:
+            field = custom_field_create(label=password_field_key)
         if field.key != password_field_key:
             raise ValidationError(
                 f"{password_field_key!r} is not a usable custom field key; use lower-case "
                 "letters, digits and underscores."
             )
+        custom_field_mark_sensitive(field=field)
     return Offering.objects.create(
         name=name,
         slug=slug,

@@ -51,11 +51,14 @@ class TagAdmin(admin.ModelAdmin):
             obj.pk = created.pk
 
     def delete_model(self, request, obj):
-        services.tag_delete(tag=obj, source="admin")
+        self.delete_queryset(request, [obj])
 
     def delete_queryset(self, request, queryset):
         for tag in queryset:
-            services.tag_delete(tag=tag, source="admin")
+            try:
+                services.tag_delete(tag=tag, source="admin")
+            except ValidationError as exc:
+                self.message_user(request, " ".join(exc.messages), messages.ERROR)
 
 
 class TaggingInline(ReadOnlyInline):

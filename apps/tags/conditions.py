@@ -63,9 +63,12 @@ def _check_field(arg, here: str) -> None:
         raise ConditionError(f"{here}.op: expected one of {', '.join(FIELD_OPS)}, got {op!r}.")
     value = arg.get("value")
     if op not in _FIELD_OPS_WITHOUT_VALUE and (
-        isinstance(value, bool) or not isinstance(value, str | int | float)
+        isinstance(value, bool) or not isinstance(value, str | int | float) or str(value) == ""
     ):
-        raise ConditionError(f"{here}.value: operator {op!r} needs a value to compare with.")
+        raise ConditionError(
+            f"{here}.value: operator {op!r} needs a value to compare with (for an empty "
+            "field use is_blank)."
+        )
     unknown = set(arg) - {"key", "op", "value"}
     if unknown:
         raise ConditionError(f"{here}: unknown setting(s) {', '.join(sorted(unknown))}.")

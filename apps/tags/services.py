@@ -17,6 +17,7 @@ from django.utils import timezone
 from apps.crm.events import events_record_bulk
 from apps.crm.models import Subscriber
 
+from .dependents import tag_dependents
 from .event_types import TAG_ADD, TAG_REMOVE
 from .models import Tag, Tagging
 
@@ -79,7 +80,13 @@ def tag_rename(*, tag: Tag, name: str) -> Tag:
 
 @transaction.atomic
 def tag_delete(*, tag: Tag, source: str = "admin") -> None:
-    """Delete a tag, first removing it from everyone so that each removal is an event."""
+    """Delete a tag nothing depends on, first removing it from everyone so that each removal
+    is an event."""
+    used_by = tag_dependents(tag.pk)
+    if used_by:
+        raise ValidationError(
+            f"{tag.name!r} is in use and cannot be deleted: " + "; ".join(used_by) + "."
+        )
     subscriber_ids = list(tag.taggings.values_list("subscriber_id", flat=True))
     tag_bulk_remove(tag=tag, subscriber_ids=subscriber_ids, source=source)
     tag.delete()
@@ -101,7 +108,9 @@ def _tag_events(
 
 
 def _dedupe(pairs: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
-    return list(dict.fromkeys((int(s), int(t)) for s, t in pairs))
+    """Unique pairs in a fixed order: two bulk writes over overlapping rows then lock them in
+    the same order and cannot deadlock."""
+    return sorted({(int(s), int(t)) for s, t in pairs})
 
 
 # savepoint=False: nested in a caller's transaction (an automation step, an import batch) these
@@ -134,7 +143,7 @@ def taggings_add(*, pairs: Iterable[tuple[int, int]], source: str) -> list[tuple
 def taggings_remove(*, pairs: Iterable[tuple[int, int]], source: str) -> list[tuple[int, int]]:
     """Remove (subscriber_id, tag_id) pairs; return the pairs that existed, each now an event."""
     by_tag: dict[int, list[int]] = defaultdict(list)
-    for sid, tid in _dedupe(pairs):
+    for sid, tid in sorted(_dedupe(pairs), key=lambda p: (p[1], p[0])):
         by_tag[tid].append(sid)
     table = Tagging._meta.db_table
     removed: list[tuple[int, int]] = []

@@ -7,7 +7,7 @@ from django.db.models import Count
 
 from apps.automations.engine import runs_advance, runs_claim_due, runs_start
 from apps.automations.models import Run, RunStatus, RunStep
-from apps.crm.models import Subscriber
+from apps.crm.models import Event, Subscriber
 from tests.automations.helpers import add, build, remove, when
 
 RUNS = 2000
@@ -59,3 +59,8 @@ def test_two_sweeps_at_once_over_2000_due_runs_advance_each_run_exactly_once(no_
     )
     assert per_run == {4: RUNS}
     assert RunStep.objects.values("run", "node").distinct().count() == 4 * RUNS
+    # The side effects happened once each: one add and one remove of X per person.
+    x_events = Event.objects.filter(payload__tag_name="X")
+    assert x_events.filter(type="tag_add").count() == RUNS
+    assert x_events.filter(type="tag_remove").count() == RUNS
+    assert not Run.objects.filter(last_error__contains="Error").exists()

@@ -129,6 +129,11 @@ def test_a_sigkilled_worker_loses_no_step_and_doubles_none(broker, no_kick):
     )
     assert per_run == {STEPS_PER_RUN: RUNS}
     assert RunStep.objects.values("run", "node").distinct().count() == RUNS * STEPS_PER_RUN
+    # Each step's effect happened once: one add and one remove of X per person, no crash.
+    x_events = Event.objects.filter(payload__tag_name="X")
+    assert x_events.filter(type="tag_add").count() == RUNS
+    assert x_events.filter(type="tag_remove").count() == RUNS
+    assert not Run.objects.filter(last_error__contains="IntegrityError").exists()
     # The runs the dead worker held were handed back by the reaper, not lost.
     assert Run.objects.filter(attempts__gt=0).exists()
     assert not Event.objects.filter(dispatched_at__isnull=True).exists()

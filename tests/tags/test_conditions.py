@@ -23,22 +23,47 @@ SUBSCRIBER_COUNT = 80
 TREES = 150
 
 
-def brute_force(node, tags: set[int]) -> bool:
+FIELD_VALUES = ["gold", "Gold Plan", "silver", ""]
+FIELD_OPS = ["equals", "not_equals", "contains", "not_contains", "is_set", "is_blank"]
+
+
+def field_brute_force(arg: dict, fields: dict) -> bool:
+    value = fields.get(arg["key"], "")
+    wanted = str(arg.get("value", "")).lower()
+    return {
+        "equals": value.lower() == wanted,
+        "not_equals": value.lower() != wanted,
+        "contains": wanted in value.lower(),
+        "not_contains": wanted not in value.lower(),
+        "is_set": value != "",
+        "is_blank": value == "",
+    }[arg["op"]]
+
+
+def brute_force(node, tags: set[int], fields: dict | None = None) -> bool:
     """An independent reading of the condition language, for the comparison below."""
     op, arg = next(iter(node.items()))
+    if op == "field":
+        return field_brute_force(arg, fields or {})
     if op == "has":
         return arg in tags
     if op == "has_not":
         return arg not in tags
     if op == "not":
-        return not brute_force(arg, tags)
+        return not brute_force(arg, tags, fields)
     if op == "and":
-        return all(brute_force(child, tags) for child in arg)
-    return any(brute_force(child, tags) for child in arg)
+        return all(brute_force(child, tags, fields) for child in arg)
+    return any(brute_force(child, tags, fields) for child in arg)
 
 
-def random_tree(rng: random.Random, tag_ids: list[int], depth: int = 0):
+def random_tree(rng: random.Random, tag_ids: list[int], depth: int = 0, fields: bool = False):
     roll = rng.random()
+    if fields and roll < 0.15:
+        op = rng.choice(FIELD_OPS)
+        leaf = {"key": "plan", "op": op}
+        if op not in ("is_set", "is_blank"):
+            leaf["value"] = rng.choice(["gold", "GOLD", "plan", "silver"])
+        return {"field": leaf}
     if depth >= 4 or roll < 0.35:
         return {rng.choice(["has", "has_not"]): rng.choice(tag_ids)}
     if roll < 0.5:
@@ -162,3 +187,30 @@ def test_no_subscriber_matches_a_tag_nobody_has():
     assert not subscribers_matching({"has": 999_999}).exists()
     assert Subscriber.objects.filter(pk__in=subscribers_matching({"has_not": 999_999})).count() == 3
     assert not Tag.objects.filter(pk=999_999).exists()
+
+
+def test_trees_with_custom_field_tests_match_in_sql_and_in_python(random_population):
+    """The SQL compiler (segments) and the Python evaluator (automations) agree on every
+    operator both support."""
+    from apps.crm.models import SubscriberFieldValue
+    from apps.crm.services import custom_field_create
+
+    rng, tag_ids, holdings = random_population
+    field = custom_field_create(label="Plan")
+    plans = {sid: rng.choice(FIELD_VALUES) for sid in holdings}
+    SubscriberFieldValue.objects.bulk_create(
+        SubscriberFieldValue(subscriber_id=sid, field=field, value=v)
+        for sid, v in plans.items()
+        if v
+    )
+    for _ in range(TREES):
+        tree = random_tree(rng, tag_ids, fields=True)
+        expected = {
+            sid for sid, held in holdings.items() if brute_force(tree, held, {"plan": plans[sid]})
+        }
+
+        got = set(subscribers_matching(tree).values_list("pk", flat=True))
+
+        assert got == expected, tree
+        for sid, held in holdings.items():
+            assert condition_evaluate(tree, held, {"plan": plans[sid]}) == (sid in expected), tree
