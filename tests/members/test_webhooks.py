@@ -1,0 +1,248 @@
+import json
+import threading
+import urllib.error
+import urllib.request
+
+import pytest
+from django.db import connection
+
+from apps.crm.models import Event, Subscriber
+from apps.members.models import CallStatus, Member, Operation, WebhookCall
+from apps.members.services import endpoint_mint, endpoint_revoke, endpoint_rotate
+from apps.offerings.models import AccessGrant
+from tests.factories import SubscriberFactory
+from tests.offerings.helpers import weekly_course
+
+pytestmark = pytest.mark.django_db
+
+KIT_PAYLOAD = {
+    "subscriber": {
+        "id": 9876,
+        "first_name": "Ada",
+        "email_address": "ada@example.com",
+        "state": "active",
+        "created_at": "2026-11-24T10:00:00Z",
+        "fields": {"last_name": "Lovelace"},
+    }
+}
+
+
+@pytest.fixture
+def release():
+    return endpoint_mint(operation=Operation.RELEASE, offering=weekly_course())
+
+
+def _post(client, path, payload=KIT_PAYLOAD, **extra):
+    return client.post(path, json.dumps(payload), content_type="application/json", **extra)
+
+
+def test_kits_payload_releases_the_offering(client, release, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = _post(client, release.path)
+
+    assert response.status_code == 202
+    assert response.json()["status"] == "accepted"
+    member = Member.objects.get()
+    assert member.user.username == "ada@example.com"
+    assert not member.user.has_usable_password()  # a set-password link, not a password
+    assert AccessGrant.objects.get().subscriber.email == "ada@example.com"
+    call = WebhookCall.objects.get()
+    assert (call.status, call.http_status) == (CallStatus.DONE, 202)
+    assert "member created; access granted" in call.result
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"contactId": "{id}"},
+        {"contact_id": "{id}"},
+        {"contact[id]": "{id}"},
+        {"id": "{id}"},
+        {"email": "Known@Example.com"},
+    ],
+)
+def test_form_posts_carry_the_contact_under_any_crms_name(
+    client, release, data, django_capture_on_commit_callbacks
+):
+    known = SubscriberFactory(email="known@example.com")
+    form = {k: v.format(id=known.pk) for k, v in data.items()}
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(release.path, form)
+
+    assert response.status_code == 202
+    assert Member.objects.get().subscriber == known
+
+
+@pytest.mark.parametrize(
+    "body, content_type, message",
+    [
+        ({"subscriber": {"first_name": "x"}}, "application/json", "No contact in the request"),
+        ({"email": "not-an-email"}, "application/json", "'email' is not a valid email address"),
+        ({"contactId": "abc"}, "application/json", "'contactId' must be a subscriber id"),
+        ("{not json", "application/json", "The body is not valid JSON"),
+    ],
+)
+def test_an_unusable_payload_is_a_400_saying_what_is_missing(
+    client, release, body, content_type, message
+):
+    raw = body if isinstance(body, str) else json.dumps(body)
+
+    response = client.post(release.path, raw, content_type=content_type)
+
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert WebhookCall.objects.get().status == CallStatus.REFUSED
+    assert not Member.objects.exists()
+
+
+def _tampered(path: str) -> str:
+    head, signature = path.rstrip("/").rsplit("/", 1)
+    flipped = ("0" if signature[0] != "0" else "1") + signature[1:]
+    return f"{head}/{flipped}/"
+
+
+def test_refusals_change_nothing_and_are_logged(client, release):
+    other = weekly_course("Other Course")
+    rotated = endpoint_mint(operation=Operation.RELEASE, offering=release.offering)
+    old_rotated_path = rotated.path
+    endpoint_rotate(endpoint=rotated)
+    revoked = endpoint_mint(operation=Operation.RELEASE, offering=release.offering)
+    endpoint_revoke(endpoint=revoked)
+    other_offering_path = release.path.replace(f"/{release.offering_id}/", f"/{other.pk}/")
+
+    cases = [
+        (_tampered(release.path), 403),
+        (other_offering_path, 403),
+        (release.path.replace("/release/", "/revoke/"), 403),
+        (old_rotated_path, 403),
+        (revoked.path, 410),
+        (release.path.replace(release.public_id, "nope"), 404),
+    ]
+    for path, status in cases:
+        response = _post(client, path)
+        assert response.status_code == status, path
+        assert response.json()["error"]
+
+    assert not Member.objects.exists()
+    assert not AccessGrant.objects.exists()
+    assert not Subscriber.objects.exists()
+    logged = list(WebhookCall.objects.order_by("pk").values_list("http_status", "status"))
+    assert logged == [(status, CallStatus.REFUSED) for _, status in cases]
+    # The rotated endpoint's new URL works.
+    assert _post(client, rotated.path).status_code == 202
+
+
+def test_a_body_over_the_cap_is_a_413(client, release, settings):
+    settings.INBOUND_WEBHOOK_MAX_BYTES = 100
+    response = _post(client, release.path, {"email": "a@example.com", "pad": "x" * 200})
+    assert response.status_code == 413
+    assert WebhookCall.objects.get().http_status == 413
+
+
+def test_an_endpoint_is_throttled(client, release, settings):
+    settings.INBOUND_WEBHOOK_RATE_PER_MINUTE = 3
+    codes = [_post(client, release.path).status_code for _ in range(5)]
+    assert codes == [202, 202, 202, 429, 429]
+
+
+def test_the_same_delivery_id_twice_has_one_effect(
+    client, release, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        first = _post(client, release.path, HTTP_WEBHOOK_ID="msg_1")
+        second = _post(client, release.path, HTTP_WEBHOOK_ID="msg_1")
+
+    assert (first.json()["status"], second.json()["status"]) == ("accepted", "duplicate")
+    assert WebhookCall.objects.count() == 1
+
+
+def test_secrets_in_a_payload_are_redacted_in_the_log(client, release):
+    _post(
+        client,
+        release.path,
+        {"email": "a@example.com", "api_secret": "s3cret", "contact": {"password": "pw"}},
+    )
+    payload = WebhookCall.objects.get().payload
+    assert payload["api_secret"] == "[redacted]"
+    assert payload["contact"]["password"] == "[redacted]"
+
+
+def test_update_and_revoke_operations(client, django_capture_on_commit_callbacks):
+    course = weekly_course()
+    release = endpoint_mint(operation=Operation.RELEASE, offering=course)
+    revoke = endpoint_mint(operation=Operation.REVOKE, offering=course)
+    update = endpoint_mint(operation=Operation.UPDATE, offering=course)
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(client, release.path)
+        _post(client, revoke.path)
+    grant = AccessGrant.objects.get()
+    assert grant.revoked_at is not None
+    assert Member.objects.exists()  # the account stays
+
+    from apps.tags.services import subscriber_tag_remove
+
+    subscriber_tag_remove(subscriber=grant.subscriber, tag=course.revoke_tag, source="crm")
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(client, update.path)
+    grant.refresh_from_db()
+    assert grant.revoked_at is None
+
+
+def test_an_update_for_an_unknown_contact_fails_with_a_reason_and_can_be_replayed(
+    client, django_capture_on_commit_callbacks
+):
+    from apps.members.services import webhook_call_replay
+
+    update = endpoint_mint(operation=Operation.UPDATE, offering=weekly_course())
+    with django_capture_on_commit_callbacks(execute=True):
+        _post(client, update.path)
+    call = WebhookCall.objects.get()
+    assert call.status == CallStatus.FAILED
+    assert "No subscriber with ada@example.com" in call.error
+
+    SubscriberFactory(email="ada@example.com")
+    with django_capture_on_commit_callbacks(execute=True):
+        webhook_call_replay(call=call)
+    call.refresh_from_db()
+    assert call.status == CallStatus.DONE
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_delivery_20_times_at_once_gives_one_member_one_grant_one_login_event(
+    live_server, settings
+):
+    # given
+    settings.SITE_URL = live_server.url
+    release = endpoint_mint(operation=Operation.RELEASE, offering=weekly_course())
+    url = f"{live_server.url}{release.path}"
+    barrier, codes = threading.Barrier(20), []
+
+    def post():
+        request = urllib.request.Request(
+            url, data=json.dumps(KIT_PAYLOAD).encode(), headers={"Content-Type": "application/json"}
+        )
+        try:
+            barrier.wait()
+            with urllib.request.urlopen(request, timeout=60) as response:
+                codes.append(response.status)
+        except urllib.error.HTTPError as exc:
+            codes.append(exc.code)
+        finally:
+            connection.close()
+
+    # when
+    threads = [threading.Thread(target=post) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    # then
+    assert codes == [202] * 20
+    assert WebhookCall.objects.filter(status=CallStatus.DONE).count() == 20
+    assert Member.objects.count() == 1
+    assert AccessGrant.objects.count() == 1
+    assert Event.objects.filter(type="member_login_created").count() == 1
+    assert Event.objects.filter(type="access_granted").count() == 1

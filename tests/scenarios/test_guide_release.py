@@ -1,0 +1,102 @@
+"""The guide's release steps, replayed end to end in one Tessera.
+
+Purchase tag -> the release automation adds the release-webhook tag -> the built-in CRM POSTs
+Kit's payload over HTTP to the Webhook Generator's URL on the live server -> the member is
+created, access granted, the immediate module released, the trigger tag removed -> the member
+gets in (a set-password link by default; the stored password with the offering's opt-in)."""
+
+import pytest
+from django.urls import reverse
+
+from apps.automations.models import Automation
+from apps.automations.seed import seed_guide_automations
+from apps.crm.models import DeliveryStatus, SubscriberFieldValue, WebhookDelivery
+from apps.members.models import CallStatus, Member, Operation, WebhookCall
+from apps.members.services import endpoint_mint, member_set_password_url
+from apps.offerings.models import AccessGrant, ModuleRelease
+from apps.tags.services import tag_get_or_create
+from tests.automations.helpers import tag, tags_of
+from tests.factories import SubscriberFactory
+from tests.offerings.helpers import weekly_course
+
+FC = "Foundation Course"
+
+
+@pytest.fixture
+def guide_site(live_server, settings):
+    """Offering, release automation and the release endpoint fired by its tag."""
+    settings.SITE_URL = live_server.url
+
+    def build(*, store_password: bool):
+        course = weekly_course(FC, store_password=store_password)
+        seed_guide_automations()
+        endpoint = endpoint_mint(
+            operation=Operation.RELEASE,
+            offering=course,
+            trigger_tag=tag_get_or_create(name=f"{FC} – Release Webhook")[0],
+        )
+        return course, endpoint
+
+    return build
+
+
+def _purchase(email: str):
+    buyer = SubscriberFactory(email=email, first_name="Ada")
+    tag(buyer, f"{FC} – Purchase Success")  # committed: workers (eager here) take it from here
+    return buyer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_release_by_tag_over_http_then_set_password_and_see_the_course(guide_site, client):
+    course, endpoint = guide_site(store_password=False)
+
+    buyer = _purchase("ada@example.com")
+
+    # the hook went over HTTP to our own endpoint, which ran the release
+    delivery = WebhookDelivery.objects.get(key__startswith=f"endpoint:{endpoint.pk}:")
+    assert (delivery.status, delivery.last_status_code) == (DeliveryStatus.DELIVERED, 202)
+    assert WebhookCall.objects.get().status == CallStatus.DONE
+    member = Member.objects.get(subscriber=buyer)
+    grant = AccessGrant.objects.get(subscriber=buyer, offering=course)
+    assert grant.revoked_at is None
+    assert list(
+        ModuleRelease.objects.filter(grant=grant).values_list("module__position", flat=True)
+    ) == [1]
+    assert f"{FC} – Release Webhook" not in tags_of(buyer)  # removed after the operation ran
+    assert Automation.objects.get(name=f"{FC} – Release").runs.get().status == "waiting"
+    # no password anywhere: the member's way in is the one-time link
+    assert not member.user.has_usable_password()
+    assert not SubscriberFieldValue.objects.filter(subscriber=buyer).exists()
+
+    from urllib.parse import urlsplit
+
+    link = urlsplit(member_set_password_url(member)).path
+    form = client.get(link, follow=True)
+    client.post(
+        form.redirect_chain[-1][0],
+        {"new_password1": "my own pass 2026", "new_password2": "my own pass 2026"},
+    )
+    client.post(
+        reverse("members:login"),
+        {"email": "ada@example.com", "password": "my own pass 2026", "action": "password"},
+    )
+    dashboard = client.get(reverse("members:dashboard")).content.decode()
+
+    assert FC in dashboard
+    assert "0 %" in dashboard
+
+
+@pytest.mark.django_db(transaction=True)
+def test_with_the_opt_in_the_password_in_the_crm_field_logs_the_member_in(guide_site, client):
+    guide_site(store_password=True)
+
+    buyer = _purchase("grace@example.com")
+
+    stored = SubscriberFieldValue.objects.get(subscriber=buyer, field__key="accessally_password")
+    assert len(stored.value) >= 16
+    response = client.post(
+        reverse("members:login"),
+        {"email": "grace@example.com", "password": stored.value, "action": "password"},
+    )
+    assert response.status_code == 302
+    assert FC in client.get(reverse("members:dashboard")).content.decode()
