@@ -203,3 +203,4 @@ if SITE_URL.startswith("https://"):
     SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+EMAIL_SWEEP_SECONDS = env.int("EMAIL_SWEEP_SECONDS", default=10)

@@ -6,19 +6,18 @@ class AutomationsConfig(AppConfig):
     label = "automations"
 
     def ready(self) -> None:
-        from apps.tags.dependents import tag_dependents_register
-
-        from .dependents import automation_uses_of_tag
-
-        tag_dependents_register(name="automations", find=automation_uses_of_tag)
         from apps.crm.demo import seed_step_register
+        from apps.tags.dependents import tag_dependents_register
         from config.periodic import connect
 
-        from . import consumers, nodes
+        from . import consumers, email_nodes, nodes
+        from .dependents import automation_uses_of_tag
         from .seed import seed_guide_automations
         from .tasks import periodic_specs
 
         nodes.register()
+        email_nodes.register()
         consumers.register()
         connect(self, periodic_specs())
+        tag_dependents_register(name="automations", find=automation_uses_of_tag)
         seed_step_register(name="automations.guide", order=15, run=seed_guide_automations)

@@ -55,6 +55,7 @@ class NodeKind:
     # Settings that hold ids of other objects, for export / import by name and the tag map.
     tag_settings: tuple[str, ...] = field(default=())
     automation_settings: tuple[str, ...] = field(default=())
+    sequence_settings: tuple[str, ...] = field(default=())
     has_branches: bool = False
 
     def clean(self, settings: dict) -> dict:

@@ -21,6 +21,7 @@ Errors name the place: ``steps[1].yes[0] (delay): unit: must be one of ...``.
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
+from apps.crm.models import Sequence
 from apps.tags.models import Tag
 from apps.tags.services import tag_get_or_create
 
@@ -54,9 +55,14 @@ def _tree_to_names(node, tags: dict[int, str]):
     return {op: arg}
 
 
-def _settings_out(node, tags: dict[int, str], automations: dict[int, str]) -> dict:
+def _settings_out(
+    node, tags: dict[int, str], automations: dict[int, str], sequences: dict[int, str]
+) -> dict:
     kind = kind_get(node.kind)
     out = dict(node.settings)
+    for key in kind.sequence_settings:
+        if key in out:
+            out["sequence"] = sequences.get(out.pop(key))
     for key in kind.tag_settings:
         if key in out:
             out["tag"] = tags.get(out.pop(key))
@@ -72,12 +78,16 @@ def automation_export(automation: Automation) -> dict:
     graph = graph_load(automation.pk)
     tags = dict(Tag.objects.values_list("pk", "name"))
     automations = dict(Automation.objects.values_list("pk", "name"))
+    sequences = dict(Sequence.objects.values_list("pk", "name"))
 
     def lane(parent_id, branch):
         steps = []
         for node_id in graph.lanes.get((parent_id, branch), []):
             node = graph.nodes[node_id]
-            step = {"kind": node.kind, "settings": _settings_out(node, tags, automations)}
+            step = {
+                "kind": node.kind,
+                "settings": _settings_out(node, tags, automations, sequences),
+            }
             if node.label:
                 step["label"] = node.label
             if node.kind == "condition":
@@ -149,6 +159,12 @@ def _settings_in(kind_key: str, settings, where: str, automation: Automation) ->
         if target is None:
             _fail(f"{where}.settings.automation", f"no automation is named {name!r}")
         settings[kind.automation_settings[0]] = target.pk
+    if "sequence" in settings and kind.sequence_settings:
+        name = settings.pop("sequence")
+        target = Sequence.objects.filter(name=name).first()
+        if target is None:
+            _fail(f"{where}.settings.sequence", f"no sequence is named {name!r}")
+        settings[kind.sequence_settings[0]] = target.pk
     if kind_key == "condition" and "condition" in settings:
         settings["condition"] = _tree_to_ids(settings["condition"], f"{where}.settings.condition")
     return settings

@@ -4,6 +4,15 @@ from .models import Automation
 from .portable import SCHEMA, VERSION, automation_import
 
 FC = "Foundation Course"
+# The guide's welcome email: the stored password when the offering keeps one in the CRM
+# field, else a one-time link to choose one. Either variable missing holds the email.
+WELCOME_BODY = (
+    "Hi {{ subscriber.first_name | default: 'there' }},\n\n"
+    "Welcome to the Foundation Course! Log in at {{ login_url }} with "
+    "{{ subscriber.email_address }}.\n\n"
+    "{% if subscriber.accessally_password %}Your password: {{ subscriber.accessally_password }}"
+    "{% else %}Choose your password (the link works once): {{ set_password_url }}{% endif %}\n"
+)
 
 
 def _tag(kind: str, name: str) -> dict:
@@ -28,10 +37,20 @@ GUIDE_AUTOMATIONS = [
         "triggers": [{"event_type": "tag_add", "tag": f"{FC} – Purchase Success"}],
         "steps": [
             _tag("add_tag", f"{FC} – Release Webhook"),
+            # Instead of the guide's 5-minute guess: wait until the login exists.
             {
-                "kind": "delay",
-                "settings": {"amount": 5, "unit": "minutes"},
-                "label": "Guard against the blank password (the guide's 5 minutes)",
+                "kind": "event",
+                "settings": {"event_type": "member_login_created"},
+                "label": "Wait for the member login",
+            },
+            {
+                "kind": "send_email",
+                "label": "Welcome email with the login",
+                "settings": {
+                    "subject": "Welcome to the Foundation Course",
+                    "purchase": True,
+                    "body": WELCOME_BODY,
+                },
             },
             _tag("remove_tag", f"{FC} – Release Webhook"),
             *_module_release(2),

@@ -11,8 +11,16 @@ class CrmConfig(AppConfig):
         from config.periodic import PeriodicSpec, connect
 
         from .demo import seed_step_register
-        from .seed import seed_admin, seed_subscribers
-        from .tasks import DELIVERIES_SEND_TASK, EVENTS_DISPATCH_TASK
+        from .dispatch import consumer_register
+        from .hooks import hooks_on_events
+        from .seed import seed_admin, seed_messaging, seed_subscribers
+        from .tasks import (
+            BROADCASTS_SEND_TASK,
+            DELIVERIES_SEND_TASK,
+            EMAILS_SEND_TASK,
+            EVENTS_DISPATCH_TASK,
+            SEQUENCES_SEND_TASK,
+        )
 
         connect(
             self,
@@ -27,7 +35,24 @@ class CrmConfig(AppConfig):
                     task=DELIVERIES_SEND_TASK,
                     every_seconds=settings.DELIVERY_SWEEP_SECONDS,
                 ),
+                PeriodicSpec(
+                    name="crm: send queued emails (retries, recovery)",
+                    task=EMAILS_SEND_TASK,
+                    every_seconds=settings.EMAIL_SWEEP_SECONDS,
+                ),
+                PeriodicSpec(
+                    name="crm: queue due sequence emails",
+                    task=SEQUENCES_SEND_TASK,
+                    every_seconds=settings.EMAIL_SWEEP_SECONDS,
+                ),
+                PeriodicSpec(
+                    name="crm: send scheduled broadcasts",
+                    task=BROADCASTS_SEND_TASK,
+                    every_seconds=settings.EMAIL_SWEEP_SECONDS * 6,
+                ),
             ],
         )
+        consumer_register(name="crm.hooks", handle=hooks_on_events)
         seed_step_register(name="crm.admin", order=0, run=seed_admin)
         seed_step_register(name="crm.subscribers", order=10, run=seed_subscribers)
+        seed_step_register(name="crm.messaging", order=12, run=seed_messaging)

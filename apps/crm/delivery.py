@@ -11,6 +11,7 @@ import ipaddress
 import logging
 import secrets
 import socket
+import time
 import urllib.error
 import urllib.request
 from datetime import timedelta
@@ -24,7 +25,7 @@ from django.utils import timezone
 from config import oncommit
 
 from .lock_objects import deliveries_due
-from .models import DeliveryStatus, WebhookDelivery
+from .models import DeliveryAttempt, DeliveryStatus, WebhookDelivery
 
 logger = logging.getLogger(__name__)
 
@@ -55,15 +56,17 @@ def _kick() -> None:
 
 
 def webhook_delivery_enqueue(
-    *, key: str, url: str, body: str, headers: dict | None = None
+    *, key: str, url: str, body: str, headers: dict | None = None, hook=None
 ) -> WebhookDelivery:
-    """Owe one POST of ``body`` to ``url``; calling again with the same key changes nothing."""
+    """Owe one POST of ``body`` to ``url``; calling again with the same key changes nothing.
+    A hook's delivery is signed with the hook's secret at each attempt."""
     delivery, created = WebhookDelivery.objects.get_or_create(
         key=key,
         defaults={
             "url": url,
             "body": body,
             "headers": headers or {},
+            "hook": hook,
             "next_attempt_at": timezone.now(),
         },
     )
@@ -140,6 +143,17 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
         return None, "", f"refused: {exc}"
     headers = {"Content-Type": "application/json", "User-Agent": "Tessera-Webhooks/1"}
     headers.update(delivery.headers or {})
+    if delivery.hook is not None:
+        from .hooks import standard_webhooks_headers
+
+        headers.update(
+            standard_webhooks_headers(
+                secret=delivery.hook.secret,
+                message_id=f"msg_{delivery.key.replace(':', '_')}",
+                timestamp=int(time.time()),
+                body=delivery.body,
+            )
+        )
     request = urllib.request.Request(
         delivery.url, data=delivery.body.encode(), headers=headers, method="POST"
     )
@@ -160,12 +174,23 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
 def webhook_delivery_attempt(*, delivery_id: int, token: int) -> str | None:
     """Make one attempt at a delivery this worker claimed; return its new status. A worker
     whose lease was reaped and re-claimed by another records nothing."""
-    delivery = WebhookDelivery.objects.filter(
-        pk=delivery_id, status=DeliveryStatus.SENDING, lease_token=token
-    ).first()
+    delivery = (
+        WebhookDelivery.objects.filter(
+            pk=delivery_id, status=DeliveryStatus.SENDING, lease_token=token
+        )
+        .select_related("hook")
+        .first()
+    )
     if delivery is None:
         return None
+    started = time.monotonic()
     code, excerpt, error = _post(delivery)
+    DeliveryAttempt.objects.create(
+        delivery=delivery,
+        status_code=code,
+        error=error[:2000],
+        duration_ms=int((time.monotonic() - started) * 1000),
+    )
     now = timezone.now()
     attempts = delivery.attempts + 1
     if code is not None and 200 <= code < 300:
@@ -188,6 +213,9 @@ def webhook_delivery_attempt(*, delivery_id: int, token: int) -> str | None:
         response_excerpt=excerpt,
         delivered_at=now if status == DeliveryStatus.DELIVERED else None,
     )
+    if status == DeliveryStatus.GONE and delivery.hook is not None:
+        # Kit's rule, and Standard Webhooks': 410 means the receiver wants no more.
+        type(delivery.hook).objects.filter(pk=delivery.hook_id).update(active=False)
     if status != DeliveryStatus.DELIVERED:
         logger.info("webhook delivery %s attempt %s: %s", delivery.key, attempts, error or code)
     return status

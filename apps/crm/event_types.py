@@ -20,6 +20,12 @@ SUBSCRIBER_UNSUBSCRIBE = "subscriber_unsubscribe"
 SUBSCRIBER_BOUNCE = "subscriber_bounce"
 SUBSCRIBER_COMPLAIN = "subscriber_complain"
 FIELD_VALUE_UPDATED = "field_value_updated"
+FORM_SUBSCRIBE = "form_subscribe"
+COURSE_SUBSCRIBE = "course_subscribe"
+COURSE_COMPLETE = "course_complete"
+COURSE_CANCEL = "course_cancel"
+PURCHASE_CREATE = "purchase_create"
+PRODUCT_PURCHASE = "product_purchase"
 
 _REGISTRY: dict[str, EventType] = {}
 
@@ -45,5 +51,11 @@ for _key, _label in (
     (SUBSCRIBER_BOUNCE, "Subscriber bounced"),
     (SUBSCRIBER_COMPLAIN, "Subscriber complained"),
     (FIELD_VALUE_UPDATED, "Custom field set"),
+    (FORM_SUBSCRIBE, "Subscribed to a form"),
+    (COURSE_SUBSCRIBE, "Added to a sequence"),
+    (COURSE_COMPLETE, "Completed a sequence"),
+    (COURSE_CANCEL, "Left a sequence"),
+    (PURCHASE_CREATE, "Purchase recorded"),
+    (PRODUCT_PURCHASE, "Purchased a product"),
 ):
     event_type_register(key=_key, label=_label)

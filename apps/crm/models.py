@@ -26,6 +26,10 @@ class Subscriber(models.Model):
         max_length=16, choices=SubscriberState.choices, default=SubscriberState.ACTIVE
     )
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # Preferences (the subscriber's own page): broadcasts, and whether emails about what they
+    # bought keep coming after an unsubscribe.
+    broadcasts_opted_out = models.BooleanField(default=False)
+    keep_purchase_emails = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -151,6 +155,10 @@ class WebhookDelivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.PositiveIntegerField(default=0)
+    # Set for a Kit hook's delivery: signed with the hook's secret at each attempt.
+    hook = models.ForeignKey(
+        "Hook", on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
+    )
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.TextField(blank=True)
     response_excerpt = models.TextField(blank=True)
@@ -177,3 +185,21 @@ class WebhookDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key} -> {self.url}"
+
+
+from .messaging_models import (  # noqa: E402,F401  (registers the messaging models)
+    Broadcast,
+    BroadcastStatus,
+    DeliveryAttempt,
+    EmailKind,
+    EmailMessage,
+    EmailStatus,
+    Form,
+    FormSubscription,
+    Hook,
+    Purchase,
+    Sequence,
+    SequenceEmail,
+    SequenceSubscription,
+    SubscriptionState,
+)

@@ -25,3 +25,28 @@ def subscriber_kit_payload(subscriber: Subscriber, fields: dict[str, str] | None
         "created_at": _iso(subscriber.created_at),
         "fields": fields,
     }
+
+
+def _money(value) -> float:
+    return float(value)
+
+
+def purchase_kit_payload(purchase) -> dict:
+    """Kit's purchase object (GET /v3/purchases/{id}, and the purchase_create hook body)."""
+    return {
+        "id": purchase.pk,
+        "transaction_id": purchase.transaction_id,
+        "status": purchase.status,
+        "email_address": purchase.email_address,
+        "currency": purchase.currency,
+        "transaction_time": _iso(purchase.transaction_time),
+        "subtotal": _money(purchase.subtotal),
+        "shipping": _money(purchase.shipping),
+        "discount": _money(purchase.discount),
+        "tax": _money(purchase.tax),
+        "total": _money(purchase.total),
+        "products": [
+            {k: p.get(k) for k in ("unit_price", "quantity", "sku", "name", "pid", "lid")}
+            for p in purchase.products
+        ],
+    }

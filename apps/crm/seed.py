@@ -49,3 +49,47 @@ def seed_subscribers() -> list[str]:
         subscriber_fields_set(subscriber=subscriber, values=fields)
         created += was_created
     return [f"Subscribers: {len(DEMO_SUBSCRIBERS)} demo subscribers ({created} new)"]
+
+
+WELCOME_SEQUENCE = "Foundation Course – Welcome"
+WAITLIST_FORM = "Foundation Course Waitlist"
+DRAFT_BROADCAST = "Doors open next week"
+
+
+def seed_messaging() -> list[str]:
+    """The guide's welcome sequence, a hosted waitlist form and a draft broadcast."""
+    from .models import Broadcast, Form, Sequence, SequenceEmail
+
+    sequence, created = Sequence.objects.get_or_create(
+        name=WELCOME_SEQUENCE, defaults={"is_purchase": True}
+    )
+    if created:
+        SequenceEmail.objects.create(
+            sequence=sequence,
+            position=1,
+            published=True,
+            delay_days=0,
+            subject="Your Foundation Course login",
+            body=(
+                "Hi {{ subscriber.first_name | default: 'there' }},\n\n"
+                "Log in at {{ login_url | default: 'the members page' }} with "
+                "{{ subscriber.email_address }}.\n\n{{ unsubscribe_url }}\n"
+            ),
+        )
+    form, _ = Form.objects.get_or_create(
+        name=WAITLIST_FORM,
+        defaults={
+            "title": "Join the Foundation Course waitlist",
+            "success_message": "You're on the waitlist.",
+        },
+    )
+    Broadcast.objects.get_or_create(
+        subject=DRAFT_BROADCAST,
+        defaults={
+            "content": "Hi {{ subscriber.first_name | default: 'there' }}, the doors open "
+            "next week.\n\n{{ unsubscribe_url }}"
+        },
+    )
+    return [
+        f"Messaging: sequence {WELCOME_SEQUENCE!r}, form at /forms/{form.pk}/, a draft broadcast"
+    ]

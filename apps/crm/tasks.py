@@ -20,3 +20,31 @@ def deliveries_send() -> int:
     from . import delivery
 
     return delivery.deliveries_send()
+
+
+EMAILS_SEND_TASK = "crm.emails_send"
+SEQUENCES_SEND_TASK = "crm.sequences_send"
+BROADCASTS_SEND_TASK = "crm.broadcasts_send_due"
+
+
+@shared_task(name=EMAILS_SEND_TASK, acks_late=True, ignore_result=True)
+def emails_send() -> int:
+    """Send queued emails (kicked when some are queued; beat retries and recovers)."""
+    from . import emails
+
+    return emails.emails_send()
+
+
+@shared_task(name=SEQUENCES_SEND_TASK, acks_late=True, ignore_result=True)
+def sequences_send() -> int:
+    """Queue sequence emails whose time has come."""
+    from . import emails
+
+    return emails.sequences_send()
+
+
+@shared_task(name=BROADCASTS_SEND_TASK, acks_late=True, ignore_result=True)
+def broadcasts_send_due() -> int:
+    from . import emails
+
+    return emails.broadcasts_send_due()

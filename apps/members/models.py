@@ -64,6 +64,9 @@ class WebhookEndpoint(models.Model):
         "removes the tag afterwards so it can fire again.",
     )
     secret = models.CharField(max_length=64, default=_new_secret)
+    hook = models.OneToOneField(
+        "crm.Hook", on_delete=models.SET_NULL, null=True, blank=True, related_name="endpoint"
+    )
     status = models.CharField(
         max_length=8, choices=EndpointStatus.choices, default=EndpointStatus.ACTIVE
     )

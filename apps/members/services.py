@@ -99,6 +99,21 @@ def member_login_ensure(
     return LoginResult(member, created=True, password=password)
 
 
+def member_liquid_variables(subscribers) -> dict[int, dict]:
+    """Template variables for members: ``login_url`` always; ``set_password_url`` (a one-time
+    link) for a member who has no password yet. Subscribers without a login get neither, so a
+    welcome email that needs one is held until the login exists."""
+    members = Member.objects.filter(subscriber__in=list(subscribers)).select_related("user")
+    login = f"{settings.SITE_URL}{reverse('members:login')}"
+    result = {}
+    for member in members:
+        values = {"login_url": login}
+        if not member.user.has_usable_password():
+            values["set_password_url"] = member_set_password_url(member)
+        result[member.subscriber_id] = values
+    return result
+
+
 def member_set_password_url(member: Member) -> str:
     user = member.user
     path = reverse(
@@ -345,23 +360,45 @@ def webhook_call_replay(*, call: WebhookCall) -> None:
 # Endpoints --------------------------------------------------------------------------------
 
 
+def _hook_sync(endpoint: WebhookEndpoint) -> None:
+    """The built-in CRM's registration: "when the trigger tag is added, POST here", as a
+    Kit hook (signed, retried, logged like any other)."""
+    from apps.crm.hooks import hook_create
+    from apps.crm.models import Hook
+
+    if endpoint.hook_id:
+        Hook.objects.filter(pk=endpoint.hook_id).update(
+            target_url=endpoint.url, active=endpoint.status == EndpointStatus.ACTIVE
+        )
+    elif endpoint.trigger_tag_id and endpoint.status == EndpointStatus.ACTIVE:
+        endpoint.hook = hook_create(
+            event_name="subscriber.tag_add",
+            target_url=endpoint.url,
+            filter_value=endpoint.trigger_tag_id,
+        )
+        endpoint.save(update_fields=["hook"])
+
+
 @transaction.atomic
 def endpoint_mint(
     *, operation: str, offering: Offering, trigger_tag=None, label: str = ""
 ) -> WebhookEndpoint:
     if operation not in Operation.values:
         raise ValidationError(f"Unknown operation {operation!r}; choose release, update or revoke.")
-    return WebhookEndpoint.objects.create(
+    endpoint = WebhookEndpoint.objects.create(
         operation=operation, offering=offering, trigger_tag=trigger_tag, label=label
     )
+    _hook_sync(endpoint)
+    return endpoint
 
 
 @transaction.atomic
 def endpoint_rotate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
-    """A new secret, so every URL handed out before stops working."""
+    """A new secret, so every URL handed out before stops working (the CRM hook follows)."""
     endpoint.secret = WebhookEndpoint._meta.get_field("secret").default()
     endpoint.rotated_at = timezone.now()
     endpoint.save(update_fields=["secret", "rotated_at"])
+    _hook_sync(endpoint)
     return endpoint
 
 
@@ -369,6 +406,7 @@ def endpoint_rotate(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
 def endpoint_revoke(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     endpoint.status = EndpointStatus.REVOKED
     endpoint.save(update_fields=["status"])
+    _hook_sync(endpoint)
     return endpoint
 
 

@@ -6,23 +6,17 @@ class OfferingsConfig(AppConfig):
     label = "offerings"
 
     def ready(self) -> None:
-        from apps.tags.dependents import tag_dependents_register
-
-        from .dependents import offering_uses_of_tag
-
-        tag_dependents_register(name="offerings", find=offering_uses_of_tag)
         from apps.crm.demo import seed_step_register
         from apps.crm.dispatch import consumer_register
+        from apps.tags.dependents import tag_dependents_register
         from apps.tags.event_types import TAG_ADD
         from config.periodic import connect
 
         from . import event_types
+        from .dependents import offering_uses_of_tag
         from .seed import seed_foundation_course
         from .services import module_released_by_tag
         from .tasks import periodic_specs
-
-        event_types.register()
-        connect(self, periodic_specs())
 
         def on_tag_added(events):
             module_released_by_tag(
@@ -31,5 +25,8 @@ class OfferingsConfig(AppConfig):
                 ]
             )
 
+        event_types.register()
+        connect(self, periodic_specs())
+        tag_dependents_register(name="offerings", find=offering_uses_of_tag)
         consumer_register(name="offerings.module_tags", handle=on_tag_added, event_types=[TAG_ADD])
         seed_step_register(name="offerings.foundation", order=30, run=seed_foundation_course)

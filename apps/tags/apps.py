@@ -7,9 +7,27 @@ class TagsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.crm.demo import seed_step_register
+        from apps.crm.dispatch import consumer_register
+        from apps.crm.event_types import FORM_SUBSCRIBE
 
         from . import event_types
         from .seed import seed_guide_tags
+        from .services import taggings_add
+
+        def on_form_subscribe(events):
+            # A form's tags (and those asked for with the subscription) follow the sign-up.
+            taggings_add(
+                pairs=[
+                    (e.subscriber_id, t)
+                    for e in events
+                    if e.subscriber_id
+                    for t in e.payload.get("tag_ids", [])
+                ],
+                source="form",
+            )
 
         event_types.register()
+        consumer_register(
+            name="tags.form_tags", handle=on_form_subscribe, event_types=[FORM_SUBSCRIBE]
+        )
         seed_step_register(name="tags.guide", order=20, run=seed_guide_tags)

@@ -10,6 +10,8 @@ from django.utils import timezone
 
 from apps.automations.models import Automation, RunStatus
 from apps.automations.seed import seed_guide_automations
+from apps.crm.models import EmailMessage
+from apps.members.services import member_login_ensure
 from tests.automations.helpers import path, run_of, settle, tag, tags_of
 from tests.factories import SubscriberFactory
 
@@ -27,14 +29,16 @@ def release_flow():
 def test_the_drip_releases_a_module_a_week_and_waits_for_revoke_at_the_end(release_flow):
     buyer = SubscriberFactory()
     with time_machine.travel(timezone.now(), tick=False) as clock:
-        # purchase: the release webhook tag goes on at once, then the 5-minute guard
+        # purchase: the release webhook tag goes on at once; the flow waits for the login
         tag(buyer, f"{FC} – Purchase Success")
         settle()
         assert f"{FC} – Release Webhook" in tags_of(buyer)
-        assert run_of(release_flow, buyer).current_node.kind == "delay"
+        assert run_of(release_flow, buyer).current_node.label == "Wait for the member login"
+        assert not EmailMessage.objects.exists()  # no welcome email before the login exists
 
-        clock.shift(timedelta(minutes=5))
+        member_login_ensure(subscriber=buyer, source="release webhook")
         settle()
+        assert EmailMessage.objects.get().subject == "Welcome to the Foundation Course"
         assert f"{FC} – Release Webhook" not in tags_of(buyer)
 
         clock.shift(timedelta(days=6, hours=23))
@@ -62,7 +66,16 @@ def test_the_drip_releases_a_module_a_week_and_waits_for_revoke_at_the_end(relea
     run = run_of(release_flow, buyer)
     assert run.status == RunStatus.COMPLETED
     assert path(run)[-3:] == ["Event", "Remove tag", "Add tag"]
-    assert run.steps.get(node_kind="event").detail == "waiting for tag_add; event happened"
+    assert path(run)[:4] == [
+        "Add tag",
+        "Wait for the member login",
+        "Welcome email with the login",
+        "Remove tag",
+    ]
+    assert (
+        run.steps.filter(node_kind="event").order_by("seq").last().detail
+        == "waiting for tag_add; event happened"
+    )
 
 
 def test_a_revoke_in_the_middle_of_a_7_day_delay_pulls_the_buyer_forward_at_once(release_flow):
@@ -71,7 +84,7 @@ def test_a_revoke_in_the_middle_of_a_7_day_delay_pulls_the_buyer_forward_at_once
     with time_machine.travel(timezone.now(), tick=False) as clock:
         tag(buyer, f"{FC} – Purchase Success")
         settle()
-        clock.shift(timedelta(minutes=5))
+        member_login_ensure(subscriber=buyer, source="release webhook")
         settle()
         clock.shift(timedelta(days=3))
         before = run_of(release_flow, buyer)
@@ -85,14 +98,15 @@ def test_a_revoke_in_the_middle_of_a_7_day_delay_pulls_the_buyer_forward_at_once
     # then: pulled to the revoke step at once, skipping the modules it had not reached
     run = run_of(release_flow, buyer)
     assert run.status == RunStatus.COMPLETED
-    event_step = run.steps.get(node_kind="event")
+    event_step = run.steps.filter(node_kind="event").order_by("seq").last()
     assert event_step.detail.startswith("pulled forward from 'Delay'")
     assert event_step.at == revoked_at
     assert f"{FC} – Module 2 Access" not in tags_of(buyer)
     assert f"{FC} – Update User" in tags_of(buyer)
-    assert [s.node_kind for s in run.steps.order_by("pk")] == [
+    assert [s.node_kind for s in run.steps.order_by("seq")] == [
         "add_tag",
-        "delay",
+        "event",
+        "send_email",
         "remove_tag",
         "event",
         "remove_tag",
@@ -106,6 +120,8 @@ def test_a_revoke_tag_added_before_the_run_reaches_the_end_still_counts(release_
     with time_machine.travel(timezone.now(), tick=False):
         tag(buyer, f"{FC} – Purchase Success")
         settle()
+        member_login_ensure(subscriber=buyer, source="release webhook")
+        settle()
     run = run_of(release_flow, buyer)
     # A paused flow does not move people, so the tag lands while the run stands still.
     release_flow.status = "paused"
@@ -117,10 +133,13 @@ def test_a_revoke_tag_added_before_the_run_reaches_the_end_still_counts(release_
     release_flow.status = "live"
     release_flow.save()
     with time_machine.travel(timezone.now(), tick=False) as clock:
-        for _ in range(3):  # the 5-minute guard, then two weekly modules
+        for _ in range(2):  # two weekly modules
             clock.shift(timedelta(days=8))
             settle()
 
     run = run_of(release_flow, buyer)
     assert run.status == RunStatus.COMPLETED
-    assert "had already happened during this run" in run.steps.get(node_kind="event").detail
+    assert (
+        "had already happened during this run"
+        in run.steps.filter(node_kind="event").order_by("seq").last().detail
+    )

@@ -5,14 +5,18 @@ Kit's payload over HTTP to the Webhook Generator's URL on the live server -> the
 created, access granted, the immediate module released, the trigger tag removed -> the member
 gets in (a set-password link by default; the stored password with the offering's opt-in)."""
 
+import re
+from urllib.parse import urlsplit
+
 import pytest
+from django.core import mail
 from django.urls import reverse
 
 from apps.automations.models import Automation
 from apps.automations.seed import seed_guide_automations
-from apps.crm.models import DeliveryStatus, SubscriberFieldValue, WebhookDelivery
+from apps.crm.models import DeliveryStatus, EmailMessage, SubscriberFieldValue, WebhookDelivery
 from apps.members.models import CallStatus, Member, Operation, WebhookCall
-from apps.members.services import endpoint_mint, member_set_password_url
+from apps.members.services import endpoint_mint
 from apps.offerings.models import AccessGrant, ModuleRelease
 from apps.tags.services import tag_get_or_create
 from tests.automations.helpers import tag, tags_of
@@ -47,13 +51,27 @@ def _purchase(email: str):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_release_by_tag_over_http_then_set_password_and_see_the_course(guide_site, client):
+def assert_no_plaintext_password_anywhere(subscriber) -> None:
+    """Without the opt-in no password exists to leak: not in a field, an event, an email."""
+    from apps.crm.models import Event
+
+    assert not SubscriberFieldValue.objects.filter(
+        subscriber=subscriber, field__key="accessally_password"
+    ).exists()
+    payloads = str(list(Event.objects.filter(subscriber=subscriber).values_list("payload")))
+    assert "password" not in payloads.replace("password_stored", "")
+
+
+def test_release_by_tag_over_http_then_set_password_and_see_the_course(
+    guide_site, client, live_server
+):
     course, endpoint = guide_site(store_password=False)
 
     buyer = _purchase("ada@example.com")
 
     # the hook went over HTTP to our own endpoint, which ran the release
-    delivery = WebhookDelivery.objects.get(key__startswith=f"endpoint:{endpoint.pk}:")
+    endpoint.refresh_from_db()
+    delivery = WebhookDelivery.objects.get(hook=endpoint.hook)
     assert (delivery.status, delivery.last_status_code) == (DeliveryStatus.DELIVERED, 202)
     assert WebhookCall.objects.get().status == CallStatus.DONE
     member = Member.objects.get(subscriber=buyer)
@@ -64,13 +82,20 @@ def test_release_by_tag_over_http_then_set_password_and_see_the_course(guide_sit
     ) == [1]
     assert f"{FC} – Release Webhook" not in tags_of(buyer)  # removed after the operation ran
     assert Automation.objects.get(name=f"{FC} – Release").runs.get().status == "waiting"
-    # no password anywhere: the member's way in is the one-time link
+    # no password anywhere: the member's way in is the one-time link, in the welcome email
     assert not member.user.has_usable_password()
     assert not SubscriberFieldValue.objects.filter(subscriber=buyer).exists()
+    welcome = EmailMessage.objects.get(subscriber=buyer, kind="automation")
+    assert welcome.status == "sent"
+    assert welcome.subject == "Welcome to the Foundation Course"
+    assert f"{live_server.url}/login/" in welcome.body_text
+    assert "Choose your password (the link works once): http" in welcome.body_text
+    assert "Your password" not in welcome.body_text
+    sent = mail.outbox[-1]
+    assert sent.to == ["ada@example.com"] and sent.body == welcome.body_text
+    assert_no_plaintext_password_anywhere(buyer)
 
-    from urllib.parse import urlsplit
-
-    link = urlsplit(member_set_password_url(member)).path
+    link = urlsplit(re.search(r"(http\S+/password/set/\S+/)", welcome.body_text).group(1)).path
     form = client.get(link, follow=True)
     client.post(
         form.redirect_chain[-1][0],
@@ -94,6 +119,9 @@ def test_with_the_opt_in_the_password_in_the_crm_field_logs_the_member_in(guide_
 
     stored = SubscriberFieldValue.objects.get(subscriber=buyer, field__key="accessally_password")
     assert len(stored.value) >= 16
+    welcome = EmailMessage.objects.get(subscriber=buyer, kind="automation")
+    assert f"Your password: {stored.value}" in welcome.body_text
+    assert "set_password" not in welcome.body_text
     response = client.post(
         reverse("members:login"),
         {"email": "grace@example.com", "password": stored.value, "action": "password"},

@@ -1,0 +1,434 @@
+"""Email: render, queue, send once; sequences and broadcasts feed the same outbox.
+
+Every email is an ``EmailMessage`` row before anything is sent. Rendering happens when the
+row is written; a template that fails (an undefined variable such as an empty
+``subscriber.accessally_password``, a Liquid error) makes a *held* row with the reason instead
+of a blank email. The sender claims one queued row at a time under a lease, sends it through
+Django's email backend, and records the result. A worker killed after claiming leaves the
+lease to expire; the reaper re-queues the row marked *uncertain* (the SMTP server may already
+have it), so nothing is lost and a possible duplicate is visible.
+"""
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import EmailMessage as DjangoEmail
+from django.core.mail import get_connection
+from django.db import transaction
+from django.db.models import Count, F
+from django.utils import timezone
+
+from config import oncommit
+
+from . import event_types
+from .events import events_record_bulk
+from .liquid import TemplateError, liquid_contexts, template_render
+from .models import (
+    Broadcast,
+    BroadcastStatus,
+    EmailKind,
+    EmailMessage,
+    EmailStatus,
+    Sequence,
+    SequenceEmail,
+    SequenceSubscription,
+    Subscriber,
+    SubscriberState,
+    SubscriptionState,
+)
+
+logger = logging.getLogger(__name__)
+
+EMAIL_LEASE = timedelta(minutes=5)
+EMAIL_MAX_ATTEMPTS = 5
+EMAIL_RETRY_BASE = timedelta(minutes=1)
+EMAIL_SEND_BATCH = 200
+SEQUENCE_BATCH = 500
+BROADCAST_CHUNK = 1000
+ERROR_CHARS = 2000
+
+
+@dataclass
+class Draft:
+    """An email to render and queue."""
+
+    subscriber: Subscriber
+    key: str
+    kind: str
+    subject: str
+    body: str
+    is_marketing: bool = True
+    sequence_email: SequenceEmail | None = None
+    broadcast: Broadcast | None = None
+
+
+def _kick_sender() -> None:
+    from .tasks import emails_send
+
+    emails_send.delay()
+
+
+def emails_enqueue(drafts: list[Draft]) -> int:
+    """Render and write drafts as outbox rows (one query for the contexts, one insert); a row
+    whose key exists already is left alone. Returns how many rows it wrote."""
+    if not drafts:
+        return 0
+    contexts = liquid_contexts({d.subscriber.pk: d.subscriber for d in drafts}.values())
+    now, rows = timezone.now(), []
+    for draft in drafts:
+        context = contexts[draft.subscriber.pk]
+        status, error = EmailStatus.QUEUED, ""
+        try:
+            subject = template_render(draft.subject, context)
+            body = template_render(draft.body, context)
+        except TemplateError as exc:
+            status, subject, body = EmailStatus.HELD, draft.subject, draft.body
+            error = f"Held, not sent: {exc}. Fix the template or the subscriber's data."
+        rows.append(
+            EmailMessage(
+                subscriber=draft.subscriber,
+                key=draft.key[:200],
+                kind=draft.kind,
+                is_marketing=draft.is_marketing,
+                to_email=draft.subscriber.email,
+                subject=subject[:255],
+                body_text=body,
+                status=status,
+                error=error,
+                next_attempt_at=now if status == EmailStatus.QUEUED else None,
+                sequence_email=draft.sequence_email,
+                broadcast=draft.broadcast,
+            )
+        )
+    created = EmailMessage.objects.bulk_create(
+        rows, ignore_conflicts=True, batch_size=BROADCAST_CHUNK
+    )
+    oncommit.on_commit_once(_kick_sender)
+    return len(created)
+
+
+def email_preview(*, subject: str, body: str, subscriber: Subscriber) -> dict:
+    """Render for one subscriber without sending: the admin's preview."""
+    context = liquid_contexts([subscriber])[subscriber.pk]
+    try:
+        return {
+            "subject": template_render(subject, context),
+            "body": template_render(body, context),
+            "error": None,
+        }
+    except TemplateError as exc:
+        return {"subject": subject, "body": body, "error": str(exc), "line": exc.line}
+
+
+# Sending ----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def email_claim_next(*, now=None) -> tuple[EmailMessage, int] | None:
+    now = now or timezone.now()
+    message = (
+        EmailMessage.objects.filter(status=EmailStatus.QUEUED, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "pk")
+        .select_for_update(skip_locked=True)
+        .first()
+    )
+    if message is None:
+        return None
+    token = secrets.randbelow(2**31 - 1) + 1
+    EmailMessage.objects.filter(pk=message.pk).update(
+        status=EmailStatus.SENDING, locked_until=now + EMAIL_LEASE, lease_token=token
+    )
+    return message, token
+
+
+def emails_reap(*, now=None) -> int:
+    """Messages whose sender died mid-send: the SMTP server may or may not have them. Send
+    again (never lose one) and mark them uncertain (a duplicate is possible)."""
+    now = now or timezone.now()
+    return EmailMessage.objects.filter(status=EmailStatus.SENDING, locked_until__lt=now).update(
+        status=EmailStatus.QUEUED, uncertain=True, next_attempt_at=now, locked_until=None
+    )
+
+
+def _suppressed(message: EmailMessage) -> str:
+    """Why this email must not go out now ("" if it may)."""
+    state = message.subscriber.state
+    if message.kind == EmailKind.SYSTEM:
+        return ""
+    if state in (SubscriberState.BOUNCED, SubscriberState.COMPLAINED):
+        return f"subscriber is {state}"
+    if state == SubscriberState.CANCELLED:
+        if message.is_marketing:
+            return "subscriber unsubscribed"
+        if not message.subscriber.keep_purchase_emails:
+            return "subscriber unsubscribed from everything, purchase emails included"
+    return ""
+
+
+def _finish(message_id: int, token: int, **fields) -> None:
+    EmailMessage.objects.filter(
+        pk=message_id, status=EmailStatus.SENDING, lease_token=token
+    ).update(locked_until=None, **fields)
+
+
+def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
+    """Claim and send queued emails one at a time over one SMTP connection."""
+    emails_reap(now=now)
+    sent = 0
+    connection = None
+    try:
+        for _ in range(limit):
+            claimed = email_claim_next(now=now)
+            if claimed is None:
+                break
+            message, token = claimed
+            message = EmailMessage.objects.select_related("subscriber").get(pk=message.pk)
+            reason = _suppressed(message)
+            if reason:
+                _finish(message.pk, token, status=EmailStatus.SUPPRESSED, error=reason)
+                continue
+            if connection is None:
+                connection = get_connection()
+                connection.open()
+            email = DjangoEmail(
+                subject=message.subject,
+                body=message.body_text,
+                to=[message.to_email],
+                from_email=settings.DEFAULT_FROM_EMAIL,
+                connection=connection,
+                headers={"X-Tessera-Email": str(message.pk)},
+            )
+            try:
+                email.send()
+            except Exception as exc:  # an SMTP or network failure: retry with backoff
+                attempts = message.attempts + 1
+                failed = attempts >= EMAIL_MAX_ATTEMPTS
+                _finish(
+                    message.pk,
+                    token,
+                    attempts=F("attempts") + 1,
+                    error=f"{type(exc).__name__}: {exc}"[:ERROR_CHARS],
+                    status=EmailStatus.FAILED if failed else EmailStatus.QUEUED,
+                    next_attempt_at=None
+                    if failed
+                    else timezone.now() + EMAIL_RETRY_BASE * 2 ** (attempts - 1),
+                )
+                connection = None
+                continue
+            _finish(
+                message.pk,
+                token,
+                status=EmailStatus.SENT,
+                sent_at=timezone.now(),
+                attempts=F("attempts") + 1,
+                error="",
+            )
+            sent += 1
+    finally:
+        if connection is not None:
+            connection.close()
+    return sent
+
+
+# Sequences --------------------------------------------------------------------------------
+
+
+def _allowed_day(when: datetime, send_days: list[int]) -> datetime:
+    if not send_days or len(set(send_days)) == 7:
+        return when
+    for _ in range(7):
+        if when.weekday() in send_days:
+            return when
+        when = (when + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
+    return when
+
+
+def _next_email(emails: list[SequenceEmail], position: int) -> SequenceEmail | None:
+    return next((e for e in emails if e.position >= position and e.published), None)
+
+
+def _due(email: SequenceEmail, after: datetime) -> datetime:
+    return _allowed_day(
+        after + timedelta(days=email.delay_days, hours=email.delay_hours), email.send_days
+    )
+
+
+@transaction.atomic
+def sequence_subscribe(*, subscriber: Subscriber, sequence: Sequence, source: str) -> bool:
+    """Add to a sequence (again, from the start, if they finished or left it)."""
+    emails = list(sequence.emails.order_by("position", "pk"))
+    first = _next_email(emails, 0)
+    now = timezone.now()
+    sub, created = SequenceSubscription.objects.get_or_create(
+        subscriber=subscriber,
+        sequence=sequence,
+        defaults={
+            "source": source,
+            "next_position": first.position if first else 0,
+            "next_send_at": _due(first, now) if first else now,
+        },
+    )
+    if not created and sub.state == SubscriptionState.ACTIVE:
+        return False
+    if not created:
+        sub.state, sub.finished_at, sub.source = SubscriptionState.ACTIVE, None, source
+        sub.next_position = first.position if first else 0
+        sub.next_send_at = _due(first, now) if first else now
+        sub.save()
+    events_record_bulk(
+        events=[
+            (
+                subscriber.pk,
+                event_types.COURSE_SUBSCRIBE,
+                {"sequence_id": sequence.pk, "source": source},
+            )
+        ]
+    )
+    oncommit.on_commit_once(_kick_sequences)
+    return True
+
+
+def _kick_sequences() -> None:
+    from .tasks import sequences_send
+
+    sequences_send.delay()
+
+
+@transaction.atomic
+def sequences_sweep_batch(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
+    """Claim due subscriptions (SKIP LOCKED), queue their due email, schedule the next or
+    complete the sequence. A fixed number of queries per batch, whatever its size."""
+    now = now or timezone.now()
+    subs = list(
+        SequenceSubscription.objects.filter(state=SubscriptionState.ACTIVE, next_send_at__lte=now)
+        .select_related("subscriber", "sequence")
+        .order_by("next_send_at", "pk")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+    if not subs:
+        return 0
+    emails: dict[int, list[SequenceEmail]] = {}
+    for email in SequenceEmail.objects.filter(
+        sequence_id__in={s.sequence_id for s in subs}
+    ).order_by("position", "pk"):
+        emails.setdefault(email.sequence_id, []).append(email)
+    drafts, events = [], []
+    for sub in subs:
+        listed = emails.get(sub.sequence_id, [])
+        email = _next_email(listed, sub.next_position)
+        if email is not None:
+            drafts.append(
+                Draft(
+                    subscriber=sub.subscriber,
+                    key=f"sequence:{sub.pk}:email:{email.pk}",
+                    kind=EmailKind.SEQUENCE,
+                    subject=email.subject,
+                    body=email.body,
+                    is_marketing=not sub.sequence.is_purchase,
+                    sequence_email=email,
+                )
+            )
+            sub.last_sent_at = now
+            following = _next_email(listed, email.position + 1)
+        else:
+            following = None
+        if following is None:
+            sub.state, sub.finished_at, sub.next_send_at = SubscriptionState.COMPLETED, now, None
+            events.append(
+                (sub.subscriber_id, event_types.COURSE_COMPLETE, {"sequence_id": sub.sequence_id})
+            )
+        else:
+            sub.next_position, sub.next_send_at = following.position, _due(following, now)
+    emails_enqueue(drafts)
+    SequenceSubscription.objects.bulk_update(
+        subs, ["state", "finished_at", "next_send_at", "next_position", "last_sent_at"]
+    )
+    events_record_bulk(events=events)
+    return len(subs)
+
+
+def sequences_send(*, now=None, max_batches: int = 50) -> int:
+    total = 0
+    for _ in range(max_batches):
+        claimed = sequences_sweep_batch(now=now)
+        total += claimed
+        if claimed < SEQUENCE_BATCH:
+            break
+    return total
+
+
+# Broadcasts -------------------------------------------------------------------------------
+
+
+def broadcast_audience(broadcast: Broadcast):
+    from apps.tags.conditions import subscribers_matching  # crm's messaging may use the compiler
+
+    audience = Subscriber.objects.filter(state=SubscriberState.ACTIVE, broadcasts_opted_out=False)
+    if broadcast.condition:
+        audience = subscribers_matching(broadcast.condition, audience)
+    return audience
+
+
+@transaction.atomic
+def broadcast_send(*, broadcast: Broadcast) -> int:
+    """Queue the broadcast to its audience now (in chunks); sending it twice sends nothing
+    more. Returns how many emails it queued."""
+    broadcast = Broadcast.objects.select_for_update().get(pk=broadcast.pk)
+    if broadcast.status in (BroadcastStatus.SENDING, BroadcastStatus.COMPLETED):
+        return 0
+    broadcast.status = BroadcastStatus.SENDING
+    broadcast.save(update_fields=["status"])
+    queued = 0
+    audience = broadcast_audience(broadcast).order_by("pk")
+    last = 0
+    while True:
+        chunk = list(audience.filter(pk__gt=last)[:BROADCAST_CHUNK])
+        if not chunk:
+            break
+        queued += emails_enqueue(
+            [
+                Draft(
+                    subscriber=s,
+                    key=f"broadcast:{broadcast.pk}:{s.pk}",
+                    kind=EmailKind.BROADCAST,
+                    subject=broadcast.subject,
+                    body=broadcast.content,
+                    broadcast=broadcast,
+                )
+                for s in chunk
+            ]
+        )
+        last = chunk[-1].pk
+    broadcast.status, broadcast.published_at = BroadcastStatus.COMPLETED, timezone.now()
+    broadcast.save(update_fields=["status", "published_at"])
+    return queued
+
+
+def broadcasts_send_due(*, now=None) -> int:
+    now = now or timezone.now()
+    due = Broadcast.objects.filter(status=BroadcastStatus.SCHEDULED, send_at__lte=now)
+    return sum(broadcast_send(broadcast=b) for b in due)
+
+
+def broadcast_stats(broadcast: Broadcast) -> dict:
+    counts = dict(
+        EmailMessage.objects.filter(broadcast=broadcast)
+        .values_list("status")
+        .annotate(n=Count("pk"))
+    )
+    recipients = sum(counts.values())
+    return {
+        "recipients": recipients,
+        "open_rate": 0.0,
+        "click_rate": 0.0,
+        "unsubscribes": EmailMessage.objects.filter(
+            broadcast=broadcast, subscriber__state=SubscriberState.CANCELLED
+        ).count(),
+        "total_clicks": 0,
+        "show_total_clicks": False,
+        "status": broadcast.status,
+        "progress": 100.0 if recipients and not counts.get(EmailStatus.QUEUED) else 0.0,
+    }

@@ -1,0 +1,12 @@
+from django.urls import path
+
+from . import views
+
+app_name = "crm"
+
+urlpatterns = [
+    path("email/unsubscribe/<str:token>/", views.unsubscribe_view, name="unsubscribe"),
+    path("email/preferences/<str:token>/", views.preferences_view, name="preferences"),
+    path("forms/<int:form_id>/", views.form_view, name="form"),
+    path("forms/confirm/<str:token>/", views.form_confirm_view, name="form_confirm"),
+]

@@ -1,0 +1,79 @@
+"""The subscriber's own pages (no login: signed links) and hosted forms."""
+
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, render
+
+from .models import Form, SequenceSubscription, SubscriberState, SubscriptionState
+from .preferences import (
+    subscriber_from_token,
+    subscriber_preferences_set,
+    subscriber_unsubscribe_everything,
+)
+from .signups import form_confirm, form_subscribe
+
+
+def unsubscribe_view(request, token):
+    subscriber = subscriber_from_token(token, purpose="unsubscribe")
+    if subscriber is None:
+        return render(request, "crm/link_invalid.html", status=400)
+    if request.method == "POST":
+        subscriber_unsubscribe_everything(
+            subscriber=subscriber,
+            keep_purchase_emails=bool(request.POST.get("keep_purchase")),
+        )
+        return render(request, "crm/unsubscribed.html", {"subscriber": subscriber})
+    return render(
+        request,
+        "crm/unsubscribe.html",
+        {"subscriber": subscriber, "already": subscriber.state == SubscriberState.CANCELLED},
+    )
+
+
+def preferences_view(request, token):
+    subscriber = subscriber_from_token(token, purpose="preferences")
+    if subscriber is None:
+        return render(request, "crm/link_invalid.html", status=400)
+    subscriptions = SequenceSubscription.objects.filter(
+        subscriber=subscriber, state=SubscriptionState.ACTIVE
+    ).select_related("sequence")
+    saved = False
+    if request.method == "POST":
+        subscriber_preferences_set(
+            subscriber=subscriber,
+            keep_sequence_ids={int(v) for v in request.POST.getlist("sequence") if v.isdigit()},
+            broadcasts=bool(request.POST.get("broadcasts")),
+            keep_purchase_emails=bool(request.POST.get("keep_purchase")),
+        )
+        subscriber.refresh_from_db()
+        saved = True
+    return render(
+        request,
+        "crm/preferences.html",
+        {"subscriber": subscriber, "subscriptions": subscriptions, "saved": saved},
+    )
+
+
+def form_view(request, form_id):
+    form = get_object_or_404(Form, pk=form_id)
+    context = {"form": form}
+    if request.method == "POST":
+        try:
+            subscription = form_subscribe(
+                form=form,
+                email=request.POST.get("email", ""),
+                first_name=request.POST.get("first_name", ""),
+                referrer=request.META.get("HTTP_REFERER", ""),
+            )
+        except ValidationError as exc:
+            context["error"] = " ".join(exc.messages)
+        else:
+            context["done"] = True
+            context["pending"] = subscription.state != "active"
+    return render(request, "crm/form.html", context)
+
+
+def form_confirm_view(request, token):
+    subscription = form_confirm(token=token)
+    if subscription is None:
+        return render(request, "crm/link_invalid.html", status=400)
+    return render(request, "crm/confirmed.html", {"form": subscription.form})
