@@ -24,6 +24,20 @@ class SubscriberForm(forms.ModelForm):
             raise forms.ValidationError(exc.messages) from None
 
 
+class ReadOnlyAdminMixin:
+    """A log or record that only services write: viewable, never added, changed or deleted
+    by hand."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
 class ReadOnlyInline(admin.TabularInline):
     """A list of related rows shown for reading: history and state that only services
     change. Subclasses name their ``fields``; all of them are read-only."""
@@ -115,7 +129,7 @@ class CustomFieldAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(admin.ModelAdmin):
+class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """The event log, read-only: it is the record of what happened."""
 
     list_display = ["id", "type", "subscriber", "created_at", "dispatched_at", "attempts"]
@@ -125,18 +139,9 @@ class EventAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 100
 
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(admin.ModelAdmin):
+class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Every POST Tessera owes and how it went (the outbound log)."""
 
     list_display = [
@@ -154,8 +159,5 @@ class WebhookDeliveryAdmin(admin.ModelAdmin):
     show_full_result_count = False
     list_per_page = 100
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+from . import admin_messaging  # noqa: E402,F401  (registers the messaging admin)

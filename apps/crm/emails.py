@@ -123,6 +123,42 @@ def email_preview(*, subject: str, body: str, subscriber: Subscriber) -> dict:
         return {"subject": subject, "body": body, "error": str(exc), "line": exc.line}
 
 
+@transaction.atomic
+def emails_requeue(*, message_ids: list[int]) -> int:
+    """Render held or failed emails again (after the template or the data was fixed) and
+    queue those that render now."""
+    messages = list(
+        EmailMessage.objects.filter(
+            pk__in=message_ids, status__in=[EmailStatus.HELD, EmailStatus.FAILED]
+        ).select_related("subscriber", "sequence_email", "broadcast")
+    )
+    contexts = liquid_contexts({m.subscriber_id: m.subscriber for m in messages}.values())
+    requeued = 0
+    for message in messages:
+        source = message.sequence_email or message.broadcast
+        subject = getattr(source, "subject", message.subject)
+        body = (
+            getattr(source, "body", None) or getattr(source, "content", None) or (message.body_text)
+        )
+        try:
+            message.subject = template_render(subject, contexts[message.subscriber_id])[:255]
+            message.body_text = template_render(body, contexts[message.subscriber_id])
+        except TemplateError as exc:
+            message.error = f"Held, not sent: {exc}."
+            message.save(update_fields=["error"])
+            continue
+        message.status, message.error, message.next_attempt_at = (
+            EmailStatus.QUEUED,
+            "",
+            timezone.now(),
+        )
+        message.save(update_fields=["subject", "body_text", "status", "error", "next_attempt_at"])
+        requeued += 1
+    if requeued:
+        oncommit.on_commit_once(_kick_sender)
+    return requeued
+
+
 # Sending ----------------------------------------------------------------------------------
 
 

@@ -1,6 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -63,7 +63,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     inlines = [CallInline]
 
     def has_add_permission(self, request):
-        return False
+        return False  # endpoints are minted on the generator page, not the add form
 
     def get_urls(self):
         urls = super().get_urls()
@@ -81,7 +81,16 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         ]
         return custom + urls
 
+    def has_mint_permission(self, request) -> bool:
+        return request.user.has_perm("members.add_webhookendpoint")
+
     def changelist_view(self, request, extra_context=None):
+        # This page replaces Django's changelist, so it makes Django's checks itself: the URLs
+        # it lists grant access to offerings.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        if request.method == "POST" and not self.has_mint_permission(request):
+            raise PermissionDenied
         form = MintForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
@@ -111,6 +120,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/members/webhook_generator.html", context)
 
     def rotate_view(self, request, pk):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
         endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
         if request.method == "POST":
             services.endpoint_rotate(endpoint=endpoint)
@@ -118,6 +129,8 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return redirect("admin:members_webhookendpoint_changelist")
 
     def revoke_view(self, request, pk):
+        if not self.has_change_permission(request):
+            raise PermissionDenied
         endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
         if request.method == "POST":
             services.endpoint_revoke(endpoint=endpoint)
@@ -154,7 +167,7 @@ class WebhookCallAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Replay selected calls")
+    @admin.action(description="Replay selected calls", permissions=["change"])
     def replay(self, request, queryset):
         replayed = 0
         for call in queryset:

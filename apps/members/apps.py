@@ -9,13 +9,25 @@ class MembersConfig(AppConfig):
         from apps.crm.demo import seed_step_register
         from apps.crm.liquid import liquid_context_provider_register
         from apps.tags.dependents import tag_dependents_register
+        from config.periodic import PeriodicSpec, connect
 
         from . import event_types
         from .dependents import endpoint_uses_of_tag
         from .seed import seed_demo_member
         from .services import member_liquid_variables
+        from .tasks import CALLS_RESUME_TASK
 
         event_types.register()
         tag_dependents_register(name="members", find=endpoint_uses_of_tag)
         liquid_context_provider_register(name="members", provide=member_liquid_variables)
         seed_step_register(name="members.demo", order=50, run=seed_demo_member)
+        connect(
+            self,
+            [
+                PeriodicSpec(
+                    name="members: run webhook calls left unprocessed",
+                    task=CALLS_RESUME_TASK,
+                    every_seconds=60,
+                )
+            ],
+        )

@@ -88,9 +88,9 @@ class WebhookEndpoint(models.Model):
         return self.label or f"{self.get_operation_display()}: {self.offering}"
 
     def signature(self, *, operation: str | None = None, offering_id: int | None = None) -> str:
-        message = (
-            f"{self.public_id}:{operation or self.operation}:{offering_id or self.offering_id}"
-        )
+        operation = self.operation if operation is None else operation
+        offering_id = self.offering_id if offering_id is None else offering_id
+        message = f"{self.public_id}:{operation}:{offering_id}"
         return hmac.new(self.secret.encode(), message.encode(), hashlib.sha256).hexdigest()
 
     def signature_valid(self, *, operation: str, offering_id: int, signature: str) -> bool:

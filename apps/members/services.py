@@ -7,8 +7,9 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -77,6 +78,17 @@ def member_login_ensure(
         return LoginResult(member, created=False)
     user_model = get_user_model()
     user = user_model.objects.filter(username=subscriber.email).first()
+    if user is not None and (user.is_staff or user.is_superuser):
+        # A webhook must never hand a staff account to whoever holds the email address.
+        raise ValidationError(
+            f"{subscriber.email} belongs to a staff account; give the member "
+            "another address or link them by hand."
+        )
+    if user is not None and Member.objects.filter(user=user).exists():
+        raise ValidationError(
+            f"The login {subscriber.email} already belongs to another "
+            "subscriber (an email changed in the CRM?); fix it in the admin."
+        )
     password = None
     if user is None:
         user = user_model(
@@ -130,6 +142,40 @@ def member_login_link_url(member: Member) -> str:
         kwargs={"uidb64": uid_for(user), "token": login_link_tokens.make_token(user)},
     )
     return f"{settings.SITE_URL}{path}"
+
+
+EMAIL_CHANGE_SALT = "tessera.members.email_change"
+EMAIL_CHANGE_MAX_AGE = timedelta(days=2)
+
+
+def member_email_change_request(*, member: Member, email: str) -> str | None:
+    """Ask the new address to confirm before it replaces the old one: otherwise a member could
+    claim somebody else's address (and their next purchase). Returns the address a link was
+    sent to, or None if nothing changes."""
+    new = email_normalize(email)
+    if new == member.subscriber.email:
+        return None
+    if Subscriber.objects.filter(email=new).exclude(pk=member.subscriber_id).exists():
+        raise ValidationError(f"Another subscriber already uses {new}.")
+    token = signing.dumps({"member": member.pk, "email": new}, salt=EMAIL_CHANGE_SALT)
+    link = f"{settings.SITE_URL}{reverse('members:email_confirm', args=[token])}"
+    from .tasks import email_change_send
+
+    transaction.on_commit(lambda: email_change_send.delay(new, link), robust=True)
+    return new
+
+
+def member_email_change_confirm(*, token: str) -> Member:
+    try:
+        data = signing.loads(
+            token, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE.total_seconds()
+        )
+    except signing.BadSignature:
+        raise ValidationError("This confirmation link is invalid or expired.") from None
+    member = Member.objects.select_related("subscriber", "user").get(pk=data["member"])
+    return member_account_update(
+        member=member, first_name=member.subscriber.first_name, email=data["email"]
+    )
 
 
 @transaction.atomic
@@ -281,23 +327,45 @@ def webhook_call_accept(
     delivery_id: str = "",
 ) -> tuple[WebhookCall, bool]:
     """Log an accepted call and queue its processing after commit. A repeated delivery id
-    returns the first call and queues nothing."""
-    with transaction.atomic():
-        if delivery_id:
-            first = WebhookCall.objects.filter(endpoint=endpoint, delivery_id=delivery_id).first()
-            if first is not None:
-                return first, False
-        call = WebhookCall.objects.create(
-            endpoint=endpoint,
-            payload=payload_redact(payload),
-            remote_addr=remote_addr,
-            path=path,
-            http_status=202,
-            status=CallStatus.ACCEPTED,
-            delivery_id=delivery_id[:200],
-        )
-        transaction.on_commit(_kick(call.pk), robust=True)
+    returns the first call and queues nothing, even when the copies arrive at once."""
+    delivery_id = delivery_id[:200]
+    if delivery_id:
+        first = WebhookCall.objects.filter(endpoint=endpoint, delivery_id=delivery_id).first()
+        if first is not None:
+            return first, False
+    try:
+        with transaction.atomic():
+            call = WebhookCall.objects.create(
+                endpoint=endpoint,
+                payload=payload_redact(payload),
+                remote_addr=remote_addr,
+                path=path_redact(path),
+                http_status=202,
+                status=CallStatus.ACCEPTED,
+                delivery_id=delivery_id,
+            )
+            transaction.on_commit(_kick(call.pk), robust=True)
+    except IntegrityError:
+        # The same delivery arrived twice at once: the other copy won the unique constraint.
+        return WebhookCall.objects.get(endpoint=endpoint, delivery_id=delivery_id), False
     return call, True
+
+
+def path_redact(path: str) -> str:
+    """The logged path without its signature: the log must not hand out working URLs."""
+    head, _, _signature = path.rstrip("/").rpartition("/")
+    return f"{head}/{REDACTED}/"[:500] if head.count("/") >= 5 else path[:500]
+
+
+REFUSALS_PER_ADDRESS_PER_MINUTE = 30
+
+
+def webhook_refusals_recent(*, remote_addr: str | None) -> int:
+    return WebhookCall.objects.filter(
+        remote_addr=remote_addr,
+        status=CallStatus.REFUSED,
+        received_at__gte=timezone.now() - timedelta(minutes=1),
+    ).count()
 
 
 def webhook_call_refuse(
@@ -309,11 +377,13 @@ def webhook_call_refuse(
     http_status: int,
     error: str,
 ) -> WebhookCall:
+    """Log a refused call. The body is kept only for a caller that held a valid URL (a 400);
+    the view stops logging an address that keeps knocking (no log flooding)."""
     return WebhookCall.objects.create(
         endpoint=endpoint,
-        payload=payload_redact(payload),
+        payload=payload_redact(payload) if http_status == 400 else {},
         remote_addr=remote_addr,
-        path=path[:500],
+        path=path_redact(path),
         http_status=http_status,
         status=CallStatus.REFUSED,
         error=error,
@@ -339,10 +409,30 @@ def webhook_call_process(*, call_id: int) -> str:
     except (ValidationError, ContactError) as exc:
         result, status = "", CallStatus.FAILED
         error = " ".join(getattr(exc, "messages", [str(exc)]))
+    except Exception as exc:  # never leave a call "accepted" for ever: say what broke
+        logger.exception("webhook call %s failed", call.pk)
+        result, status = "", CallStatus.FAILED
+        error = f"Unexpected error: {type(exc).__name__}: {exc}"
     WebhookCall.objects.filter(pk=call.pk).update(
         status=status, result=result, error=error, finished_at=timezone.now()
     )
     return status
+
+
+CALL_STUCK_AFTER = timedelta(minutes=2)
+
+
+def webhook_calls_resume_stuck() -> int:
+    """Calls accepted but never processed (a lost broker message, a dead worker): run them
+    now. Beat calls this; operations are idempotent, so a late duplicate changes nothing."""
+    stuck = list(
+        WebhookCall.objects.filter(
+            status=CallStatus.ACCEPTED, received_at__lt=timezone.now() - CALL_STUCK_AFTER
+        ).values_list("pk", flat=True)[:200]
+    )
+    for call_id in stuck:
+        webhook_call_process(call_id=call_id)
+    return len(stuck)
 
 
 @transaction.atomic

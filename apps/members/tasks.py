@@ -32,3 +32,22 @@ def login_link_send(email: str) -> bool:
         recipient_list=[member.user.email],
     )
     return True
+
+
+@shared_task(name="members.email_change_send", acks_late=True, ignore_result=True)
+def email_change_send(email: str, link: str) -> None:
+    send_mail(
+        subject="Confirm your new email address",
+        message=f"Open this link to use {email} for your account:\n{link}\n\n"
+        "If you did not ask for this, ignore this email.",
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        recipient_list=[email],
+    )
+
+
+CALLS_RESUME_TASK = "members.webhook_calls_resume_stuck"
+
+
+@shared_task(name=CALLS_RESUME_TASK, acks_late=True, ignore_result=True)
+def webhook_calls_resume_stuck() -> int:
+    return services.webhook_calls_resume_stuck()

@@ -43,6 +43,7 @@ urlpatterns = [
     ),
     path("", views.dashboard_view, name="dashboard"),
     path("account/", views.account_view, name="account"),
+    path("account/email/<str:token>/", views.email_confirm_view, name="email_confirm"),
     path("no-access/", views.no_access_view, name="no_access"),
     path("offerings/<slug:slug>/", views.offering_view, name="offering"),
     path("offerings/<slug:slug>/<slug:lesson_slug>/", views.lesson_view, name="lesson"),

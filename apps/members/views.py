@@ -39,6 +39,12 @@ def _address(request) -> str | None:
     return request.META.get("REMOTE_ADDR")
 
 
+def _no_access(request, reason: str, offering=None, status: int = 403):
+    return render(
+        request, "members/no_access.html", {"offering": offering, "reason": reason}, status=status
+    )
+
+
 def member_required(view):
     @wraps(view)
     def wrapper(request, *args, **kwargs):
@@ -46,12 +52,7 @@ def member_required(view):
             return redirect(f"{reverse('members:login')}?next={request.get_full_path()}")
         member = Member.objects.select_related("subscriber").filter(user=request.user).first()
         if member is None:
-            return render(
-                request,
-                "members/no_access.html",
-                {"reason": "This login has no member profile."},
-                status=403,
-            )
+            return _no_access(request, "This login has no member profile.")
         request.member = member
         return view(request, *args, **kwargs)
 
@@ -107,7 +108,7 @@ def login_link_view(request, uidb64, token):
         user = user_model.objects.get(pk=urlsafe_base64_decode(uidb64).decode())
     except (ValueError, TypeError, OverflowError, user_model.DoesNotExist):
         user = None
-    if user is None or not login_link_tokens.check_token(user, token):
+    if user is None or user.is_staff or not login_link_tokens.check_token(user, token):
         return render(request, "members/link_invalid.html", status=400)
     if request.method == "POST":
         # A click, not a prefetch by a mail scanner, spends the one-time link.
@@ -153,12 +154,7 @@ def offering_view(request, slug):
     offering = get_object_or_404(Offering, slug=slug)
     context = _offering_context(request.member, offering)
     if not any(a.open for a in context["access"]):
-        return render(
-            request,
-            "members/no_access.html",
-            {"offering": offering, "reason": "You do not have access to this offering."},
-            status=403,
-        )
+        return _no_access(request, "You do not have access to this offering.", offering, status=403)
     lessons = sum(len(a.module.lessons.all()) for a in context["access"])
     context["percent"] = round(100 * len(context["completed"]) / lessons) if lessons else 0
     return render(request, "members/offering.html", context)
@@ -173,20 +169,10 @@ def lesson_view(request, slug, lesson_slug):
         if lesson is not None:
             break
     else:
-        return render(
-            request,
-            "members/no_access.html",
-            {"offering": offering, "reason": "There is no such lesson."},
-            status=404,
-        )
+        return _no_access(request, "There is no such lesson.", offering, status=404)
     if request.method == "POST":
         if not item.open:
-            return render(
-                request,
-                "members/no_access.html",
-                {"offering": offering, "reason": "This lesson is still locked."},
-                status=403,
-            )
+            return _no_access(request, "This lesson is still locked.", offering, status=403)
         lesson_complete(
             subscriber=request.member.subscriber,
             lesson=Lesson.objects.select_related("module").get(pk=lesson.pk),
@@ -194,12 +180,7 @@ def lesson_view(request, slug, lesson_slug):
         messages.success(request, f"“{lesson.title}” is complete.")
         return redirect("members:lesson", slug=slug, lesson_slug=lesson_slug)
     if not any(a.open for a in context["access"]):
-        return render(
-            request,
-            "members/no_access.html",
-            {"offering": offering, "reason": "You do not have access to this offering."},
-            status=403,
-        )
+        return _no_access(request, "You do not have access to this offering.", offering, status=403)
     context.update(
         {"lesson": lesson, "module_access": item, "done": lesson.pk in context["completed"]}
     )
@@ -227,12 +208,19 @@ def account_view(request):
                 services.member_account_update(
                     member=member,
                     first_name=account_form.cleaned_data["first_name"],
-                    email=account_form.cleaned_data["email"],
+                    email=member.subscriber.email,
+                )
+                pending = services.member_email_change_request(
+                    member=member, email=account_form.cleaned_data["email"]
                 )
             except ValidationError as exc:
                 account_form.add_error("email", " ".join(exc.messages))
             else:
-                messages.success(request, "Your details are saved.")
+                messages.success(
+                    request,
+                    "Your details are saved."
+                    + (f" To use {pending}, open the link we sent there." if pending else ""),
+                )
                 return redirect("members:account")
     return render(
         request,
@@ -241,8 +229,18 @@ def account_view(request):
     )
 
 
+def email_confirm_view(request, token):
+    """The link sent to a new address: the change happens only once the address confirms."""
+    try:
+        member = services.member_email_change_confirm(token=token)
+    except ValidationError as exc:
+        return _no_access(request, " ".join(exc.messages), status=400)
+    messages.success(request, f"Your email is now {member.subscriber.email}.")
+    return redirect("members:account" if request.user.is_authenticated else "members:login")
+
+
 def no_access_view(request):
-    return render(request, "members/no_access.html", status=403)
+    return _no_access(request, "You do not have access to this page.")
 
 
 # Inbound webhooks ---------------------------------------------------------------------------
@@ -266,6 +264,12 @@ def webhook_inbound_view(request, public_id, operation, offering_id, signature):
     """Answers at once; the operation runs in a worker. 413 too big, 404 unknown, 403 bad
     signature, 410 revoked, 429 too many, 400 no usable contact, 202 accepted."""
     address, path = _address(request), request.path
+    if services.webhook_refusals_recent(remote_addr=address) >= (
+        services.REFUSALS_PER_ADDRESS_PER_MINUTE
+    ):
+        return JsonResponse(
+            {"error": "Too many refused calls from this address; retry in a minute."}, status=429
+        )
     length = int(request.META.get("CONTENT_LENGTH") or 0)
     if length > settings.INBOUND_WEBHOOK_MAX_BYTES:
         endpoint = WebhookEndpoint.objects.filter(public_id=public_id).first()

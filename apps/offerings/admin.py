@@ -68,6 +68,7 @@ class OfferingAdmin(admin.ModelAdmin):
             if sub.instance.pk:
                 services.module_set_rule(
                     module=sub.instance,
+                    title=data["title"],
                     release_rule=data["release_rule"],
                     release_days=data["release_days"],
                     release_date=data["release_date"],

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 import nh3
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
@@ -100,7 +101,8 @@ def module_add(
     release_date: datetime | None = None,
 ) -> Module:
     _check_rule(release_rule, release_days, release_date)
-    position = offering.modules.count() + 1
+    top = offering.modules.aggregate(top=Max("position"))["top"]
+    position = (top or 0) + 1
     return Module.objects.create(
         offering=offering,
         position=position,
@@ -108,20 +110,46 @@ def module_add(
         release_rule=release_rule,
         release_days=release_days or 0,
         release_date=release_date,
-        access_tag=_offering_tag(offering.name, f"Module {position} Access"),
+        access_tag=_fresh_module_tag(offering, position),
     )
+
+
+def _fresh_module_tag(offering: Offering, position: int) -> Tag:
+    """The module's access tag by the naming convention, never one a deleted module left
+    behind (members who held that one must not see the new module)."""
+    name = f"{offering.name}{TAG_SEPARATOR}Module {position} Access"
+    candidate, n = name, 2
+    while True:
+        tag, created = tag_get_or_create(name=candidate)
+        if created or not (tag.taggings.exists() or Module.objects.filter(access_tag=tag).exists()):
+            return tag
+        candidate, n = f"{name} ({n})", n + 1
 
 
 @transaction.atomic
 def module_set_rule(
-    *, module: Module, release_rule: str, release_days: int = 0, release_date=None
+    *,
+    module: Module,
+    release_rule: str,
+    release_days: int = 0,
+    release_date=None,
+    title: str | None = None,
 ) -> Module:
-    """Change when a module opens. Members who have it keep it (releases are stored); for the
-    others the next due time is recomputed."""
+    """Change a module's title or when it opens. Members who have it keep it (releases are
+    stored); for the others the next due time is recomputed."""
     _check_rule(release_rule, release_days, release_date)
+    if title is not None and title.strip():
+        module.title = title.strip()
+    rule_changed = (module.release_rule, module.release_days, module.release_date) != (
+        release_rule,
+        release_days or 0,
+        release_date,
+    )
     module.release_rule, module.release_days = release_rule, release_days or 0
     module.release_date = release_date
-    module.save(update_fields=["release_rule", "release_days", "release_date"])
+    module.save(update_fields=["title", "release_rule", "release_days", "release_date"])
+    if not rule_changed:
+        return module
     grants = list(
         AccessGrant.objects.filter(offering=module.offering_id, revoked_at__isnull=True)
         .order_by("pk")
@@ -175,6 +203,19 @@ def grants_release_due(*, grants: list[AccessGrant], now: datetime, source: str)
     grants = [g for g in grants if g.revoked_at is None]
     if not grants:
         return 0
+    # Someone who holds the revoke tag gets nothing more, even if their grant was not ended.
+    revoke_tags = dict(
+        Offering.objects.filter(pk__in={g.offering_id for g in grants}).values_list(
+            "pk", "revoke_tag_id"
+        )
+    )
+    held = set(
+        Tagging.objects.filter(
+            subscriber_id__in={g.subscriber_id for g in grants},
+            tag_id__in=set(revoke_tags.values()),
+        ).values_list("subscriber_id", "tag_id")
+    )
+    blocked = {g.pk for g in grants if (g.subscriber_id, revoke_tags[g.offering_id]) in held}
     modules: dict[int, list[Module]] = defaultdict(list)
     for module in Module.objects.filter(offering_id__in={g.offering_id for g in grants}):
         modules[module.offering_id].append(module)
@@ -183,6 +224,9 @@ def grants_release_due(*, grants: list[AccessGrant], now: datetime, source: str)
     )
     new_releases, pairs, events = [], [], []
     for grant in grants:
+        if grant.pk in blocked:
+            grant.next_release_at = None
+            continue
         upcoming = []
         for module in modules[grant.offering_id]:
             due = _due_at(module, grant)
@@ -318,7 +362,26 @@ def offering_sync_from_tags(*, subscriber: Subscriber, offering: Offering, sourc
     if held:
         offering_grant(subscriber=subscriber, offering=offering, source=source)
         return "access granted or kept"
+    if offering_end(subscriber=subscriber, offering=offering, source=source):
+        return "no access tag any more: access ended"
     return "no access tags; nothing to do"
+
+
+@transaction.atomic
+def offering_end(*, subscriber: Subscriber, offering: Offering, source: str) -> bool:
+    """End an active grant without adding the revoke tag: the subscriber's access tags are
+    gone, so the tags already say "no access", and the drip must not hand any back."""
+    grant = grant_for_update(subscriber_id=subscriber.pk, offering_id=offering.pk).first()
+    if grant is None or grant.revoked_at is not None:
+        return False
+    grant.revoked_at, grant.next_release_at = timezone.now(), None
+    grant.save(update_fields=["revoked_at", "next_release_at"])
+    event_record(
+        subscriber_id=subscriber.pk,
+        type=ACCESS_REVOKED,
+        payload={"offering_id": offering.pk, "source": source},
+    )
+    return True
 
 
 def module_released_by_tag(*, pairs: Iterable[tuple[int, int]]) -> int:

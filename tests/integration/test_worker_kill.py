@@ -11,7 +11,6 @@ from collections import Counter
 
 import pytest
 from django.conf import settings
-from django.db import connection
 from django.db.models import Count
 
 from apps.automations.engine import runs_reap
@@ -20,20 +19,13 @@ from apps.automations.tasks import runs_sweep
 from apps.crm.models import Event, Subscriber
 from apps.crm.tasks import events_dispatch
 from apps.tags.services import tag_bulk_add, tag_get_or_create
-from config.celery import app as celery_app
 from tests.automations.helpers import add, build, on_tag, remove, when
-from tests.processes import worker_start, worker_stop
+from tests.processes import worker_database_url, worker_start, worker_stop
 
 RUNS = 500
 STEPS_PER_RUN = 5
 LEASE_SECONDS = 3
 DEADLINE_SECONDS = 180
-
-
-def _database_url() -> str:
-    db = connection.settings_dict
-    auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
-    return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
 
 
 def _start_worker(name: str) -> subprocess.Popen:
@@ -43,7 +35,7 @@ def _start_worker(name: str) -> subprocess.Popen:
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "config.settings",
             "SECRET_KEY": "worker-kill-test",
-            "DATABASE_URL": _database_url(),
+            "DATABASE_URL": worker_database_url(),
             "REDIS_URL": settings.REDIS_URL,
             "RUN_LEASE_SECONDS": str(LEASE_SECONDS),
             "CONN_MAX_AGE": "0",
@@ -57,15 +49,6 @@ def _kill(worker: subprocess.Popen) -> None:
 
 def _steps() -> int:
     return RunStep.objects.count()
-
-
-@pytest.fixture
-def broker():
-    celery_app.conf.task_always_eager = False
-    celery_app.control.purge()
-    yield
-    celery_app.control.purge()
-    celery_app.conf.task_always_eager = True
 
 
 @pytest.mark.postgres

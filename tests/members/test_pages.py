@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -112,19 +113,36 @@ def test_asking_a_link_for_an_unknown_address_says_the_same_and_sends_nothing(
     assert mail.outbox == []
 
 
-def test_my_account_changes_name_and_email_on_login_and_subscriber(client, member):
+def test_my_account_changes_the_email_only_once_the_new_address_confirms(
+    client, member, django_capture_on_commit_callbacks
+):
     client.force_login(member.user)
-    response = client.post(
-        reverse("members:account"),
-        {"first_name": "Mira", "email": "Mira@Example.com", "action": "details"},
-    )
-    member.refresh_from_db()
-    member.user.refresh_from_db()
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            reverse("members:account"),
+            {"first_name": "Mira", "email": "Mira@Example.com", "action": "details"},
+        )
     member.subscriber.refresh_from_db()
 
     assert response.status_code == 302
-    assert (member.user.username, member.subscriber.email) == ("mira@example.com",) * 2
     assert member.subscriber.first_name == "Mira"
+    assert member.subscriber.email == "mia@example.com"  # not yet
+    (sent,) = mail.outbox
+    assert sent.to == ["mira@example.com"]
+    link = re.search(r"http\S+/account/email/\S+/", sent.body).group(0)
+
+    client.get(urlsplit(link).path)
+
+    member.user.refresh_from_db()
+    member.subscriber.refresh_from_db()
+    assert (member.user.username, member.subscriber.email) == ("mira@example.com",) * 2
+
+
+def test_a_tampered_email_change_link_changes_nothing(client, member):
+    response = client.get(reverse("members:email_confirm", args=["not-a-real-token"]))
+    member.subscriber.refresh_from_db()
+    assert response.status_code == 400
+    assert member.subscriber.email == "mia@example.com"
 
 
 def test_my_account_refuses_an_email_someone_else_has(client, member):

@@ -50,7 +50,6 @@ def _purchase(email: str):
     return buyer
 
 
-@pytest.mark.django_db(transaction=True)
 def assert_no_plaintext_password_anywhere(subscriber) -> None:
     """Without the opt-in no password exists to leak: not in a field, an event, an email."""
     from apps.crm.models import Event
@@ -62,6 +61,7 @@ def assert_no_plaintext_password_anywhere(subscriber) -> None:
     assert "password" not in payloads.replace("password_stored", "")
 
 
+@pytest.mark.django_db(transaction=True)
 def test_release_by_tag_over_http_then_set_password_and_see_the_course(
     guide_site, client, live_server
 ):

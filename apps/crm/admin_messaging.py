@@ -1,0 +1,255 @@
+"""crm's messaging admin: sequences (with preview), the email outbox, forms, purchases,
+broadcasts and hooks. Writes go through services."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+
+from . import emails
+from .liquid import TemplateError, template_check
+from .models import (
+    Broadcast,
+    BroadcastStatus,
+    EmailMessage,
+    Form,
+    Hook,
+    Purchase,
+    Sequence,
+    SequenceEmail,
+    Subscriber,
+)
+
+
+class TemplateFieldsForm(forms.ModelForm):
+    """Refuses invalid Liquid on save, naming the line (Kit's "Invalid Liquid")."""
+
+    template_fields: tuple[str, ...] = ()
+
+    def clean(self):
+        cleaned = super().clean()
+        for name in self.template_fields:
+            try:
+                template_check(cleaned.get(name) or "")
+            except TemplateError as exc:
+                self.add_error(name, f"Invalid Liquid: {exc}")
+        return cleaned
+
+
+class SequenceEmailForm(TemplateFieldsForm):
+    template_fields = ("subject", "body")
+
+    class Meta:
+        model = SequenceEmail
+        fields = [
+            "position",
+            "subject",
+            "body",
+            "delay_days",
+            "delay_hours",
+            "published",
+            "send_days",
+        ]
+
+
+class SequenceEmailInline(admin.StackedInline):
+    model = SequenceEmail
+    form = SequenceEmailForm
+    extra = 0
+    fields = [
+        "position",
+        "subject",
+        "body",
+        "delay_days",
+        "delay_hours",
+        "published",
+        "send_days",
+        "preview_link",
+    ]
+    readonly_fields = ["preview_link"]
+
+    @admin.display(description="preview")
+    def preview_link(self, obj):
+        if not obj.pk:
+            return "Save first"
+        return format_html(
+            '<a href="{}">Preview for a subscriber</a>',
+            reverse("admin:crm_sequenceemail_preview", args=[obj.pk]),
+        )
+
+
+@admin.register(Sequence)
+class SequenceAdmin(admin.ModelAdmin):
+    list_display = ["name", "is_purchase", "created_at"]
+    search_fields = ["name"]
+    inlines = [SequenceEmailInline]
+
+
+@admin.register(SequenceEmail)
+class SequenceEmailAdmin(admin.ModelAdmin):
+    form = SequenceEmailForm
+    list_display = ["subject", "sequence", "position", "published"]
+    list_select_related = ["sequence"]
+
+    def get_urls(self):
+        return [
+            path(
+                "<int:pk>/preview/",
+                self.admin_site.admin_view(self.preview_view),
+                name="crm_sequenceemail_preview",
+            ),
+            *super().get_urls(),
+        ]
+
+    def preview_view(self, request, pk):
+        """Render the email for a chosen subscriber, showing a Liquid error with its line."""
+        email = get_object_or_404(SequenceEmail, pk=pk)
+        subscriber = (
+            Subscriber.objects.filter(pk=request.GET.get("subscriber")).first()
+            if request.GET.get("subscriber", "").isdigit()
+            else None
+        )
+        subscriber = subscriber or Subscriber.objects.order_by("pk").first()
+        rendered = (
+            emails.email_preview(subject=email.subject, body=email.body, subscriber=subscriber)
+            if subscriber
+            else None
+        )
+        return TemplateResponse(
+            request,
+            "admin/crm/email_preview.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": f"Preview: {email.subject}",
+                "email": email,
+                "subscriber": subscriber,
+                "rendered": rendered,
+                "opts": self.model._meta,
+            },
+        )
+
+
+@admin.register(EmailMessage)
+class EmailMessageAdmin(admin.ModelAdmin):
+    """The outbox: every email, rendered, with what became of it."""
+
+    list_display = [
+        "id",
+        "to_email",
+        "subject",
+        "kind",
+        "status",
+        "uncertain",
+        "attempts",
+        "created_at",
+        "sent_at",
+    ]
+    list_filter = ["status", "kind", "uncertain", "is_marketing"]
+    search_fields = ["to_email", "subject", "key"]
+    readonly_fields = [
+        "subscriber",
+        "key",
+        "kind",
+        "is_marketing",
+        "to_email",
+        "subject",
+        "body_text",
+        "status",
+        "attempts",
+        "error",
+        "uncertain",
+        "created_at",
+        "sent_at",
+        "sequence_email",
+        "broadcast",
+    ]
+    actions = ["requeue"]
+    show_full_result_count = False
+    list_per_page = 100
+
+    def has_add_permission(self, request):
+        return False
+
+    @admin.action(description="Queue held or failed emails again")
+    def requeue(self, request, queryset):
+        count = emails.emails_requeue(message_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Queued {count} email(s) again.")
+
+
+@admin.register(Form)
+class FormAdmin(admin.ModelAdmin):
+    list_display = ["name", "kind", "double_opt_in", "page", "created_at"]
+
+    @admin.display(description="hosted page")
+    def page(self, obj):
+        url = reverse("crm:form", args=[obj.pk])
+        return format_html('<a href="{}">{}</a>', url, url)
+
+
+@admin.register(Purchase)
+class PurchaseAdmin(admin.ModelAdmin):
+    list_display = [
+        "transaction_id",
+        "email_address",
+        "total",
+        "currency",
+        "status",
+        "transaction_time",
+    ]
+    search_fields = ["transaction_id", "email_address"]
+    readonly_fields = [f.name for f in Purchase._meta.fields]
+
+    def has_add_permission(self, request):
+        return False
+
+
+class BroadcastForm(TemplateFieldsForm):
+    template_fields = ("subject", "content")
+
+    class Meta:
+        model = Broadcast
+        fields = [
+            "subject",
+            "content",
+            "description",
+            "email_address",
+            "public",
+            "send_at",
+            "condition",
+            "status",
+        ]
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(admin.ModelAdmin):
+    form = BroadcastForm
+    list_display = ["subject", "status", "send_at", "published_at"]
+    actions = ["send_now"]
+
+    @admin.action(description="Send selected broadcasts now")
+    def send_now(self, request, queryset):
+        for broadcast in queryset:
+            if broadcast.status != BroadcastStatus.DRAFT and broadcast.status != (
+                BroadcastStatus.SCHEDULED
+            ):
+                self.message_user(request, f"{broadcast} was already sent.", messages.WARNING)
+                continue
+            queued = emails.broadcast_send(broadcast=broadcast)
+            self.message_user(request, f"{broadcast}: queued {queued} email(s).")
+
+
+@admin.register(Hook)
+class HookAdmin(admin.ModelAdmin):
+    list_display = [
+        "event_name",
+        "target_url",
+        "tag_id",
+        "form_id",
+        "sequence_id",
+        "active",
+        "created_at",
+    ]
+    list_filter = ["event_name", "active"]
+    readonly_fields = ["secret"]
