@@ -41,6 +41,12 @@ def test_seed_demo_is_safe_to_run_twice(capsys, settings):
     assert Tag.objects.filter(name="Foundation Course – Revoke Access").exists()
     assert "Member login: member@example.com / tessera-member" in first
     assert first.count("Webhook (") == 3
+    # the demo's tagged endpoints really fire: each registered its CRM hook
+    from apps.members.models import WebhookEndpoint
+
+    tagged = WebhookEndpoint.objects.filter(trigger_tag__isnull=False)
+    assert tagged.count() == 2
+    assert all(e.hook and e.hook.active and e.hook.tag_id == e.trigger_tag_id for e in tagged)
 
 
 def test_seed_demo_creates_no_known_password_when_debug_is_off(capsys, monkeypatch):

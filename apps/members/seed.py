@@ -9,7 +9,7 @@ from apps.offerings.models import Offering
 from apps.tags.services import tag_get_or_create
 
 from .models import Member, Operation, WebhookEndpoint
-from .services import member_login_ensure, operation_run
+from .services import endpoint_mint, member_login_ensure, operation_run
 
 DEMO_MEMBER_EMAIL = "member@example.com"
 # Demo only, printed for whoever ran `make run`; override with DEMO_MEMBER_PASSWORD.
@@ -44,7 +44,7 @@ def seed_demo_member() -> list[str]:
     for operation, tag_name in ENDPOINTS:
         endpoint = WebhookEndpoint.objects.filter(offering=offering, operation=operation).first()
         if endpoint is None:
-            endpoint = WebhookEndpoint.objects.create(
+            endpoint = endpoint_mint(
                 offering=offering,
                 operation=operation,
                 trigger_tag=tag_get_or_create(name=tag_name)[0] if tag_name else None,

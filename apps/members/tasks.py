@@ -16,7 +16,7 @@ def login_link_send(email: str) -> bool:
     """Email a one-time login link, if a member has this address (the page never says)."""
     member = (
         Member.objects.select_related("user")
-        .filter(user__email=email, user__is_active=True)
+        .filter(user__email=email, user__is_active=True, user__is_staff=False)
         .first()
     )
     if member is None:
