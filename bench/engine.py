@@ -167,8 +167,12 @@ def _floor_chunk(cur, chunk, go_tag, x_tag, node_ids):
         for r in insert(
             "automations_run",
             "automation_id, subscriber_id, entry_number, status, arrived, lease_token, attempts, "
-            "last_error, chain_depth, started_at, pending_detail, resume_at",
-            [(flow_id, s, 1, "running", False, 1, 0, "", 0, now, "", now) for s in chunk],
+            "last_error, chain_depth, started_at, pending_detail, resume_at, event_watermark, "
+            "steps_logged",
+            [
+                (flow_id, s, 1, "running", False, 1, 0, "", 0, now, "", now, 0, STEPS_PER_RUN)
+                for s in chunk
+            ],
             returning="RETURNING id",
         )
     ]
@@ -192,8 +196,13 @@ def _floor_chunk(cur, chunk, go_tag, x_tag, node_ids):
     )
     insert(
         "automations_runstep",
-        "run_id, node_id, node_kind, node_label, arrived_at, at, outcome, branch, detail, error",
-        [(r, n, "end", "", now, now, "passed", "", "", "") for r in run_ids for n in nodes],
+        "run_id, seq, node_id, node_kind, node_label, arrived_at, at, outcome, branch, detail, "
+        "error",
+        [
+            (r, i, n, "end", "", now, now, "passed", "", "", "")
+            for r in run_ids
+            for i, n in enumerate(nodes, start=1)
+        ],
     )
     cur.execute(
         "UPDATE automations_run SET status = 'completed', finished_at = %s WHERE id = ANY(%s)",
