@@ -1,0 +1,164 @@
+"""What every /v3/ endpoint shares: Kit's credentials, errors, throttle and paging.
+
+Credentials come from the query string, a JSON body or a form body (Kit's clients use all
+three). ``api_secret`` works wherever ``api_key`` does."""
+
+import json
+import math
+
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from apps.api.services import api_credentials_get
+from apps.api.throttle import throttle_allow
+
+PAGE_SIZE = 50
+AUTH_FAILED = "Authorization Failed"
+
+
+def _unflatten(query) -> dict:
+    """Form and query encodings as clients send them: ``tag[name]=x`` is ``{"tag": {"name":
+    "x"}}``, ``tags[]=1&tags[]=2`` (or a repeated ``tags``) is a list."""
+    result: dict = {}
+    for key, values in query.lists():
+        if key.endswith("[]"):
+            result[key[:-2]] = values
+        elif "[" in key and key.endswith("]"):
+            outer, inner = key[:-1].split("[", 1)
+            target = result.setdefault(outer, {})
+            if isinstance(target, dict):
+                target[inner] = values[-1]
+        else:
+            result[key] = values if len(values) > 1 else values[-1]
+    return result
+
+
+class V3Error(Exception):
+    def __init__(self, http_status: int, error: str, message: str = ""):
+        super().__init__(message or error)
+        self.http_status, self.error, self.message = http_status, error, message
+
+
+def not_found(
+    error: str = "Not Found", message: str = "The entity you were trying to find doesn't exist"
+) -> V3Error:
+    return V3Error(404, error, message)
+
+
+def unprocessable(message: str, error: str = "Unprocessable Entity") -> V3Error:
+    return V3Error(422, error, message)
+
+
+class V3View(APIView):
+    """Base for Kit's v3 routes. ``access``: "key" (the public key is enough) or "secret",
+    or a dict of those by HTTP method."""
+
+    access: str | dict = "secret"
+
+    def required_access(self, request) -> str:
+        if isinstance(self.access, dict):
+            return self.access.get(request.method, "secret")
+        return self.access
+
+    def params(self, request) -> dict:
+        """Query string, then the body (JSON or form) on top: Kit's lenient merge."""
+        merged = _unflatten(request.query_params)
+        data = request.data
+        if hasattr(data, "lists"):  # a form body
+            merged.update(_unflatten(data))
+        elif isinstance(data, dict):
+            merged.update(data)
+        return merged
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        params = self.params(request)
+        credential = api_credentials_get()
+        secret, key = params.get("api_secret"), params.get("api_key")
+        if secret:
+            if secret != credential.api_secret:
+                raise V3Error(401, AUTH_FAILED, "API Secret not valid")
+            identity = f"s:{credential.pk}"
+        elif key:
+            if key not in (credential.api_key, credential.api_secret):
+                raise V3Error(401, AUTH_FAILED, "API Key not valid")
+            if self.required_access(request) == "secret" and key != credential.api_secret:
+                raise V3Error(
+                    401,
+                    AUTH_FAILED,
+                    "You do not have sufficient permissions to access this resource",
+                )
+            identity = f"k:{credential.pk}"
+        else:
+            raise V3Error(401, AUTH_FAILED, "API Key not present")
+        if not throttle_allow(identity):
+            raise V3Error(429, "Too Many Requests", "Retry later")
+        self.args_ = params
+
+    def handle_exception(self, exc):
+        if isinstance(exc, V3Error):
+            return Response({"error": exc.error, "message": exc.message}, status=exc.http_status)
+        if isinstance(exc, Http404):
+            exc = not_found()
+            return Response({"error": exc.error, "message": exc.message}, status=404)
+        if isinstance(exc, exceptions.ParseError):
+            return Response(
+                {
+                    "error": "Bad Request",
+                    "message": f"The request body could not be read: {exc.detail}",
+                },
+                status=status.HTTP_400_BAD_REQUEST,
+            )
+        if isinstance(exc, exceptions.MethodNotAllowed):
+            return Response({"error": "Method Not Allowed", "message": str(exc.detail)}, status=405)
+        if isinstance(exc, ValidationError):
+            return Response(
+                {"error": "Unprocessable Entity", "message": " ".join(exc.messages)}, status=422
+            )
+        return super().handle_exception(exc)
+
+
+def as_int(value, name: str) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        raise unprocessable(f"{name} must be a whole number, got {value!r}.") from None
+
+
+def as_dict(value, name: str) -> dict:
+    if value in (None, ""):
+        return {}
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except ValueError:
+            raise unprocessable(f"{name} must be an object of key: value.") from None
+    if not isinstance(value, dict):
+        raise unprocessable(f"{name} must be an object of key: value.")
+    return value
+
+
+def as_id_list(value, name: str) -> list[int]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, str):
+        value = [v for v in value.replace("[", "").replace("]", "").split(",") if v.strip()]
+    if not isinstance(value, list):
+        value = [value]
+    return [as_int(v, name) for v in value]
+
+
+def page_of(queryset, params: dict, key: str, render) -> dict:
+    """Kit's paging: 50 a page, 1-based, with the totals beside the list."""
+    page = max(as_int(params.get("page", 1), "page"), 1)
+    total = queryset.count()
+    rows = list(queryset[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
+    return {
+        f"total_{key}": total,
+        "page": page,
+        "total_pages": max(math.ceil(total / PAGE_SIZE), 1),
+        key: render(rows),
+    }

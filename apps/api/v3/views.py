@@ -1,0 +1,319 @@
+"""Kit v3: account, tags, subscribers and custom fields. Views parse, call services, shape."""
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.dateparse import parse_date
+from rest_framework.response import Response
+
+from apps.crm.models import CustomField, Subscriber, SubscriberState
+from apps.crm.services import (
+    custom_field_create,
+    custom_field_delete,
+    custom_field_relabel,
+    email_normalize,
+    subscriber_fields_set,
+    subscriber_get_or_create,
+    subscriber_unsubscribe,
+    subscriber_update,
+)
+from apps.tags.models import Tag, Tagging
+from apps.tags.services import (
+    tag_create,
+    taggings_add,
+    taggings_remove,
+)
+
+from . import shapes
+from .base import V3Error, V3View, as_dict, as_id_list, as_int, not_found, page_of, unprocessable
+
+MAX_FIELDS_PER_UPDATE = 140
+FIELDS_ANSWERED_AT_ONCE = 10
+
+
+class AccountView(V3View):
+    def get(self, request):
+        return Response(
+            {
+                "name": settings.ACCOUNT_NAME,
+                "plan_type": "creator",
+                "primary_email_address": settings.DEFAULT_FROM_EMAIL,
+            }
+        )
+
+
+# Tags -------------------------------------------------------------------------------------
+
+
+def _tag_or_404(tag_id) -> Tag:
+    found = Tag.objects.filter(pk=as_int(tag_id, "tag_id")).first()
+    if found is None:
+        raise not_found("Tag not found", "")
+    return found
+
+
+class TagsView(V3View):
+    access = "key"
+
+    def get(self, request):
+        return Response({"tags": [shapes.tag(t) for t in Tag.objects.order_by("pk")]})
+
+    def post(self, request):
+        """``tag`` is one object (answered with a bare object) or a list (a bare list)."""
+        given = self.args_.get("tag")
+        many = isinstance(given, list)
+        items = given if many else [given]
+        if not items or not all(isinstance(t, dict) for t in items):
+            raise unprocessable('tag must be an object {"name": ...} or a list of them.')
+        with transaction.atomic():
+            created = [tag_create(name=t.get("name")) for t in items]
+        shaped = [shapes.tag_created(t) for t in created]
+        return Response(shaped if many else shaped[0])
+
+
+def _subscribe(params, *, source: str) -> tuple[Subscriber, dict]:
+    """Shared by tag / form / sequence subscribe: the subscriber, fields and extra tags."""
+    email = params.get("email")
+    if not email:
+        raise unprocessable("Email address is invalid", error="Error updating subscriber")
+    try:
+        email_normalize(email)
+    except ValidationError:
+        raise unprocessable("Email address is invalid", error="Error updating subscriber") from None
+    subscriber, _ = subscriber_get_or_create(
+        email=email, first_name=params.get("first_name") or params.get("name") or ""
+    )
+    fields = as_dict(params.get("fields"), "fields")
+    if fields:
+        subscriber_fields_set(subscriber=subscriber, values=fields)
+    extra = as_id_list(params.get("tags"), "tags")
+    known = set(Tag.objects.filter(pk__in=extra).values_list("pk", flat=True))
+    if set(extra) - known:
+        raise not_found("Tag not found", "")
+    taggings_add(pairs=[(subscriber.pk, t) for t in extra], source=source)
+    return subscriber, fields
+
+
+class TagSubscribeView(V3View):
+    access = "key"
+
+    def post(self, request, tag_id):
+        tag_obj = _tag_or_404(tag_id)
+        with transaction.atomic():
+            subscriber, _ = _subscribe(self.args_, source="api")
+            taggings_add(pairs=[(subscriber.pk, tag_obj.pk)], source="api")
+        tagging = Tagging.objects.get(subscriber=subscriber, tag=tag_obj)
+        return Response(
+            {
+                "subscription": shapes.subscription(
+                    pk=tagging.pk,
+                    state="active",
+                    created_at=tagging.created_at,
+                    subscribable_id=tag_obj.pk,
+                    kind="tag",
+                    subscriber=shapes.subscribers([subscriber])[0],
+                )
+            }
+        )
+
+
+class TagUnsubscribeView(V3View):
+    def post(self, request, tag_id):
+        tag_obj = _tag_or_404(tag_id)
+        subscriber = Subscriber.objects.filter(
+            email=(self.args_.get("email") or "").strip().lower()
+        ).first()
+        if subscriber is None:
+            raise not_found()
+        taggings_remove(pairs=[(subscriber.pk, tag_obj.pk)], source="api")
+        return Response(shapes.tag(tag_obj))
+
+
+def _state_filter(queryset, params, field: str):
+    state = params.get("subscriber_state")
+    if state in ("active", "cancelled"):
+        queryset = queryset.filter(**{field: state})
+    elif state:
+        raise unprocessable("subscriber_state must be active or cancelled.")
+    return queryset
+
+
+def _order(params) -> str:
+    order = params.get("sort_order", "asc")
+    if order not in ("asc", "desc"):
+        raise unprocessable("sort_order must be asc or desc.")
+    return "" if order == "asc" else "-"
+
+
+class TagSubscriptionsView(V3View):
+    def get(self, request, tag_id):
+        tag_obj = _tag_or_404(tag_id)
+        taggings = _state_filter(
+            Tagging.objects.filter(tag=tag_obj).select_related("subscriber"),
+            self.args_,
+            "subscriber__state",
+        ).order_by(f"{_order(self.args_)}pk")
+
+        def render(rows):
+            subs = dict(
+                zip(
+                    [t.subscriber_id for t in rows],
+                    shapes.subscribers([t.subscriber for t in rows]),
+                    strict=True,
+                )
+            )
+            return [
+                shapes.subscription(
+                    pk=t.pk,
+                    state="active",
+                    created_at=t.created_at,
+                    subscribable_id=tag_obj.pk,
+                    kind="tag",
+                    subscriber=subs[t.subscriber_id],
+                )
+                for t in rows
+            ]
+
+        return Response(page_of(taggings, self.args_, "subscriptions", render))
+
+
+# Subscribers ------------------------------------------------------------------------------
+
+
+def _subscriber_or_404(subscriber_id) -> Subscriber:
+    found = Subscriber.objects.filter(pk=as_int(subscriber_id, "subscriber_id")).first()
+    if found is None:
+        raise not_found()
+    return found
+
+
+def _date(params, name):
+    value = params.get(name)
+    if not value:
+        return None
+    parsed = parse_date(str(value))
+    if parsed is None:
+        raise unprocessable(f"{name} must be a date as yyyy-mm-dd, got {value!r}.")
+    return parsed
+
+
+class SubscribersView(V3View):
+    def get(self, request):
+        params = self.args_
+        queryset = Subscriber.objects.all()
+        if params.get("sort_field") == "cancelled_at":
+            queryset = queryset.filter(state=SubscriberState.CANCELLED)
+            order_by = "cancelled_at"
+        elif params.get("sort_field"):
+            raise unprocessable("sort_field can only be cancelled_at.")
+        else:
+            if params.get("status") != "all":
+                queryset = queryset.filter(state=SubscriberState.ACTIVE)
+            order_by = "pk"
+        if params.get("email_address"):
+            queryset = queryset.filter(email=str(params["email_address"]).strip().lower())
+        for name, lookup in (
+            ("from", "created_at__date__gte"),
+            ("to", "created_at__date__lte"),
+            ("updated_from", "updated_at__date__gte"),
+            ("updated_to", "updated_at__date__lte"),
+        ):
+            day = _date(params, name)
+            if day:
+                queryset = queryset.filter(**{lookup: day})
+        queryset = queryset.order_by(f"{_order(params)}{order_by}", "pk")
+        return Response(page_of(queryset, params, "subscribers", shapes.subscribers))
+
+
+class SubscriberView(V3View):
+    def get(self, request, subscriber_id):
+        return Response({"subscriber": shapes.subscribers([_subscriber_or_404(subscriber_id)])[0]})
+
+    def put(self, request, subscriber_id):
+        """Kit answers 200 for up to 10 custom fields and 202 for more (processed later in
+        Kit; at once here); more than 140 is a 400."""
+        subscriber = _subscriber_or_404(subscriber_id)
+        fields = as_dict(self.args_.get("fields"), "fields")
+        if len(fields) > MAX_FIELDS_PER_UPDATE:
+            raise V3Error(
+                400, "Bad Request", f"At most {MAX_FIELDS_PER_UPDATE} custom fields per request."
+            )
+        with transaction.atomic():
+            subscriber_update(
+                subscriber=subscriber,
+                first_name=self.args_.get("first_name"),
+                email=self.args_.get("email_address"),
+            )
+            subscriber_fields_set(subscriber=subscriber, values=fields)
+        subscriber.refresh_from_db()
+        return Response(
+            {"subscriber": shapes.subscribers([subscriber])[0]},
+            status=200 if len(fields) <= FIELDS_ANSWERED_AT_ONCE else 202,
+        )
+
+
+class UnsubscribeView(V3View):
+    def put(self, request):
+        email = (self.args_.get("email") or "").strip().lower()
+        subscriber = Subscriber.objects.filter(email=email).first() if email else None
+        if subscriber is None:
+            raise not_found()
+        subscriber_unsubscribe(subscriber=subscriber)
+        subscriber.refresh_from_db()
+        return Response({"subscriber": shapes.subscribers([subscriber])[0]})
+
+
+class SubscriberTagsView(V3View):
+    access = "key"
+
+    def get(self, request, subscriber_id):
+        subscriber = _subscriber_or_404(subscriber_id)
+        tags = Tag.objects.filter(taggings__subscriber=subscriber).order_by("pk")
+        return Response({"tags": [shapes.tag(t) for t in tags]})
+
+
+class SubscriberTagView(V3View):
+    def delete(self, request, subscriber_id, tag_id):
+        subscriber, tag_obj = _subscriber_or_404(subscriber_id), _tag_or_404(tag_id)
+        taggings_remove(pairs=[(subscriber.pk, tag_obj.pk)], source="api")
+        return Response(shapes.tag(tag_obj))
+
+
+# Custom fields ----------------------------------------------------------------------------
+
+
+def _field_or_404(field_id) -> CustomField:
+    found = CustomField.objects.filter(pk=as_int(field_id, "id")).first()
+    if found is None:
+        raise not_found()
+    return found
+
+
+class CustomFieldsView(V3View):
+    access = {"GET": "key", "POST": "secret"}
+
+    def get(self, request):
+        fields = CustomField.objects.order_by("pk")
+        return Response({"custom_fields": [shapes.custom_field(f) for f in fields]})
+
+    def post(self, request):
+        """``label`` is one string (a bare object back) or a list (a bare list)."""
+        given = self.args_.get("label")
+        many = isinstance(given, list)
+        labels = given if many else [given]
+        if not labels or not all(isinstance(x, str) for x in labels):
+            raise unprocessable("label must be a text or a list of texts.")
+        with transaction.atomic():
+            created = [custom_field_create(label=label) for label in labels]
+        shaped = [shapes.custom_field(f) for f in created]
+        return Response(shaped if many else shaped[0])
+
+
+class CustomFieldView(V3View):
+    def put(self, request, field_id):
+        custom_field_relabel(field=_field_or_404(field_id), label=self.args_.get("label") or "")
+        return Response(status=204)
+
+    def delete(self, request, field_id):
+        custom_field_delete(field=_field_or_404(field_id))
+        return Response(status=204)

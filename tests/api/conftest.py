@@ -1,0 +1,47 @@
+import json
+
+import pytest
+from django.core.cache import cache
+
+from apps.api.services import api_credentials_get
+
+
+@pytest.fixture(autouse=True)
+def _fresh_throttle():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def creds(db):
+    return api_credentials_get()
+
+
+@pytest.fixture
+def v3(client, creds):
+    """Call /v3/ as a Kit client does: the secret in the query (GET/DELETE) or the JSON body."""
+
+    class Kit:
+        def __init__(self, secret: bool = True):
+            self.credential = (
+                {"api_secret": creds.api_secret} if secret else {"api_key": creds.api_key}
+            )
+
+        def get(self, path, **params):
+            return client.get(f"/v3/{path}", {**self.credential, **params})
+
+        def delete(self, path):
+            return client.delete(f"/v3/{path}?api_secret={creds.api_secret}")
+
+        def send(self, method, path, body=None):
+            payload = json.dumps({**self.credential, **(body or {})})
+            return getattr(client, method)(f"/v3/{path}", payload, content_type="application/json")
+
+        def post(self, path, body=None):
+            return self.send("post", path, body)
+
+        def put(self, path, body=None):
+            return self.send("put", path, body)
+
+    return Kit
