@@ -1,6 +1,7 @@
 from django.urls import path
 
 from .v3 import views as v3
+from .v3 import views_messaging as v3m
 
 urlpatterns = [
     path("v3/account", v3.AccountView.as_view()),
@@ -15,4 +16,23 @@ urlpatterns = [
     path("v3/unsubscribe", v3.UnsubscribeView.as_view()),
     path("v3/custom_fields", v3.CustomFieldsView.as_view()),
     path("v3/custom_fields/<str:field_id>", v3.CustomFieldView.as_view()),
+    path("v3/forms", v3m.FormsView.as_view()),
+    path("v3/forms/<str:form_id>/subscribe", v3m.FormSubscribeView.as_view()),
+    path("v3/forms/<str:form_id>/subscriptions", v3m.FormSubscriptionsView.as_view()),
+    path("v3/purchases", v3m.PurchasesView.as_view()),
+    path("v3/purchases/<str:purchase_id>", v3m.PurchaseView.as_view()),
+    path("v3/broadcasts", v3m.BroadcastsView.as_view()),
+    path("v3/broadcasts/<str:broadcast_id>", v3m.BroadcastView.as_view()),
+    path("v3/broadcasts/<str:broadcast_id>/stats", v3m.BroadcastStatsView.as_view()),
+    path("v3/automations/hooks", v3m.HooksView.as_view()),
+    path("v3/automations/hooks/<str:hook_id>", v3m.HookView.as_view()),
 ]
+# Sequences answer under both names (v3 still calls them courses).
+for _prefix in ("sequences", "courses"):
+    urlpatterns += [
+        path(f"v3/{_prefix}", v3m.SequencesView.as_view()),
+        path(f"v3/{_prefix}/<str:sequence_id>/subscribe", v3m.SequenceSubscribeView.as_view()),
+        path(
+            f"v3/{_prefix}/<str:sequence_id>/subscriptions", v3m.SequenceSubscriptionsView.as_view()
+        ),
+    ]

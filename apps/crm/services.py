@@ -91,7 +91,7 @@ def custom_field_key_for(label: str) -> str:
 
 
 def _clean_label(label: str) -> str:
-    cleaned = " ".join((label or "").split())
+    cleaned = " ".join(label.split()) if isinstance(label, str) else ""
     if not cleaned:
         raise ValidationError("A custom field needs a label.", code="label_blank")
     if len(cleaned) > CUSTOM_FIELD_LABEL_MAX:

@@ -112,6 +112,14 @@ class V3View(APIView):
                 },
                 status=status.HTTP_400_BAD_REQUEST,
             )
+        if isinstance(exc, exceptions.UnsupportedMediaType):
+            return Response(
+                {
+                    "error": "Unsupported Media Type",
+                    "message": "Send JSON (application/json) or a form body.",
+                },
+                status=415,
+            )
         if isinstance(exc, exceptions.MethodNotAllowed):
             return Response({"error": "Method Not Allowed", "message": str(exc.detail)}, status=405)
         if isinstance(exc, ValidationError):

@@ -71,25 +71,26 @@ class TagsView(V3View):
         return Response(shaped if many else shaped[0])
 
 
-def _subscribe(params, *, source: str) -> tuple[Subscriber, dict]:
-    """Shared by tag / form / sequence subscribe: the subscriber, fields and extra tags."""
+def _contact(params) -> tuple[str, str, dict, list[int]]:
+    """A subscribe call's email, first name, fields and extra tag ids, checked."""
     email = params.get("email")
-    if not email:
-        raise unprocessable("Email address is invalid", error="Error updating subscriber")
     try:
-        email_normalize(email)
+        email = email_normalize(email or "")
     except ValidationError:
         raise unprocessable("Email address is invalid", error="Error updating subscriber") from None
-    subscriber, _ = subscriber_get_or_create(
-        email=email, first_name=params.get("first_name") or params.get("name") or ""
-    )
-    fields = as_dict(params.get("fields"), "fields")
+    extra = as_id_list(params.get("tags"), "tags")
+    if len(Tag.objects.filter(pk__in=extra)) != len(set(extra)):
+        raise not_found("Tag not found", "")
+    first_name = params.get("first_name") or params.get("name") or ""
+    return email, first_name, as_dict(params.get("fields"), "fields"), extra
+
+
+def _subscribe(params, *, source: str) -> tuple[Subscriber, dict]:
+    """Tag and sequence subscribe: the subscriber (created if new), fields and extra tags."""
+    email, first_name, fields, extra = _contact(params)
+    subscriber, _ = subscriber_get_or_create(email=email, first_name=first_name)
     if fields:
         subscriber_fields_set(subscriber=subscriber, values=fields)
-    extra = as_id_list(params.get("tags"), "tags")
-    known = set(Tag.objects.filter(pk__in=extra).values_list("pk", flat=True))
-    if set(extra) - known:
-        raise not_found("Tag not found", "")
     taggings_add(pairs=[(subscriber.pk, t) for t in extra], source=source)
     return subscriber, fields
 
@@ -120,13 +121,18 @@ class TagSubscribeView(V3View):
 class TagUnsubscribeView(V3View):
     def post(self, request, tag_id):
         tag_obj = _tag_or_404(tag_id)
-        subscriber = Subscriber.objects.filter(
-            email=(self.args_.get("email") or "").strip().lower()
-        ).first()
+        subscriber = Subscriber.objects.filter(email=_email_param(self.args_)).first()
         if subscriber is None:
             raise not_found()
         taggings_remove(pairs=[(subscriber.pk, tag_obj.pk)], source="api")
         return Response(shapes.tag(tag_obj))
+
+
+def _email_param(params) -> str:
+    email = params.get("email")
+    if email is not None and not isinstance(email, str):
+        raise unprocessable("email must be an email address (text).")
+    return (email or "").strip().lower()
 
 
 def _state_filter(queryset, params, field: str):
@@ -254,7 +260,7 @@ class SubscriberView(V3View):
 
 class UnsubscribeView(V3View):
     def put(self, request):
-        email = (self.args_.get("email") or "").strip().lower()
+        email = _email_param(self.args_)
         subscriber = Subscriber.objects.filter(email=email).first() if email else None
         if subscriber is None:
             raise not_found()
@@ -311,7 +317,11 @@ class CustomFieldsView(V3View):
 
 class CustomFieldView(V3View):
     def put(self, request, field_id):
-        custom_field_relabel(field=_field_or_404(field_id), label=self.args_.get("label") or "")
+        field = _field_or_404(field_id)
+        label = self.args_.get("label")
+        if not isinstance(label, str):
+            raise unprocessable("label must be text.")
+        custom_field_relabel(field=field, label=label)
         return Response(status=204)
 
     def delete(self, request, field_id):
