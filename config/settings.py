@@ -44,6 +44,9 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_celery_beat",
     "rest_framework",
+    "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "apps.crm",
     "apps.tags",
     "apps.automations",
@@ -218,7 +221,30 @@ KIT_API_RATE_LIMIT = env.int("KIT_API_RATE_LIMIT", default=120)
 KIT_API_RATE_WINDOW_SECONDS = 60
 ACCOUNT_NAME = env.str("ACCOUNT_NAME", default="Tessera")
 REST_FRAMEWORK = {
+    # /v3/ reads Kit's credentials itself; /api/v1/ sets token authentication per view.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Tessera API",
+    "DESCRIPTION": (
+        "/v3/: Kit's v3 API (api_key / api_secret in the query, a JSON or a form body). "
+        "/api/v1/: what Kit has no word for (offerings, members, access, automations, runs, "
+        "webhook endpoints, the outbox, events), with a staff token: "
+        "`Authorization: Token <key>`."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "RunStatusEnum": "apps.automations.models.RunStatus",
+        "AutomationStatusEnum": "apps.automations.models.AutomationStatus",
+        "EmailStatusEnum": "apps.crm.messaging_models.EmailStatus",
+        "EndpointStatusEnum": "apps.members.models.EndpointStatus",
+    },
 }

@@ -1,5 +1,8 @@
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from rest_framework.routers import DefaultRouter
 
+from .v1 import views as v1
 from .v3 import views as v3
 from .v3 import views_messaging as v3m
 
@@ -36,3 +39,19 @@ for _prefix in ("sequences", "courses"):
             f"v3/{_prefix}/<str:sequence_id>/subscriptions", v3m.SequenceSubscriptionsView.as_view()
         ),
     ]
+
+router = DefaultRouter()
+router.register("offerings", v1.OfferingViewSet, basename="offering")
+router.register("members", v1.MemberViewSet, basename="member")
+router.register("grants", v1.GrantViewSet, basename="grant")
+router.register("automations", v1.AutomationViewSet, basename="automation")
+router.register("runs", v1.RunViewSet, basename="run")
+router.register("webhook-endpoints", v1.EndpointViewSet, basename="webhook-endpoint")
+router.register("emails", v1.EmailViewSet, basename="email")
+router.register("events", v1.EventViewSet, basename="event")
+
+urlpatterns += [
+    path("api/v1/", include(router.urls)),
+    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),
+]

@@ -65,3 +65,15 @@ def test_api_credentials_command_prints_and_regenerates(capsys, creds):
 def test_account(v3):
     body = v3().get("account").json()
     assert set(body) == {"name", "plan_type", "primary_email_address"}
+
+
+def test_the_admin_page_shows_and_regenerates_the_credentials(admin_client, creds):
+    page = admin_client.get("/admin/api/apicredential/")
+    assert page.status_code == 200
+    admin_client.post(
+        "/admin/api/apicredential/", {"action": "regenerate", "_selected_action": [creds.pk]}
+    )
+    creds_after = type(creds).objects.get(pk=creds.pk)
+    assert creds_after.api_secret != creds.api_secret
+    detail = admin_client.get(f"/admin/api/apicredential/{creds.pk}/change/")
+    assert creds_after.api_key in detail.content.decode()

@@ -1,0 +1,182 @@
+"""/api/v1/: offerings, members and access, automations and runs, webhook endpoints, the
+outbox and the event log. Thin: reads through querysets, writes through services."""
+
+from django.db import transaction
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from apps.automations.models import ACTIVE_RUN_STATUSES, Automation, Run
+from apps.automations.portable import AutomationFileError, automation_export, automation_import
+from apps.automations.services import automation_set_status
+from apps.crm.models import EmailMessage, Event
+from apps.members.models import Member, WebhookEndpoint
+from apps.members.services import endpoint_mint, endpoint_revoke, endpoint_rotate
+from apps.offerings.models import AccessGrant, Offering
+
+from . import serializers as s
+from .base import StaffAPI, conflict
+
+RO = (mixins.ListModelMixin, mixins.RetrieveModelMixin)
+
+
+def _filters(queryset, request, names: dict[str, str]):
+    for param, lookup in names.items():
+        value = request.query_params.get(param)
+        if value not in (None, ""):
+            queryset = queryset.filter(**{lookup: value})
+    return queryset
+
+
+def _filter_params(*names):
+    return extend_schema(parameters=[OpenApiParameter(n, str) for n in names])
+
+
+class OfferingViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
+    serializer_class = s.OfferingSerializer
+    queryset = Offering.objects.select_related(
+        "base_tag", "instant_tag", "revoke_tag", "purchase_tag"
+    ).prefetch_related("modules__access_tag")
+
+
+@_filter_params("subscriber", "offering", "active")
+class GrantViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
+    serializer_class = s.GrantSerializer
+
+    def get_queryset(self):
+        queryset = _filters(
+            AccessGrant.objects.prefetch_related("releases"),
+            self.request,
+            {"subscriber": "subscriber_id", "offering": "offering_id"},
+        )
+        active = self.request.query_params.get("active")
+        if active in ("true", "false"):
+            queryset = queryset.filter(revoked_at__isnull=active == "true")
+        return queryset
+
+
+class MemberViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
+    serializer_class = s.MemberSerializer
+    queryset = Member.objects.select_related("user")
+
+    @extend_schema(responses=s.GrantSerializer(many=True))
+    @action(detail=True)
+    def access(self, request, pk=None):
+        """The member's grants, each with the modules released to them and when."""
+        member = self.get_object()
+        grants = (
+            AccessGrant.objects.filter(subscriber_id=member.subscriber_id)
+            .prefetch_related("releases")
+            .order_by("pk")
+        )
+        return Response(s.GrantSerializer(grants, many=True).data)
+
+
+class AutomationViewSet(StaffAPI, *RO, mixins.CreateModelMixin, viewsets.GenericViewSet):
+    """Automations in the JSON schema of ``automation_export`` (tessera.automation v1)."""
+
+    serializer_class = s.AutomationSerializer
+    queryset = Automation.objects.all()
+
+    @extend_schema(responses=OpenApiTypes.OBJECT)
+    def retrieve(self, request, *args, **kwargs):
+        return Response(automation_export(self.get_object()))
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
+    def create(self, request, *args, **kwargs):
+        automation = automation_import(request.data)
+        return Response(automation_export(automation), status=201)
+
+    @extend_schema(request=OpenApiTypes.OBJECT, responses=OpenApiTypes.OBJECT)
+    def update(self, request, *args, **kwargs):
+        """Replace the automation with the document (only while no one is in it)."""
+        automation = self.get_object()
+        if Run.objects.filter(automation=automation, status__in=ACTIVE_RUN_STATUSES).exists():
+            return conflict(
+                "Subscribers are in this automation; pause it and exit their runs "
+                "before replacing it, or import the document as a new automation."
+            )
+        with transaction.atomic():
+            name = automation.name
+            automation.delete()
+            replaced = automation_import({**request.data, "name": request.data.get("name", name)})
+        return Response(automation_export(replaced))
+
+    @extend_schema(request=s.StatusSerializer, responses=s.AutomationSerializer)
+    @action(detail=True, methods=["post"])
+    def status(self, request, pk=None):
+        serializer = s.StatusSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        automation = automation_set_status(
+            automation=self.get_object(), status=serializer.validated_data["status"]
+        )
+        return Response(s.AutomationSerializer(automation).data)
+
+    def handle_exception(self, exc):
+        if isinstance(exc, AutomationFileError):
+            return Response({"error": "invalid", "message": " ".join(exc.messages)}, status=400)
+        return super().handle_exception(exc)
+
+
+@_filter_params("automation", "subscriber", "status")
+class RunViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
+    def get_serializer_class(self):
+        return s.RunDetailSerializer if self.action == "retrieve" else s.RunSerializer
+
+    def get_queryset(self):
+        queryset = Run.objects.all()
+        if self.action == "retrieve":
+            queryset = queryset.prefetch_related("steps")
+        return _filters(
+            queryset,
+            self.request,
+            {"automation": "automation_id", "subscriber": "subscriber_id", "status": "status"},
+        )
+
+
+class EndpointViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
+    """The Webhook Generator over the API: mint, rotate, revoke."""
+
+    serializer_class = s.EndpointSerializer
+    queryset = WebhookEndpoint.objects.all()
+
+    @extend_schema(request=s.EndpointMintSerializer, responses={201: s.EndpointSerializer})
+    def create(self, request):
+        serializer = s.EndpointMintSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        endpoint = endpoint_mint(**serializer.validated_data)
+        return Response(s.EndpointSerializer(endpoint).data, status=201)
+
+    @extend_schema(request=None, responses=s.EndpointSerializer)
+    @action(detail=True, methods=["post"])
+    def rotate(self, request, pk=None):
+        return Response(s.EndpointSerializer(endpoint_rotate(endpoint=self.get_object())).data)
+
+    @extend_schema(request=None, responses=s.EndpointSerializer)
+    @action(detail=True, methods=["post"])
+    def revoke(self, request, pk=None):
+        return Response(s.EndpointSerializer(endpoint_revoke(endpoint=self.get_object())).data)
+
+
+@_filter_params("subscriber", "status")
+class EmailViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
+    serializer_class = s.EmailSerializer
+
+    def get_queryset(self):
+        return _filters(
+            EmailMessage.objects.all(),
+            self.request,
+            {"subscriber": "subscriber_id", "status": "status"},
+        )
+
+
+@_filter_params("subscriber", "type")
+class EventViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
+    serializer_class = s.EventSerializer
+
+    def get_queryset(self):
+        return _filters(
+            Event.objects.all(), self.request, {"subscriber": "subscriber_id", "type": "type"}
+        )

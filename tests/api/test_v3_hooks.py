@@ -1,0 +1,58 @@
+"""Kit v3 hooks (reference/kit.md 1.4)."""
+
+import pytest
+
+from apps.crm.models import (
+    Hook,
+)
+from apps.tags.services import tag_get_or_create
+
+pytestmark = pytest.mark.django_db
+
+
+def test_create_a_hook_drops_the_prefix_and_echoes_the_filter(v3):
+    tag = tag_get_or_create(name="T")[0]
+    rule = (
+        v3()
+        .post(
+            "automations/hooks",
+            {
+                "target_url": "https://example.com/hook",
+                "event": {"name": "subscriber.tag_add", "tag_id": tag.pk},
+            },
+        )
+        .json()["rule"]
+    )
+    course = (
+        v3()
+        .post(
+            "automations/hooks",
+            {
+                "target_url": "https://example.com/hook",
+                "event": {"name": "subscriber.course_complete", "course_id": 7},
+            },
+        )
+        .json()["rule"]
+    )
+    deleted = v3().delete(f"automations/hooks/{rule['id']}")
+
+    assert rule["event"] == {"name": "tag_add", "tag_id": tag.pk}
+    assert set(rule) == {"id", "account_id", "event", "target_url"}
+    assert course["event"] == {"name": "course_complete", "sequence_id": 7}
+    assert deleted.json() == {"success": True}
+    assert Hook.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"target_url": "https://example.com"},
+        {"target_url": "https://example.com", "event": {"name": "x"}},
+        {"target_url": "https://example.com", "event": {"name": "subscriber.tag_add"}},
+        {"target_url": "notaurl", "event": {"name": "subscriber.subscriber_activate"}},
+    ],
+)
+def test_bad_hooks_are_422(v3, body):
+    response = v3().post("automations/hooks", body)
+    assert response.status_code == 422
+    assert not Hook.objects.exists()
