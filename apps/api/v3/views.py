@@ -151,36 +151,44 @@ def _order(params) -> str:
     return "" if order == "asc" else "-"
 
 
+def _subscriptions_page(queryset, params, *, kind: str, subscribable_id: int) -> dict:
+    def render(rows):
+        subs = dict(
+            zip(
+                [r.subscriber_id for r in rows],
+                shapes.subscribers([r.subscriber for r in rows]),
+                strict=True,
+            )
+        )
+        return [
+            shapes.subscription(
+                pk=r.pk,
+                state=getattr(r, "state", "active"),
+                created_at=r.created_at,
+                subscribable_id=subscribable_id,
+                kind=kind,
+                subscriber=subs[r.subscriber_id],
+                referrer=getattr(r, "referrer", None),
+                source=getattr(r, "source", None) or None,
+            )
+            for r in rows
+        ]
+
+    queryset = _state_filter(queryset.select_related("subscriber"), params, "subscriber__state")
+    return page_of(queryset.order_by(f"{_order(params)}pk"), params, "subscriptions", render)
+
+
 class TagSubscriptionsView(V3View):
     def get(self, request, tag_id):
         tag_obj = _tag_or_404(tag_id)
-        taggings = _state_filter(
-            Tagging.objects.filter(tag=tag_obj).select_related("subscriber"),
-            self.args_,
-            "subscriber__state",
-        ).order_by(f"{_order(self.args_)}pk")
-
-        def render(rows):
-            subs = dict(
-                zip(
-                    [t.subscriber_id for t in rows],
-                    shapes.subscribers([t.subscriber for t in rows]),
-                    strict=True,
-                )
+        return Response(
+            _subscriptions_page(
+                Tagging.objects.filter(tag=tag_obj),
+                self.args_,
+                kind="tag",
+                subscribable_id=tag_obj.pk,
             )
-            return [
-                shapes.subscription(
-                    pk=t.pk,
-                    state="active",
-                    created_at=t.created_at,
-                    subscribable_id=tag_obj.pk,
-                    kind="tag",
-                    subscriber=subs[t.subscriber_id],
-                )
-                for t in rows
-            ]
-
-        return Response(page_of(taggings, self.args_, "subscriptions", render))
+        )
 
 
 # Subscribers ------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from apps.crm.signups import form_subscribe, purchase_create
 
 from . import shapes
 from .base import V3Error, V3View, as_int, not_found, page_of, unprocessable
-from .views import _contact, _order, _state_filter, _subscribe
+from .views import _contact, _subscribe, _subscriptions_page
 
 
 def _get_or_404(model, pk, error="Not Found", message=None):
@@ -51,33 +51,6 @@ def _form(form: Form, request) -> dict:
         "sign_up_button_text": form.sign_up_button_text,
         "success_message": form.success_message,
     }
-
-
-def _subscriptions_page(queryset, params, *, kind: str, subscribable_id: int) -> dict:
-    def render(rows):
-        subs = dict(
-            zip(
-                [r.subscriber_id for r in rows],
-                shapes.subscribers([r.subscriber for r in rows]),
-                strict=True,
-            )
-        )
-        return [
-            shapes.subscription(
-                pk=r.pk,
-                state=getattr(r, "state", "active"),
-                created_at=r.created_at,
-                subscribable_id=subscribable_id,
-                kind=kind,
-                subscriber=subs[r.subscriber_id],
-                referrer=getattr(r, "referrer", None),
-                source=getattr(r, "source", None) or None,
-            )
-            for r in rows
-        ]
-
-    queryset = _state_filter(queryset.select_related("subscriber"), params, "subscriber__state")
-    return page_of(queryset.order_by(f"{_order(params)}pk"), params, "subscriptions", render)
 
 
 class FormsView(V3View):
