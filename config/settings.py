@@ -219,6 +219,8 @@ CACHES = {
 # Kit's limit: 120 requests per rolling 60 seconds per API key.
 KIT_API_RATE_LIMIT = env.int("KIT_API_RATE_LIMIT", default=120)
 KIT_API_RATE_WINDOW_SECONDS = 60
+# Requests per rolling minute from one address, successful or not (key guessing).
+KIT_API_ADDRESS_RATE_LIMIT = env.int("KIT_API_ADDRESS_RATE_LIMIT", default=600)
 ACCOUNT_NAME = env.str("ACCOUNT_NAME", default="Tessera")
 REST_FRAMEWORK = {
     # /v3/ reads Kit's credentials itself; /api/v1/ sets token authentication per view.

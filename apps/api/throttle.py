@@ -9,8 +9,9 @@ from django.conf import settings
 from django.core.cache import cache
 
 
-def throttle_allow(key: str) -> bool:
-    limit, window = settings.KIT_API_RATE_LIMIT, settings.KIT_API_RATE_WINDOW_SECONDS
+def throttle_allow(key: str, *, limit: int | None = None) -> bool:
+    limit = limit or settings.KIT_API_RATE_LIMIT
+    window = settings.KIT_API_RATE_WINDOW_SECONDS
     now = time.time()
     bucket = int(now // window)
     current_key, previous_key = f"v3rate:{key}:{bucket}", f"v3rate:{key}:{bucket - 1}"

@@ -26,6 +26,9 @@ COURSE_COMPLETE = "course_complete"
 COURSE_CANCEL = "course_cancel"
 PURCHASE_CREATE = "purchase_create"
 PRODUCT_PURCHASE = "product_purchase"
+FIELD_CREATED = "field_created"
+FIELD_DELETED = "field_deleted"
+LINK_CLICK = "link_click"
 
 _REGISTRY: dict[str, EventType] = {}
 
@@ -57,5 +60,8 @@ for _key, _label in (
     (COURSE_CANCEL, "Left a sequence"),
     (PURCHASE_CREATE, "Purchase recorded"),
     (PRODUCT_PURCHASE, "Purchased a product"),
+    (FIELD_CREATED, "Custom field created"),
+    (FIELD_DELETED, "Custom field deleted"),
+    (LINK_CLICK, "Clicked a link (not tracked yet)"),
 ):
     event_type_register(key=_key, label=_label)

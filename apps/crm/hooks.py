@@ -36,7 +36,13 @@ HOOK_EVENTS = {
     "tag_add": ("tag_add", "tag_id"),
     "tag_remove": ("tag_remove", "tag_id"),
     "purchase_create": (event_types.PURCHASE_CREATE, None),
+    "field_created": (event_types.FIELD_CREATED, None),
+    "field_deleted": (event_types.FIELD_DELETED, None),
+    "field_value_updated": (event_types.FIELD_VALUE_UPDATED, "custom_field_id"),
+    # Accepted so Kit integrations can register it; Tessera does not track clicks yet.
+    "link_click": (event_types.LINK_CLICK, "initiator_value"),
 }
+_FIELD_EVENTS = ("field_created", "field_deleted")
 _BY_TYPE = defaultdict(list)
 for _name, (_type, _filter) in HOOK_EVENTS.items():
     _BY_TYPE[_type].append(_name)
@@ -110,7 +116,17 @@ def hooks_on_events(events) -> None:
         )
     }
     for hook, event in pairs:
-        if hook.event_name == "purchase_create":
+        if hook.event_name in _FIELD_EVENTS:
+            p = event.payload
+            body = {
+                "custom_field": {
+                    "id": p["custom_field_id"],
+                    "key": p["key"],
+                    "label": p["label"],
+                    "name": f"ck_field_{p['custom_field_id']}_{p['key']}",
+                }
+            }
+        elif hook.event_name == "purchase_create":
             purchase = purchases.get(event.payload.get("purchase_id"))
             if purchase is None:
                 continue

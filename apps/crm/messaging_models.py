@@ -269,6 +269,7 @@ class Hook(models.Model):
     form_id = models.IntegerField(null=True, blank=True)
     sequence_id = models.IntegerField(null=True, blank=True)
     product_id = models.CharField(max_length=255, blank=True)
+    custom_field_id = models.IntegerField(null=True, blank=True)
     initiator_value = models.CharField(max_length=2000, blank=True)
     target_url = models.URLField(max_length=2000)
     secret = models.CharField(max_length=64)

@@ -118,7 +118,13 @@ def custom_field_create(*, label: str) -> CustomField:
     key, n = base, 2
     while key in taken:
         key, n = f"{base}_{n}", n + 1
-    return CustomField.objects.create(label=cleaned, key=key)
+    field = CustomField.objects.create(label=cleaned, key=key)
+    event_record(
+        subscriber_id=None,
+        type=event_types.FIELD_CREATED,
+        payload={"custom_field_id": field.pk, "key": key, "label": cleaned},
+    )
+    return field
 
 
 @transaction.atomic
@@ -146,6 +152,11 @@ def custom_field_mark_sensitive(*, field: CustomField) -> CustomField:
 @transaction.atomic
 def custom_field_delete(*, field: CustomField) -> None:
     """Delete the field and every subscriber's value for it, as Kit does."""
+    event_record(
+        subscriber_id=None,
+        type=event_types.FIELD_DELETED,
+        payload={"custom_field_id": field.pk, "key": field.key, "label": field.label},
+    )
     field.delete()
 
 

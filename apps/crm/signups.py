@@ -129,12 +129,19 @@ def purchase_create(*, data: dict) -> Purchase:
         missing += [f"products[{i}].{k}" for k in ("pid", "lid") if product.get(k) in (None, "")]
     if missing:
         raise ValidationError(f"{', '.join(missing)} can't be blank")
+    for name in ("transaction_id", "email_address", "status", "currency"):
+        value = data.get(name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
+            raise ValidationError(f"{name} must be text, got {type(value).__name__}.")
     existing = Purchase.objects.filter(transaction_id=str(data["transaction_id"])).first()
     if existing is not None:
         return existing
     subscriber, _ = subscriber_get_or_create(email=data["email_address"])
     when = data.get("transaction_time")
-    parsed = parse_datetime(when) if isinstance(when, str) else None
+    try:
+        parsed = parse_datetime(when) if isinstance(when, str) else None
+    except ValueError:
+        parsed = None
     if when and parsed is None:
         raise ValidationError(f"transaction_time is not a date and time: {when!r}.")
     currency = str(data.get("currency") or "USD").upper()

@@ -216,3 +216,23 @@ def test_the_schema_validates_and_the_docs_page_renders(client):
     docs = client.get("/api/docs/")
     assert docs.status_code == 200
     assert b"redoc" in docs.content.lower()
+
+
+@pytest.mark.parametrize(
+    "path, params",
+    [
+        ("events/", {"subscriber": "abc"}),
+        ("runs/", {"automation": "x"}),
+        ("grants/", {"offering": "[1]"}),
+    ],
+)
+def test_a_bad_filter_id_is_a_400_naming_the_filter(api, path, params):
+    response = api.get(path, **params)
+    assert response.status_code == 400
+    assert list(response.json()["fields"]) == list(params)
+
+
+@pytest.mark.parametrize("body", [[1, 2], "text"])
+def test_an_automation_document_must_be_an_object(api, body):
+    response = api.send("post", "automations/", body)
+    assert response.status_code == 400

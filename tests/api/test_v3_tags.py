@@ -52,7 +52,7 @@ def test_subscribe_by_email_creates_the_subscriber_with_fields_and_tags(v3):
     custom_field_create(label="Last name")
     stark, extra = tag_get_or_create(name="Stark")[0], tag_get_or_create(name="North")[0]
 
-    response = v3(secret=False).post(
+    public = v3(secret=False).post(
         f"tags/{stark.pk}/subscribe",
         {
             "email": "Jon@Example.com",
@@ -61,18 +61,41 @@ def test_subscribe_by_email_creates_the_subscriber_with_fields_and_tags(v3):
             "tags": [extra.pk],
         },
     )
+    private = v3().post(f"tags/{stark.pk}/subscribe", {"email": "jon@example.com"})
 
-    sub = response.json()["subscription"]
-    assert response.status_code == 200
+    sub = public.json()["subscription"]
+    assert public.status_code == 200
     assert (sub["subscribable_type"], sub["subscribable_id"], sub["state"]) == (
         "tag",
         stark.pk,
         "active",
     )
-    assert sub["subscriber"]["email_address"] == "jon@example.com"
-    assert sub["subscriber"]["fields"] == {"last_name": "Snow"}
     person = Subscriber.objects.get()
+    # the public key learns only the id (no personal data), the secret sees everything
+    assert sub["subscriber"] == {"id": person.pk}
+    full = private.json()["subscription"]["subscriber"]
+    assert full["email_address"] == "jon@example.com"
+    assert full["fields"] == {"last_name": "Snow"}
     assert set(person.taggings.values_list("tag__name", flat=True)) == {"Stark", "North"}
+
+
+def test_the_public_key_cannot_apply_tags_that_grant_access(v3):
+    from tests.offerings.helpers import weekly_course
+
+    course = weekly_course()
+    plain = tag_get_or_create(name="Newsletter")[0]
+
+    refused = v3(secret=False).post(
+        f"tags/{course.purchase_tag_id}/subscribe", {"email": "a@example.com"}
+    )
+    refused_extra = v3(secret=False).post(
+        f"tags/{plain.pk}/subscribe",
+        {"email": "a@example.com", "tags": [course.modules.last().access_tag_id]},
+    )
+    allowed = v3().post(f"tags/{course.purchase_tag_id}/subscribe", {"email": "a@example.com"})
+
+    assert refused.status_code == refused_extra.status_code == 401
+    assert allowed.status_code == 200
 
 
 @pytest.mark.parametrize(

@@ -263,3 +263,35 @@ def test_a_bad_hook_is_refused_with_a_reason(event_name, target, value, message)
     with pytest.raises(ValidationError, match=message):
         hook_create(event_name=event_name, target_url=target, filter_value=value)
     assert not Hook.objects.exists()
+
+
+def test_custom_field_events_post_the_field_and_its_values(receiver):
+    created = hook_create(event_name="custom_field.field_created", target_url=f"{receiver}/c")
+    deleted = hook_create(event_name="custom_field.field_deleted", target_url=f"{receiver}/d")
+    field = custom_field_create(label="Plan")
+    hook_create(
+        event_name="custom_field.field_value_updated",
+        target_url=f"{receiver}/v",
+        filter_value=field.pk,
+    )
+    person = SubscriberFactory()
+    subscriber_fields_set(subscriber=person, values={"plan": "gold"})
+    from apps.crm.services import custom_field_delete
+
+    custom_field_delete(field=field)
+    _deliver()
+
+    by_path = {p: json.loads(b) for p, _, b in Receiver.got}
+    assert by_path["/c"]["custom_field"]["key"] == "plan"
+    assert by_path["/d"]["custom_field"]["label"] == "Plan"
+    assert by_path["/v"]["subscriber"]["id"] == person.pk
+    assert created.active and deleted.active
+
+
+def test_link_click_can_be_registered_though_clicks_are_not_tracked_yet():
+    hook = hook_create(
+        event_name="subscriber.link_click",
+        target_url="https://example.com/h",
+        filter_value="https://example.com/offer",
+    )
+    assert hook.initiator_value == "https://example.com/offer"

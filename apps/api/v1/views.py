@@ -6,6 +6,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from apps.automations.models import ACTIVE_RUN_STATUSES, Automation, Run
@@ -22,11 +23,17 @@ from .base import StaffAPI, conflict
 RO = (mixins.ListModelMixin, mixins.RetrieveModelMixin)
 
 
+ID_FILTERS = {"subscriber", "automation", "offering"}
+
+
 def _filters(queryset, request, names: dict[str, str]):
     for param, lookup in names.items():
         value = request.query_params.get(param)
-        if value not in (None, ""):
-            queryset = queryset.filter(**{lookup: value})
+        if value in (None, ""):
+            continue
+        if param in ID_FILTERS and not value.isdigit():
+            raise ValidationError({param: [f"must be an id (a whole number), got {value!r}"]})
+        queryset = queryset.filter(**{lookup: value})
     return queryset
 
 
@@ -86,6 +93,8 @@ class AutomationViewSet(StaffAPI, *RO, mixins.CreateModelMixin, viewsets.Generic
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: OpenApiTypes.OBJECT})
     def create(self, request, *args, **kwargs):
+        if not isinstance(request.data, dict):
+            raise ValidationError({"document": ["must be a JSON object (an automation export)"]})
         automation = automation_import(request.data)
         return Response(automation_export(automation), status=201)
 
@@ -93,6 +102,8 @@ class AutomationViewSet(StaffAPI, *RO, mixins.CreateModelMixin, viewsets.Generic
     def update(self, request, *args, **kwargs):
         """Replace the automation with the document (only while no one is in it)."""
         automation = self.get_object()
+        if not isinstance(request.data, dict):
+            raise ValidationError({"document": ["must be a JSON object (an automation export)"]})
         if Run.objects.filter(automation=automation, status__in=ACTIVE_RUN_STATUSES).exists():
             return conflict(
                 "Subscribers are in this automation; pause it and exit their runs "

@@ -3,9 +3,11 @@
 Credentials come from the query string, a JSON body or a form body (Kit's clients use all
 three). ``api_secret`` works wherever ``api_key`` does."""
 
+import hmac
 import json
 import math
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from drf_spectacular.openapi import AutoSchema
@@ -20,6 +22,11 @@ from apps.api.throttle import throttle_allow
 
 PAGE_SIZE = 50
 AUTH_FAILED = "Authorization Failed"
+
+
+def _same(given, expected: str) -> bool:
+    """Constant-time comparison of a credential (text only)."""
+    return isinstance(given, str) and hmac.compare_digest(given.encode(), expected.encode())
 
 
 def _unflatten(query) -> dict:
@@ -105,27 +112,40 @@ class V3View(APIView):
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
         params = self.params(request)
+        # Failed attempts count too: guessing keys costs the guesser the same budget.
+        if not throttle_allow(
+            f"addr:{request.META.get('REMOTE_ADDR')}", limit=settings.KIT_API_ADDRESS_RATE_LIMIT
+        ):
+            raise V3Error(429, "Too Many Requests", "Retry later")
         credential = api_credentials_get()
         secret, key = params.get("api_secret"), params.get("api_key")
         if secret:
-            if secret != credential.api_secret:
+            if not _same(secret, credential.api_secret):
                 raise V3Error(401, AUTH_FAILED, "API Secret not valid")
-            identity = f"s:{credential.pk}"
+            self.with_secret = True
         elif key:
-            if key not in (credential.api_key, credential.api_secret):
+            self.with_secret = _same(key, credential.api_secret)
+            if not (self.with_secret or _same(key, credential.api_key)):
                 raise V3Error(401, AUTH_FAILED, "API Key not valid")
-            if self.required_access(request) == "secret" and key != credential.api_secret:
+            if self.required_access(request) == "secret" and not self.with_secret:
                 raise V3Error(
                     401,
                     AUTH_FAILED,
                     "You do not have sufficient permissions to access this resource",
                 )
-            identity = f"k:{credential.pk}"
         else:
             raise V3Error(401, AUTH_FAILED, "API Key not present")
-        if not throttle_allow(identity):
+        # One budget per credential, whichever parameter carried it.
+        if not throttle_allow(f"{'s' if self.with_secret else 'k'}:{credential.pk}"):
             raise V3Error(429, "Too Many Requests", "Retry later")
         self.args_ = params
+
+    def subscriber_shape(self, subscriber) -> dict:
+        """The subscriber in a subscribe answer: in full for the secret, only the id for the
+        public key (Kit stopped returning personal data to public-key callers)."""
+        from . import shapes
+
+        return shapes.subscribers([subscriber])[0] if self.with_secret else {"id": subscriber.pk}
 
     def handle_exception(self, exc):
         if isinstance(exc, V3Error):
@@ -158,11 +178,29 @@ class V3View(APIView):
         return super().handle_exception(exc)
 
 
-def as_int(value, name: str) -> int:
+MAX_ID = 2**31 - 1
+
+
+def as_int(value, name: str, *, minimum: int = 0, maximum: int = MAX_ID) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise unprocessable(f"{name} must be a whole number, got {value!r}.")
     try:
-        return int(str(value))
-    except (TypeError, ValueError):
+        number = int(str(value).strip())
+    except ValueError:
         raise unprocessable(f"{name} must be a whole number, got {value!r}.") from None
+    if not minimum <= number <= maximum:
+        raise unprocessable(f"{name} must be between {minimum} and {maximum}.")
+    return number
+
+
+def as_text(value, name: str, *, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str | int | float) or isinstance(value, bool):
+        raise unprocessable(f"{name} must be text, got {type(value).__name__}.")
+    if required and not str(value).strip():
+        raise unprocessable(f"{name} can't be blank")
+    return str(value)
 
 
 def as_dict(value, name: str) -> dict:
@@ -190,7 +228,7 @@ def as_id_list(value, name: str) -> list[int]:
 
 def page_of(queryset, params: dict, key: str, render) -> dict:
     """Kit's paging: 50 a page, 1-based, with the totals beside the list."""
-    page = max(as_int(params.get("page", 1), "page"), 1)
+    page = as_int(params.get("page", 1), "page", minimum=1, maximum=1_000_000)
     total = queryset.count()
     rows = list(queryset[(page - 1) * PAGE_SIZE : page * PAGE_SIZE])
     return {

@@ -25,7 +25,17 @@ from apps.tags.services import (
 )
 
 from . import shapes
-from .base import V3Error, V3View, as_dict, as_id_list, as_int, not_found, page_of, unprocessable
+from .base import (
+    V3Error,
+    V3View,
+    as_dict,
+    as_id_list,
+    as_int,
+    as_text,
+    not_found,
+    page_of,
+    unprocessable,
+)
 
 MAX_FIELDS_PER_UPDATE = 140
 FIELDS_ANSWERED_AT_ONCE = 10
@@ -71,23 +81,55 @@ class TagsView(V3View):
         return Response(shaped if many else shaped[0])
 
 
-def _contact(params) -> tuple[str, str, dict, list[int]]:
+def _permission_tag_ids(tag_ids) -> set[int]:
+    """Tags that grant access or fire a release: not for the public key."""
+    from django.db.models import Q
+
+    from apps.members.models import WebhookEndpoint
+    from apps.offerings.models import Module, Offering
+
+    ids = set(tag_ids)
+    guarded = set(
+        Module.objects.filter(access_tag_id__in=ids).values_list("access_tag_id", flat=True)
+    )
+    guarded |= set(
+        WebhookEndpoint.objects.filter(trigger_tag_id__in=ids).values_list(
+            "trigger_tag_id", flat=True
+        )
+    )
+    for row in Offering.objects.filter(
+        Q(base_tag_id__in=ids)
+        | Q(instant_tag_id__in=ids)
+        | Q(purchase_tag_id__in=ids)
+        | Q(revoke_tag_id__in=ids)
+    ).values_list("base_tag_id", "instant_tag_id", "purchase_tag_id", "revoke_tag_id"):
+        guarded |= ids & set(row)
+    return guarded
+
+
+def _contact(params, *, with_secret: bool = True) -> tuple[str, str, dict, list[int]]:
     """A subscribe call's email, first name, fields and extra tag ids, checked."""
-    email = params.get("email")
+    email = as_text(params.get("email"), "email")
     try:
-        email = email_normalize(email or "")
+        email = email_normalize(email)
     except ValidationError:
         raise unprocessable("Email address is invalid", error="Error updating subscriber") from None
     extra = as_id_list(params.get("tags"), "tags")
     if len(Tag.objects.filter(pk__in=extra)) != len(set(extra)):
         raise not_found("Tag not found", "")
-    first_name = params.get("first_name") or params.get("name") or ""
+    if not with_secret and _permission_tag_ids(extra):
+        raise V3Error(
+            401,
+            "Authorization Failed",
+            "You do not have sufficient permissions to access this resource",
+        )
+    first_name = as_text(params.get("first_name") or params.get("name"), "first_name")
     return email, first_name, as_dict(params.get("fields"), "fields"), extra
 
 
-def _subscribe(params, *, source: str) -> tuple[Subscriber, dict]:
+def _subscribe(params, *, source: str, with_secret: bool = True) -> tuple[Subscriber, dict]:
     """Tag and sequence subscribe: the subscriber (created if new), fields and extra tags."""
-    email, first_name, fields, extra = _contact(params)
+    email, first_name, fields, extra = _contact(params, with_secret=with_secret)
     subscriber, _ = subscriber_get_or_create(email=email, first_name=first_name)
     if fields:
         subscriber_fields_set(subscriber=subscriber, values=fields)
@@ -100,8 +142,14 @@ class TagSubscribeView(V3View):
 
     def post(self, request, tag_id):
         tag_obj = _tag_or_404(tag_id)
+        if not self.with_secret and _permission_tag_ids([tag_obj.pk]):
+            raise V3Error(
+                401,
+                "Authorization Failed",
+                "You do not have sufficient permissions to access this resource",
+            )
         with transaction.atomic():
-            subscriber, _ = _subscribe(self.args_, source="api")
+            subscriber, _ = _subscribe(self.args_, source="api", with_secret=self.with_secret)
             taggings_add(pairs=[(subscriber.pk, tag_obj.pk)], source="api")
         tagging = Tagging.objects.get(subscriber=subscriber, tag=tag_obj)
         return Response(
@@ -112,7 +160,7 @@ class TagSubscribeView(V3View):
                     created_at=tagging.created_at,
                     subscribable_id=tag_obj.pk,
                     kind="tag",
-                    subscriber=shapes.subscribers([subscriber])[0],
+                    subscriber=self.subscriber_shape(subscriber),
                 )
             }
         )
@@ -205,7 +253,10 @@ def _date(params, name):
     value = params.get(name)
     if not value:
         return None
-    parsed = parse_date(str(value))
+    try:
+        parsed = parse_date(str(value))
+    except ValueError:
+        parsed = None
     if parsed is None:
         raise unprocessable(f"{name} must be a date as yyyy-mm-dd, got {value!r}.")
     return parsed
@@ -252,11 +303,12 @@ class SubscriberView(V3View):
             raise V3Error(
                 400, "Bad Request", f"At most {MAX_FIELDS_PER_UPDATE} custom fields per request."
             )
+        first_name, email = self.args_.get("first_name"), self.args_.get("email_address")
         with transaction.atomic():
             subscriber_update(
                 subscriber=subscriber,
-                first_name=self.args_.get("first_name"),
-                email=self.args_.get("email_address"),
+                first_name=None if first_name is None else as_text(first_name, "first_name"),
+                email=None if email is None else as_text(email, "email_address"),
             )
             subscriber_fields_set(subscriber=subscriber, values=fields)
         subscriber.refresh_from_db()
@@ -335,3 +387,14 @@ class CustomFieldView(V3View):
     def delete(self, request, field_id):
         custom_field_delete(field=_field_or_404(field_id))
         return Response(status=204)
+
+
+class UnknownView(V3View):
+    """Any other /v3/ path: Kit's 404 body, not an HTML page."""
+
+    access = "key"
+
+    def get(self, request, rest):
+        raise not_found()
+
+    post = put = delete = get

@@ -22,7 +22,7 @@ from apps.crm.payloads import _iso, purchase_kit_payload
 from apps.crm.signups import form_subscribe, purchase_create
 
 from . import shapes
-from .base import V3Error, V3View, as_int, not_found, page_of, unprocessable
+from .base import V3Error, V3View, as_int, as_text, not_found, page_of, unprocessable
 from .views import _contact, _subscribe, _subscriptions_page
 
 
@@ -67,7 +67,7 @@ class FormSubscribeView(V3View):
         """Tags asked for here follow the form's own: at once, or on confirmation with double
         opt-in (the subscription answers "inactive" until then, as in Kit)."""
         form = _get_or_404(Form, form_id)
-        email, first_name, fields, tag_ids = _contact(self.args_)
+        email, first_name, fields, tag_ids = _contact(self.args_, with_secret=self.with_secret)
         with transaction.atomic():
             subscription = form_subscribe(
                 form=form, email=email, first_name=first_name, fields=fields, tag_ids=tag_ids
@@ -82,7 +82,7 @@ class FormSubscribeView(V3View):
                     created_at=subscription.created_at,
                     subscribable_id=form.pk,
                     kind="form",
-                    subscriber=shapes.subscribers([subscriber])[0],
+                    subscriber=self.subscriber_shape(subscriber),
                     referrer=subscription.referrer,
                 )
             }
@@ -128,7 +128,7 @@ class SequenceSubscribeView(V3View):
     def post(self, request, sequence_id):
         sequence = _get_or_404(Sequence, sequence_id, "Course not found", "")
         with transaction.atomic():
-            subscriber, _ = _subscribe(self.args_, source="api")
+            subscriber, _ = _subscribe(self.args_, source="api", with_secret=self.with_secret)
             sequence_subscribe(subscriber=subscriber, sequence=sequence, source="api")
         sub = SequenceSubscription.objects.get(subscriber=subscriber, sequence=sequence)
         return Response(
@@ -139,7 +139,7 @@ class SequenceSubscribeView(V3View):
                     created_at=sub.created_at,
                     subscribable_id=sequence.pk,
                     kind="course",
-                    subscriber=shapes.subscribers([subscriber])[0],
+                    subscriber=self.subscriber_shape(subscriber),
                     source=sub.source,
                 )
             }
@@ -222,13 +222,19 @@ def _broadcast_apply(broadcast: Broadcast, params: dict) -> Broadcast:
             continue
         value = params[name]
         if name in ("published_at", "send_at"):
-            parsed = parse_datetime(str(value)) if value else None
-            if value and parsed is None:
+            text = as_text(value, name)
+            try:
+                parsed = parse_datetime(text) if text else None
+            except ValueError:
+                parsed = None
+            if text and parsed is None:
                 raise unprocessable(f"{name} must be a date and time (ISO 8601), got {value!r}.")
             value = parsed
         elif name == "public":
-            value = str(value).lower() in ("1", "true", "yes")
-        setattr(broadcast, name, value if value is not None else getattr(broadcast, name))
+            value = str(as_text(value, name)).lower() in ("1", "true", "yes")
+        else:
+            value = as_text(value, name)
+        setattr(broadcast, name, value)
     if not broadcast.subject:
         raise unprocessable("subject can't be blank")
     if broadcast.status in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
@@ -293,8 +299,13 @@ class HooksView(V3View):
         value = event.get(field) if field else None
         if field == "sequence_id" and value in (None, ""):
             value = event.get("course_id")  # older docs and the PHP SDK say course_id
-        if field in ("tag_id", "form_id", "sequence_id") and value not in (None, ""):
+        if field in ("tag_id", "form_id", "sequence_id", "custom_field_id") and value not in (
+            None,
+            "",
+        ):
             value = as_int(value, field)
+        elif field and value not in (None, ""):
+            value = as_text(value, field)
         try:
             hook = hook_create(
                 event_name=str(event["name"]),
