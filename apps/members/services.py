@@ -537,5 +537,30 @@ def login_failure_record(*, username: str, address: str | None) -> None:
         row.save()
 
 
+LINK_REQUESTS_PER_EMAIL = 5
+LINK_REQUESTS_PER_ADDRESS = 20
+
+
+@transaction.atomic
+def email_request_allowed(*, purpose: str, email: str, address: str | None) -> bool:
+    """Login-link and password-reset emails: a few per address and per mailbox in the window,
+    so nobody can flood a member's inbox (the page answers the same either way)."""
+    now = timezone.now()
+    keys = [(f"{purpose}:email:{email.strip().lower()}", LINK_REQUESTS_PER_EMAIL)]
+    if address:
+        keys.append((f"{purpose}:address:{address}", LINK_REQUESTS_PER_ADDRESS))
+    allowed = True
+    for key, limit in keys:
+        row, _ = LoginThrottle.objects.select_for_update().get_or_create(
+            key=key, defaults={"window_started_at": now}
+        )
+        if row.window_started_at < now - LOGIN_WINDOW:
+            row.failures, row.window_started_at = 0, now
+        row.failures += 1
+        row.save(update_fields=["failures", "window_started_at"])
+        allowed = allowed and row.failures <= limit
+    return allowed
+
+
 def login_success_record(*, username: str) -> None:
     LoginThrottle.objects.filter(key=f"account:{(username or '').strip().lower()}").delete()

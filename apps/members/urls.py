@@ -12,7 +12,7 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path(
         "password/reset/",
-        auth_views.PasswordResetView.as_view(
+        views.ThrottledPasswordResetView.as_view(
             form_class=MemberPasswordResetForm,
             template_name="members/password_reset.html",
             email_template_name="members/email/password_reset.txt",

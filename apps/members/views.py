@@ -15,6 +15,7 @@ from django.contrib.auth import (
     update_session_auth_hash,
 )
 from django.contrib.auth.forms import PasswordChangeForm
+from django.contrib.auth.views import PasswordResetView
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponseRedirect, JsonResponse
@@ -68,7 +69,10 @@ def login_view(request):
             from .tasks import login_link_send
 
             email = link_form.cleaned_data["email"].strip().lower()
-            transaction.on_commit(lambda: login_link_send.delay(email), robust=True)
+            if services.email_request_allowed(
+                purpose="login_link", email=email, address=_address(request)
+            ):
+                transaction.on_commit(lambda: login_link_send.delay(email), robust=True)
             return render(request, "members/login_link_sent.html", {"email": email})
     elif request.method == "POST":
         password_form = LoginForm(request.POST)
@@ -332,3 +336,16 @@ def webhook_inbound_view(request, public_id, operation, offering_id, signature):
     return JsonResponse(
         {"status": "accepted" if fresh else "duplicate", "call": call.pk}, status=202
     )
+
+
+class ThrottledPasswordResetView(PasswordResetView):
+    """Django's reset view, with the same per-mailbox and per-address cap as login links."""
+
+    def form_valid(self, form):
+        if not services.email_request_allowed(
+            purpose="password_reset",
+            email=form.cleaned_data["email"],
+            address=_address(self.request),
+        ):
+            return HttpResponseRedirect(self.get_success_url())
+        return super().form_valid(form)

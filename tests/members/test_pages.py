@@ -224,3 +224,19 @@ def test_dashboard_offering_and_lesson_pages_do_not_grow_with_the_catalogue(clie
     many = [_count(client, url) for url in urls_big]
 
     assert many == few
+
+
+def test_login_links_and_resets_cannot_flood_a_mailbox(
+    client, member, django_capture_on_commit_callbacks
+):
+    for _ in range(8):
+        with django_capture_on_commit_callbacks(execute=True):
+            page = client.post(
+                reverse("members:login"), {"email": "mia@example.com", "action": "link"}
+            )
+        assert "a login link is on its way" in page.content.decode()  # the same answer
+        client.post(reverse("members:password_reset"), {"email": "mia@example.com"})
+    links = [m for m in mail.outbox if m.subject == "Your login link"]
+    resets = [m for m in mail.outbox if m.subject.startswith("Choose your password")]
+    assert len(links) == 5
+    assert len(resets) == 5
