@@ -1,16 +1,12 @@
 """What the outside review of the member area found; each test names the case."""
 
 import json
-import threading
-import urllib.error
-import urllib.request
 from datetime import timedelta
 
 import pytest
 import time_machine
 from django.contrib.auth.models import Permission, User
 from django.core.exceptions import ValidationError
-from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -240,39 +236,6 @@ def test_renaming_a_module_in_the_offering_admin_sticks(admin_client):
     assert response.status_code == 302, response.content[:3000]
     module.refresh_from_db()
     assert module.title == "Renamed"
-
-
-@pytest.mark.postgres
-@pytest.mark.django_db(transaction=True)
-def test_one_delivery_id_20_times_at_once_is_one_call_and_no_error(live_server, settings):
-    settings.SITE_URL = live_server.url
-    endpoint = endpoint_mint(operation=Operation.RELEASE, offering=weekly_course())
-    barrier, codes = threading.Barrier(20), []
-
-    def post():
-        request = urllib.request.Request(
-            f"{live_server.url}{endpoint.path}",
-            data=b'{"email": "same@example.com"}',
-            headers={"Content-Type": "application/json", "webhook-id": "msg_same"},
-        )
-        try:
-            barrier.wait()
-            with urllib.request.urlopen(request, timeout=60) as response:
-                codes.append(response.status)
-        except urllib.error.HTTPError as exc:
-            codes.append(exc.code)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=post) for _ in range(20)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-
-    assert codes == [202] * 20
-    assert WebhookCall.objects.count() == 1
-    assert Member.objects.count() == 1
 
 
 def test_failures_from_one_address_lock_logins_for_every_account_there(client):
