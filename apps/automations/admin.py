@@ -16,7 +16,7 @@ from . import services
 from .engine import engine_health, runs_exit, runs_retry
 from .graph import Graph
 from .kinds import SettingsError, kinds_all, node_settings_clean
-from .models import Automation, Node, Run, RunStep, Trigger
+from .models import ACTIVE_RUN_STATUSES, Automation, Node, Run, RunStep, Trigger
 from .nodes import event_spec_clean
 from .selectors import automations_with_counts, nodes_annotate_counts, nodes_with_counts
 
@@ -128,6 +128,27 @@ class AutomationAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         return automations_with_counts()
+
+    def has_delete_permission(self, request, obj=None):
+        # Deleting would strand the people in it: pause it and exit their runs first.
+        if (
+            obj is not None
+            and Run.objects.filter(automation=obj, status__in=ACTIVE_RUN_STATUSES).exists()
+        ):
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def delete_model(self, request, obj):
+        services.automation_delete(automation=obj)
+
+    def delete_queryset(self, request, queryset):
+        for automation in queryset:
+            try:
+                services.automation_delete(automation=automation)
+            except ValidationError as exc:
+                self.message_user(
+                    request, f"{automation}: {' '.join(exc.messages)}", messages.ERROR
+                )
 
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)

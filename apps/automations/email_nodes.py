@@ -36,9 +36,6 @@ class SendEmailKind(NodeKind):
                 raise SettingsError(name, str(exc)) from None
         return {"subject": subject, "body": body, "purchase": bool(settings.get("purchase"))}
 
-    def describe(self, settings):
-        return f"Send email {settings.get('subject')!r}"
-
     def arrive(self, ctx):
         key = f"run:{ctx.run.pk}:step:{ctx.run.steps_logged + 1}"
         settings = ctx.node.settings

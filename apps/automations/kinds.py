@@ -67,9 +67,6 @@ class NodeKind:
     def resume(self, ctx: StepContext) -> Outcome:
         return Outcome(detail="resumed")
 
-    def describe(self, settings: dict) -> str:
-        return self.label
-
 
 _KINDS: dict[str, NodeKind] = {}
 

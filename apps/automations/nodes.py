@@ -102,11 +102,6 @@ class DelayKind(NodeKind):
             raise SettingsError("unit", f"must be one of {', '.join(DELAY_UNITS)}, got {unit!r}")
         return {"amount": amount, "unit": unit}
 
-    def describe(self, settings):
-        if "until_field" in settings:
-            return f"Wait until the date in {settings['until_field']}"
-        return f"Wait {settings.get('amount')} {settings.get('unit')}"
-
     def _until(self, ctx: StepContext) -> tuple[datetime | None, str]:
         key = ctx.node.settings["until_field"]
         raw = (
@@ -148,10 +143,6 @@ class TagKind(NodeKind):
     def clean(self, settings):
         _unknown(settings, {"tag_id"})
         return {"tag_id": _tag_setting(settings)}
-
-    def describe(self, settings):
-        name = Tag.objects.filter(pk=settings.get("tag_id")).values_list("name", flat=True).first()
-        return f"{'Add' if self.adding else 'Remove'} tag {name or settings.get('tag_id')!r}"
 
     def arrive(self, ctx):
         pair = [(ctx.run.subscriber_id, ctx.node.settings["tag_id"])]
@@ -233,9 +224,6 @@ class EventKind(NodeKind):
     def clean(self, settings):
         return event_spec_clean(settings)
 
-    def describe(self, settings):
-        return f"When {settings.get('event_type')} happens"
-
     def arrive(self, ctx):
         event_type, tag_id, params = event_spec_split(ctx.node.settings)
         since = Event.objects.filter(
@@ -271,9 +259,6 @@ class WebhookKind(NodeKind):
             raise SettingsError("payload", str(exc)) from None
         return {"url": url.strip(), "payload": payload}
 
-    def describe(self, settings):
-        return f"POST to {settings.get('url')}"
-
     def arrive(self, ctx):
         subscriber = ctx.run.subscriber
         template = ctx.node.settings.get("payload")
@@ -300,9 +285,6 @@ class SetFieldKind(NodeKind):
         if not isinstance(value, str | int | float) or len(str(value)) > FIELD_VALUE_MAX:
             raise SettingsError("value", "expected a text value")
         return {"key": _field_key_setting(settings, "key"), "value": str(value)}
-
-    def describe(self, settings):
-        return f"Set {settings.get('key')} to {settings.get('value')!r}"
 
     def arrive(self, ctx):
         key, value = ctx.node.settings["key"], ctx.node.settings["value"]

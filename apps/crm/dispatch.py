@@ -64,10 +64,6 @@ def consumer_unregister(*, name: str) -> None:
     _CONSUMERS.pop(name, None)
 
 
-def consumers_all() -> list[Consumer]:
-    return list(_CONSUMERS.values())
-
-
 def _deliver(events: list[Event]) -> None:
     for consumer in list(_CONSUMERS.values()):
         wanted = [event for event in events if consumer.wants(event)]

@@ -42,10 +42,6 @@ def tag_name_key(name: str) -> str:
     return tag_name_clean(name).casefold()
 
 
-def tag_get_by_name(*, name: str) -> Tag | None:
-    return Tag.objects.filter(name_key=tag_name_key(name)).first()
-
-
 @transaction.atomic
 def tag_get_or_create(*, name: str) -> tuple[Tag, bool]:
     cleaned = tag_name_clean(name)
@@ -170,10 +166,6 @@ def subscriber_tag_add(*, subscriber: Subscriber, tag: Tag, source: str) -> bool
 def subscriber_tag_remove(*, subscriber: Subscriber, tag: Tag, source: str) -> bool:
     """Untag one subscriber; True if they had the tag."""
     return bool(taggings_remove(pairs=[(subscriber.pk, tag.pk)], source=source))
-
-
-def subscriber_tags_add(*, subscriber: Subscriber, tags: Iterable[Tag], source: str) -> int:
-    return len(taggings_add(pairs=[(subscriber.pk, t.pk) for t in tags], source=source))
 
 
 def tag_bulk_add(*, tag: Tag, subscriber_ids: Iterable[int], source: str) -> int:

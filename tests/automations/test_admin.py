@@ -190,3 +190,20 @@ def _form_data(flow, *, nodes=(), existing=()) -> dict:
             }
         )
     return data
+
+
+def test_an_automation_people_are_in_is_not_deleted(admin_client):
+    flow = build(triggers=on_tag("Go"), steps=[wait(1, "days")])
+    tag(SubscriberFactory(), "Go")
+    settle()
+
+    single = admin_client.post(
+        reverse("admin:automations_automation_delete", args=[flow.pk]), {"post": "yes"}
+    )
+    bulk = admin_client.post(
+        reverse("admin:automations_automation_changelist"),
+        {"action": "delete_selected", "_selected_action": [flow.pk], "post": "yes"},
+    )
+
+    assert (single.status_code, bulk.status_code) == (403, 403)
+    assert Automation.objects.filter(pk=flow.pk).exists()
