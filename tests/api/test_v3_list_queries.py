@@ -42,3 +42,27 @@ def test_list_endpoints_do_not_grow_with_rows(v3, path, make):
         return len(ctx.captured_queries)
 
     assert count(2, 0) == count(25, 100)
+
+
+@pytest.mark.parametrize("kind", ["forms", "sequences"])
+def test_subscription_lists_do_not_grow_with_rows(v3, kind):
+    from apps.crm.models import Form, FormSubscription, Sequence, SequenceSubscription
+
+    parent = Form.objects.create(name="F") if kind == "forms" else Sequence.objects.create(name="S")
+
+    def count(n):
+        people = SubscriberFactory.create_batch(n)
+        if kind == "forms":
+            FormSubscription.objects.bulk_create(
+                FormSubscription(form=parent, subscriber=p, state="active") for p in people
+            )
+        else:
+            SequenceSubscription.objects.bulk_create(
+                SequenceSubscription(sequence=parent, subscriber=p) for p in people
+            )
+        v3().get(f"{kind}/{parent.pk}/subscriptions")
+        with CaptureQueriesContext(connection) as ctx:
+            v3().get(f"{kind}/{parent.pk}/subscriptions")
+        return len(ctx.captured_queries)
+
+    assert count(2) == count(30)

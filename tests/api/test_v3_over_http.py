@@ -18,8 +18,11 @@ class KitClient:
         self.base, self.secret = base, secret
 
     def call(self, method: str, path: str, body: dict | None = None, query: str = ""):
+        # As client libraries do: the secret in the query string for GET and DELETE, in the
+        # JSON body otherwise (so each way of reading credentials is exercised on its own).
         data = json.dumps({"api_secret": self.secret, **(body or {})}).encode()
-        url = f"{self.base}/v3/{path}?api_secret={self.secret}{query}"
+        in_query = method in ("GET", "DELETE")
+        url = f"{self.base}/v3/{path}?{f'api_secret={self.secret}' if in_query else ''}{query}"
         request = urllib.request.Request(
             url,
             data=None if method in ("GET", "DELETE") else data,
