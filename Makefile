@@ -8,7 +8,7 @@ BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 export PATH := $(BIN):$(PATH)
 
-.PHONY: install run test lint format clean
+.PHONY: install run test bench lint format clean
 
 install: $(STAMP)
 
@@ -31,6 +31,13 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest
+
+# The benches need PostgreSQL and Redis (DATABASE_URL, REDIS_URL); each makes its own database.
+bench: install
+	cd bench && $(BIN)/python engine.py --subscribers 2000
+	cd bench && $(BIN)/python drip.py
+	cd bench && $(BIN)/python segment.py
+	cd bench && $(BIN)/python member_pages.py
 
 lint: install
 	$(BIN)/ruff check .
