@@ -399,9 +399,10 @@ def _walk(run: Run, graph: Graph, now, steps: list[RunStep]) -> None:
             run.node_arrived_at = now
         ctx = StepContext(run=run, node=node, automation=run.automation, now=now)
         kind = kind_get(node.kind)
+        # No savepoint per step (two round trips each): a kind raises StepError before it
+        # writes anything, and any other error rolls the whole advance back.
         try:
-            with transaction.atomic():
-                outcome: Outcome = kind.resume(ctx) if run.arrived else kind.arrive(ctx)
+            outcome: Outcome = kind.resume(ctx) if run.arrived else kind.arrive(ctx)
         except StepError as exc:
             steps.append(_step(run, node, now, StepOutcome.FAILED, error=str(exc)))
             run.status, run.finished_at, run.resume_at = RunStatus.FAILED, now, None

@@ -24,7 +24,11 @@ class SettingsError(ValueError):
 
 
 class StepError(Exception):
-    """A step cannot run for this subscriber (a deterministic failure, not worth retrying)."""
+    """A step cannot run for this subscriber (a deterministic failure, not worth retrying).
+
+    Raise it before the step writes anything: the engine logs the failure in the same
+    transaction as whatever the step already wrote (there is no savepoint per step, for speed).
+    Any other exception rolls the whole advance back and is retried."""
 
 
 @dataclass
