@@ -134,6 +134,29 @@ def runs_start(
 # Exiting ----------------------------------------------------------------------------------
 
 
+def steps_log_where_they_stand(runs: list[Run], *, now, outcome: str, detail: str) -> None:
+    """Log one step per run at the step the run stands on (an exit, a deleted step), with
+    the next sequence number of each run (saved by the caller with ``steps_logged``)."""
+    for run in runs:
+        run.steps_logged += 1
+    RunStep.objects.bulk_create(
+        [
+            RunStep(
+                run=run,
+                seq=run.steps_logged,
+                node=run.current_node,
+                node_kind=run.current_node.kind if run.current_node else "",
+                node_label=_label(run.current_node),
+                arrived_at=run.node_arrived_at or now,
+                at=now,
+                outcome=outcome,
+                detail=detail,
+            )
+            for run in runs
+        ]
+    )
+
+
 @transaction.atomic
 def runs_exit(
     *,
@@ -156,24 +179,7 @@ def runs_exit(
     runs = list(queryset.select_related("current_node"))
     if not runs:
         return 0
-    for run in runs:
-        run.steps_logged += 1
-    RunStep.objects.bulk_create(
-        [
-            RunStep(
-                run=run,
-                seq=run.steps_logged,
-                node=run.current_node,
-                node_kind=run.current_node.kind if run.current_node else "",
-                node_label=_label(run.current_node) if run.current_node else "",
-                arrived_at=run.node_arrived_at or now,
-                at=now,
-                outcome=StepOutcome.EXITED,
-                detail=reason,
-            )
-            for run in runs
-        ]
-    )
+    steps_log_where_they_stand(runs, now=now, outcome=StepOutcome.EXITED, detail=reason)
     for run in runs:
         run.status, run.finished_at, run.locked_until, run.resume_at = (
             RunStatus.EXITED,
@@ -348,18 +354,7 @@ def run_advance(*, run_id: int, token: int, now=None, graphs: dict | None = None
 
 
 def _log_exit(run: Run, now, reason: str) -> None:
-    run.steps_logged += 1
-    RunStep.objects.create(
-        run=run,
-        seq=run.steps_logged,
-        node=run.current_node,
-        node_kind=run.current_node.kind if run.current_node else "",
-        node_label=_label(run.current_node),
-        arrived_at=run.node_arrived_at or now,
-        at=now,
-        outcome=StepOutcome.EXITED,
-        detail=reason,
-    )
+    steps_log_where_they_stand([run], now=now, outcome=StepOutcome.EXITED, detail=reason)
     run.status, run.finished_at, run.resume_at, run.locked_until = (
         RunStatus.EXITED,
         now,

@@ -5,7 +5,7 @@ from django.db import transaction
 from django.db.models import F, Max
 from django.utils import timezone
 
-from .engine import _label, sweep_kick_on_commit
+from .engine import steps_log_where_they_stand, sweep_kick_on_commit
 from .graph import graph_load
 from .kinds import SettingsError, kind_get, node_settings_clean
 from .models import (
@@ -17,7 +17,6 @@ from .models import (
     Reentry,
     Run,
     RunStatus,
-    RunStep,
     StepOutcome,
     Trigger,
 )
@@ -200,23 +199,11 @@ def node_delete(*, node: Node) -> int:
         .select_for_update(of=("self",))
     )
     now = timezone.now()
-    for run in runs:
-        run.steps_logged += 1
-    RunStep.objects.bulk_create(
-        [
-            RunStep(
-                run=run,
-                seq=run.steps_logged,
-                node=run.current_node,
-                node_kind=run.current_node.kind,
-                node_label=_label(run.current_node),
-                arrived_at=run.node_arrived_at or now,
-                at=now,
-                outcome=StepOutcome.SKIPPED,
-                detail="step deleted while the run waited here; moved on to the next step",
-            )
-            for run in runs
-        ]
+    steps_log_where_they_stand(
+        runs,
+        now=now,
+        outcome=StepOutcome.SKIPPED,
+        detail="step deleted while the run waited here; moved on to the next step",
     )
     for run in runs:
         run.current_node_id, run.arrived, run.resume_at = successor, False, now

@@ -324,18 +324,8 @@ def offering_grant(
 def offering_revoke(*, subscriber: Subscriber, offering: Offering, source: str) -> bool:
     """End access: the revoke tag (which wins over every allow tag) and the grant's end time.
     The account, progress and release history stay."""
-    grant = grant_for_update(subscriber_id=subscriber.pk, offering_id=offering.pk).first()
     taggings_add(pairs=[(subscriber.pk, offering.revoke_tag_id)], source=f"offering:{source}")
-    if grant is None or grant.revoked_at is not None:
-        return False
-    grant.revoked_at, grant.next_release_at = timezone.now(), None
-    grant.save(update_fields=["revoked_at", "next_release_at"])
-    event_record(
-        subscriber_id=subscriber.pk,
-        type=ACCESS_REVOKED,
-        payload={"offering_id": offering.pk, "source": source},
-    )
-    return True
+    return offering_end(subscriber=subscriber, offering=offering, source=source)
 
 
 @transaction.atomic
