@@ -15,7 +15,7 @@ from .models import CustomField, Event, Subscriber, SubscriberFieldValue, Webhoo
 class SubscriberForm(forms.ModelForm):
     class Meta:
         model = Subscriber
-        fields = ["email", "first_name"]
+        fields = ["email", "first_name", "is_test"]
 
     def clean_email(self):
         try:
@@ -68,8 +68,8 @@ class FieldValueInline(ReadOnlyInline):
 @admin.register(Subscriber)
 class SubscriberAdmin(admin.ModelAdmin):
     form = SubscriberForm
-    list_display = ["email", "first_name", "state", "created_at"]
-    list_filter = ["state"]
+    list_display = ["email", "first_name", "state", "is_test", "created_at"]
+    list_filter = ["state", "is_test"]
     search_fields = ["email", "first_name"]
     readonly_fields = ["state", "cancelled_at", "created_at", "updated_at"]
     inlines = [FieldValueInline]
@@ -90,6 +90,8 @@ class SubscriberAdmin(admin.ModelAdmin):
                 email=form.cleaned_data["email"], first_name=form.cleaned_data["first_name"]
             )
             obj.pk = created.pk
+        # Marking a test address is a flag the creator sets, not a change anything listens to.
+        Subscriber.objects.filter(pk=obj.pk).update(is_test=form.cleaned_data["is_test"])
 
     @admin.action(description="Unsubscribe selected subscribers")
     def unsubscribe_selected(self, request, queryset):

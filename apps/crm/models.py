@@ -30,6 +30,12 @@ class Subscriber(models.Model):
     # bought keep coming after an unsubscribe.
     broadcasts_opted_out = models.BooleanField(default=False)
     keep_purchase_emails = models.BooleanField(default=True)
+    # A creator's own test address: the builder lets such a subscriber skip a running wait.
+    is_test = models.BooleanField(
+        "test subscriber",
+        default=False,
+        help_text="Test subscribers may skip an automation's waits from the builder.",
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     updated_at = models.DateTimeField(auto_now=True)
 
