@@ -6,12 +6,14 @@ class MembersConfig(AppConfig):
     label = "members"
 
     def ready(self) -> None:
+        from apps.automations.facts import offering_facts_register
         from apps.crm.demo import seed_step_register
         from apps.crm.liquid import liquid_context_provider_register
         from apps.tags.dependents import tag_dependents_register
         from config.periodic import PeriodicSpec, connect
 
         from . import event_types
+        from .automation_facts import offering_facts
         from .dependents import endpoint_uses_of_tag
         from .seed import seed_demo_member
         from .services import member_liquid_variables
@@ -19,6 +21,7 @@ class MembersConfig(AppConfig):
 
         event_types.register()
         tag_dependents_register(name="members", find=endpoint_uses_of_tag)
+        offering_facts_register(name="members", provide=offering_facts)
         liquid_context_provider_register(name="members", provide=member_liquid_variables)
         seed_step_register(name="members.demo", order=50, run=seed_demo_member)
         connect(
