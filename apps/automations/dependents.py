@@ -1,24 +1,51 @@
-"""What in automations uses a tag (for tags.dependents)."""
+"""What in automations adds or uses a tag (for tags.dependents and the tag map)."""
+
+from collections.abc import Collection
+
+from django.urls import reverse
 
 from apps.tags.conditions import condition_tag_ids
+from apps.tags.dependents import Role, TagUse
 
 from .kinds import kind_get
 from .models import Node, Trigger
 
+_STEP_ROLES = {"add_tag": Role.ADDS, "remove_tag": Role.REMOVES}
 
-def automation_uses_of_tag(tag_id: int) -> list[str]:
+
+def _automation_url(automation_id: int) -> str:
+    return reverse("admin:automations_automation_change", args=[automation_id])
+
+
+def automation_uses_of_tag(tag_ids: Collection[int] | None) -> list[TagUse]:
+    """Two queries whatever the number of tags or steps: triggers, then tag-bearing steps."""
+    triggers = Trigger.objects.filter(tag__isnull=False).select_related("automation")
+    if tag_ids is not None:
+        triggers = triggers.filter(tag_id__in=tag_ids)
     uses = [
-        f"entry trigger of {t.automation.name!r}"
-        for t in Trigger.objects.filter(tag_id=tag_id).select_related("automation")
+        TagUse(
+            tag_id=t.tag_id,
+            role=Role.NEEDS,
+            text=f"entry trigger of {t.automation.name!r}",
+            url=_automation_url(t.automation_id),
+        )
+        for t in triggers
     ]
+    # Tags sit inside each step's JSON settings, so steps are read once and matched here.
     for node in Node.objects.select_related("automation").filter(
         kind__in=["add_tag", "remove_tag", "event", "condition"]
     ):
-        tag_keys = kind_get(node.kind).tag_settings
-        in_settings = any(node.settings.get(key) == tag_id for key in tag_keys)
-        in_condition = node.kind == "condition" and tag_id in condition_tag_ids(
-            node.settings["condition"]
-        )
-        if in_settings or in_condition:
-            uses.append(f"{node.kind} step in {node.automation.name!r}")
+        found = {node.settings.get(key) for key in kind_get(node.kind).tag_settings}
+        if node.kind == "condition":
+            found |= condition_tag_ids(node.settings["condition"])
+        for tag_id in found - {None}:
+            uses.append(
+                TagUse(
+                    tag_id=tag_id,
+                    role=_STEP_ROLES.get(node.kind, Role.NEEDS),
+                    text=f"{node.kind.replace('_', ' ')} step in {node.automation.name!r}"
+                    + (f" ({node.label})" if node.label else ""),
+                    url=_automation_url(node.automation_id),
+                )
+            )
     return uses

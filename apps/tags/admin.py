@@ -1,13 +1,17 @@
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count
+from django.http import HttpResponse
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from apps.crm.admin import ReadOnlyInline, subscriber_admin_extend
 
 from . import services
 from .models import Tag, Tagging
+from .tagmap import tag_map_csv, tag_map_groups, tag_map_rows
 
 
 class TagForm(forms.ModelForm):
@@ -35,6 +39,35 @@ class TagAdmin(admin.ModelAdmin):
     list_display = ["name", "subscriber_count", "created_at"]
     search_fields = ["name"]
     list_per_page = 200
+    change_list_template = "admin/tags/tag/change_list.html"
+
+    def get_urls(self):
+        custom = [
+            path("map/", self.admin_site.admin_view(self.map_view), name="tags_tag_map"),
+            path("map.csv", self.admin_site.admin_view(self.map_csv_view), name="tags_tag_map_csv"),
+        ]
+        return custom + super().get_urls()
+
+    def map_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        rows = tag_map_rows()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Tag map",
+            "opts": self.model._meta,
+            "groups": tag_map_groups(rows),
+            "tag_count": len(rows),
+            "warning_count": sum(1 for row in rows if row.warnings),
+        }
+        return TemplateResponse(request, "admin/tags/tag_map.html", context)
+
+    def map_csv_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        response = HttpResponse(tag_map_csv(tag_map_rows()), content_type="text/csv")
+        response["Content-Disposition"] = 'attachment; filename="tag-map.csv"'
+        return response
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(subscriber_count=Count("taggings"))

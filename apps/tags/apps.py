@@ -11,8 +11,10 @@ class TagsConfig(AppConfig):
         from apps.crm.event_types import FORM_SUBSCRIBE
 
         from . import event_types
+        from .dependents import tag_dependents_register
         from .seed import seed_guide_tags
         from .services import taggings_add
+        from .tagmap import crm_uses_of_tag
 
         def on_form_subscribe(events):
             # A form's tags (and those asked for with the subscription) follow the sign-up.
@@ -30,4 +32,5 @@ class TagsConfig(AppConfig):
         consumer_register(
             name="tags.form_tags", handle=on_form_subscribe, event_types=[FORM_SUBSCRIBE]
         )
+        tag_dependents_register(name="crm", find=crm_uses_of_tag)
         seed_step_register(name="tags.guide", order=20, run=seed_guide_tags)
