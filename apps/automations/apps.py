@@ -7,11 +7,13 @@ class AutomationsConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.crm.demo import seed_step_register
+        from apps.crm.health import health_check_register
         from apps.tags.dependents import tag_dependents_register
         from config.periodic import connect
 
         from . import consumers, email_nodes, nodes
         from .dependents import automation_uses_of_tag
+        from .health import automations_health
         from .seed import seed_guide_automations
         from .tasks import periodic_specs
 
@@ -20,4 +22,5 @@ class AutomationsConfig(AppConfig):
         consumers.register()
         connect(self, periodic_specs())
         tag_dependents_register(name="automations", find=automation_uses_of_tag)
+        health_check_register(name="automations", order=10, check=automations_health)
         seed_step_register(name="automations.guide", order=15, run=seed_guide_automations)
