@@ -193,6 +193,7 @@ class WebhookDelivery(models.Model):
         return f"{self.key} -> {self.url}"
 
 
+from .import_models import ImportStatus, SubscriberImport  # noqa: E402,F401  (registers it)
 from .messaging_models import (  # noqa: E402,F401  (registers the messaging models)
     Broadcast,
     BroadcastStatus,

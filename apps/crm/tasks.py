@@ -48,3 +48,14 @@ def broadcasts_send_due() -> int:
     from . import emails
 
     return emails.broadcasts_send_due()
+
+
+SUBSCRIBER_IMPORT_RUN_TASK = "crm.subscriber_import_run"
+
+
+@shared_task(name=SUBSCRIBER_IMPORT_RUN_TASK, acks_late=True, ignore_result=True)
+def subscriber_import_run(*, import_id: int) -> None:
+    """Run a CSV import; a redelivery resumes at the first batch not committed."""
+    from . import imports
+
+    imports.subscriber_import_run(import_id=import_id)

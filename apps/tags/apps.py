@@ -9,11 +9,13 @@ class TagsConfig(AppConfig):
         from apps.crm.demo import seed_step_register
         from apps.crm.dispatch import consumer_register
         from apps.crm.event_types import FORM_SUBSCRIBE
+        from apps.crm.imports import import_tagger_register
 
         from . import event_types
         from .dependents import tag_dependents_register
+        from .imports import import_tags_apply
         from .seed import seed_guide_tags
-        from .services import taggings_add
+        from .services import tag_name_clean, taggings_add
         from .tagmap import crm_uses_of_tag
 
         def on_form_subscribe(events):
@@ -34,3 +36,4 @@ class TagsConfig(AppConfig):
         )
         tag_dependents_register(name="crm", find=crm_uses_of_tag)
         seed_step_register(name="tags.guide", order=20, run=seed_guide_tags)
+        import_tagger_register(clean=tag_name_clean, apply=import_tags_apply)

@@ -1,0 +1,361 @@
+"""CSV import of subscribers: mapping, line errors, batches, updates, events, query counts."""
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.automations.models import Run
+from apps.crm import event_types, imports
+from apps.crm.import_models import ImportStatus, SubscriberImport
+from apps.crm.models import Event, Subscriber, SubscriberFieldValue, SubscriberState
+from apps.crm.services import custom_field_create, subscriber_fields_set, subscriber_unsubscribe
+from apps.tags.event_types import TAG_ADD
+from apps.tags.models import Tag, Tagging
+from tests.automations.helpers import add, build, on_tag, settle, tag, tags_of
+from tests.factories import SubscriberFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def csv_bytes(*lines: str) -> bytes:
+    return ("\n".join(lines) + "\n").encode()
+
+
+def imported(data: bytes, *, tags=()) -> SubscriberImport:
+    """Upload with the guessed mapping, start and run: what the admin and a worker do."""
+    imp = imports.subscriber_import_create(data=data, filename="list.csv", tags=tags)
+    imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
+    return imports.subscriber_import_run(import_id=imp.pk)
+
+
+@pytest.fixture
+def city():
+    return custom_field_create(label="City")
+
+
+# Mapping ----------------------------------------------------------------------------------
+
+
+def test_the_mapping_is_guessed_from_the_header(city):
+    imp = imports.subscriber_import_create(
+        data=csv_bytes(
+            "E-mail Address;First Name;CITY;Tags;Email;Notes", "a@example.com;Ann;Oslo;VIP;;x"
+        ),
+        filename="kit-export.csv",
+    )
+
+    assert imp.header == ["E-mail Address", "First Name", "CITY", "Tags", "Email", "Notes"]
+    assert imp.mapping == ["email", "first_name", "field:city", "tags", "ignore", "ignore"]
+
+
+def test_a_custom_field_is_guessed_by_its_label_as_well_as_its_key():
+    custom_field_create(label="Favourite colour")
+
+    guessed = imports.import_mapping_guess(header=["email", "favourite_colour", "Favourite Colour"])
+
+    assert guessed == ["email", "field:favourite_colour", "ignore"]
+
+
+def test_a_column_mapped_to_an_unknown_field_is_refused_on_line_1():
+    imp = imports.subscriber_import_create(
+        data=csv_bytes("email,Shoe size", "a@example.com,42"), filename="x.csv"
+    )
+    imp = imports.subscriber_import_map(subscriber_import=imp, mapping=["email", "field:shoe_size"])
+
+    with pytest.raises(ValidationError) as refused:
+        imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
+
+    assert refused.value.messages == [
+        "line 1: column 'Shoe size' is mapped to the custom field 'shoe_size', which does not "
+        "exist. Create it under Custom fields, or map the column to another target or to Ignore."
+    ]
+    assert not Subscriber.objects.exists()
+
+
+def test_a_mapping_without_an_email_column_is_refused():
+    imp = imports.subscriber_import_create(
+        data=csv_bytes("email,name", "a@example.com,Ann"), filename="x.csv"
+    )
+    imp = imports.subscriber_import_map(subscriber_import=imp, mapping=["ignore", "first_name"])
+
+    with pytest.raises(ValidationError, match="no column is mapped to the email address"):
+        imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
+
+
+# Files that cannot be read -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ("email,name\né@example.com,Zoë\n".encode("latin-1"), "is not UTF-8 text (byte 0xe9"),
+        (b"\x89PNG\r\n\x1a\n\x00\x00", "This is not a CSV file (it holds binary data)"),
+        (b"   \n\n", "The file is empty."),
+        (b"Dear friends\nhere is my list\n", "The first line should name the columns"),
+        (b"email,name\n", "The file names its columns but has no line of data below them."),
+        (b'email,name\na@example.com,"Ann\nBob\n', "The file is not valid CSV: line 2: unexpected"),
+    ],
+)
+def test_a_file_that_is_not_utf8_csv_is_refused_saying_why(data, message):
+    with pytest.raises(ValidationError) as refused:
+        imp = imports.subscriber_import_create(data=data, filename="x.csv")
+        imports.import_check(subscriber_import=imp)
+
+    assert message in refused.value.messages[0]
+
+
+def test_a_file_over_the_size_limit_is_refused(monkeypatch):
+    monkeypatch.setattr(imports, "IMPORT_FILE_MAX_BYTES", 1024 * 1024)
+
+    with pytest.raises(ValidationError, match=r"The file is 1\.1 MB; at most 1 MB"):
+        imports.subscriber_import_create(data=b"email\n" + b"a" * 1_150_000, filename="x.csv")
+
+
+# Line errors ------------------------------------------------------------------------------
+
+
+def test_each_bad_line_is_reported_by_its_number_with_what_is_wrong(city):
+    long_name, long_tag, long_city = "N" * 256, "T" * 256, "C" * 10_001
+    data = csv_bytes(
+        "email,first_name,city,tags",  # 1
+        "ann@example.com,Ann,Oslo,VIP",  # 2
+        "not-an-email,Bob,,",  # 3
+        "ANN@example.com,Ann again,,",  # 4: the same address as line 2
+        f"cy@example.com,{long_name},,",  # 5
+        "dee@example.com,Dee,Rome,,surplus",  # 6: a value in no column
+        f"eve@example.com,Eve,,{long_tag}",  # 7
+        'fay@example.com,"Fay',  # 8: a quoted value over two lines
+        'Smith",Paris,',  # 9
+        ",Nobody,,",  # 10
+        f"gus@example.com,Gus,{long_city},",  # 11
+        "",  # 12: blank, skipped
+        "hal@example.com,Hal,,A;B",  # 13
+    )
+
+    imp = imported(data)
+
+    assert imp.errors == [
+        [3, "line 3: 'not-an-email' is not a valid email address."],
+        [4, "line 4: ann@example.com is already on line 2; only that line is imported."],
+        [5, "line 5: the first name is 256 characters long; at most 255 are allowed."],
+        [
+            6,
+            "line 6: it has 5 values but the header names 4 columns; 'surplus' belongs to no "
+            "field.",
+        ],
+        [7, f"line 7: tag '{long_tag[:40]}': A tag name can be at most 255 characters."],
+        [10, "line 10: an email address is required."],
+        [
+            11,
+            "line 11: the value in column 'city' is 10001 characters long; at most 10000 are "
+            "allowed.",
+        ],
+    ]
+    assert (imp.rows_total, imp.rows_valid, imp.error_count) == (10, 3, 7)
+    assert set(Subscriber.objects.values_list("email", flat=True)) == {
+        "ann@example.com",
+        "fay@example.com",
+        "hal@example.com",
+    }
+    assert Subscriber.objects.get(email="fay@example.com").first_name == "Fay\nSmith"
+
+
+# Batches ----------------------------------------------------------------------------------
+
+
+def test_a_failing_batch_writes_nothing_and_the_batches_around_it_are_imported(monkeypatch, city):
+    # given: batches of 3 rows, and a database error in the middle of the second batch
+    monkeypatch.setattr(imports, "IMPORT_BATCH_SIZE", 3)
+    calls = []
+    real_fields_set = imports.subscribers_fields_set
+
+    def fields_set_failing_on_the_second_batch(*, values):
+        calls.append(values)
+        if len(calls) == 2:
+            raise DatabaseError("could not serialize access")
+        return real_fields_set(values=values)
+
+    monkeypatch.setattr(imports, "subscribers_fields_set", fields_set_failing_on_the_second_batch)
+    lines = [f"p{n}@example.com,P{n},Town {n},Imported" for n in range(1, 8)]
+
+    # when
+    imp = imported(csv_bytes("email,first name,city,tags", *lines))
+
+    # then: lines 2-4 and 8 are in, lines 5-7 left no trace at all
+    emails = set(Subscriber.objects.values_list("email", flat=True))
+    assert emails == {"p1@example.com", "p2@example.com", "p3@example.com", "p7@example.com"}
+    assert SubscriberFieldValue.objects.count() == 4
+    assert Tagging.objects.count() == 4
+    assert Event.objects.filter(type=TAG_ADD).count() == 4
+    assert Event.objects.filter(type=event_types.SUBSCRIBER_ACTIVATE).count() == 4
+    assert imp.status == ImportStatus.DONE
+    assert (imp.created_count, imp.failed_count, imp.error_count) == (4, 3, 1)
+    assert imp.errors == [
+        [
+            5,
+            "lines 5–7 (batch 2) were not imported: DatabaseError: could not serialize access. "
+            "Nothing from these lines was written; import the file again to retry them "
+            "(existing subscribers are updated, never duplicated).",
+        ]
+    ]
+
+
+def test_a_second_delivery_of_the_task_does_not_import_a_batch_twice(city):
+    imp = imported(csv_bytes("email,city,tags", "a@example.com,Oslo,Go", "b@example.com,Rome,Go"))
+    events = Event.objects.count()
+
+    again = imports.subscriber_import_run(import_id=imp.pk)
+
+    assert Event.objects.count() == events
+    assert (again.created_count, again.batches_done) == (2, 1)
+
+
+def test_a_run_that_died_after_a_batch_resumes_at_the_next_one(monkeypatch):
+    monkeypatch.setattr(imports, "IMPORT_BATCH_SIZE", 2)
+    imp = imports.subscriber_import_create(
+        data=csv_bytes("email", *(f"p{n}@example.com" for n in range(5))), filename="x.csv"
+    )
+    imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
+    imports.subscriber_import_run(import_id=imp.pk)
+    # A worker killed after the first batch left exactly this behind:
+    Subscriber.objects.exclude(email__in=["p0@example.com", "p1@example.com"]).delete()
+    SubscriberImport.objects.filter(pk=imp.pk).update(
+        status=ImportStatus.RUNNING, batches_done=1, rows_done=2, created_count=2
+    )
+
+    resumed = imports.subscriber_import_run(import_id=imp.pk)
+
+    assert Subscriber.objects.count() == 5
+    assert (resumed.created_count, resumed.status, resumed.percent) == (5, "done", 100)
+
+
+# Existing subscribers, events, automations ------------------------------------------------
+
+
+def test_existing_subscribers_are_updated_and_tagged_and_nothing_is_lost(city):
+    # given
+    old = SubscriberFactory(email="old@example.com", first_name="Olga")
+    subscriber_fields_set(subscriber=old, values={city.key: "Oslo"})
+    tag(old, "Customer")
+    quiet = SubscriberFactory(email="quiet@example.com", first_name="Quinn")
+    subscriber_fields_set(subscriber=quiet, values={city.key: "Bergen"})
+    gone = SubscriberFactory(email="gone@example.com")
+    subscriber_unsubscribe(subscriber=gone)
+    before = Event.objects.latest("pk").pk
+
+    # when: an empty cell leaves a value as it is
+    imp = imported(
+        csv_bytes(
+            "email,first_name,city,tags",
+            "OLD@example.com,Olga B.,Trondheim,Customer;Buyer",
+            "quiet@example.com,,,",
+            "gone@example.com,,,",
+            "new@example.com,Nina,Rome,Buyer",
+        )
+    )
+
+    # then
+    old.refresh_from_db()
+    assert old.first_name == "Olga B."
+    assert old.field_values.get().value == "Trondheim"
+    assert tags_of(old) == {"Customer", "Buyer"}
+    quiet.refresh_from_db()
+    assert (quiet.first_name, quiet.field_values.get().value) == ("Quinn", "Bergen")
+    assert Subscriber.objects.get(pk=gone.pk).state == SubscriberState.CANCELLED
+    assert (imp.created_count, imp.updated_count, imp.unchanged_count, imp.tagged_count) == (
+        1,
+        1,
+        2,
+        2,
+    )
+    new_events = Event.objects.filter(pk__gt=before).order_by("pk")
+    assert sorted((e.subscriber.email, e.type, e.payload.get("tag_name")) for e in new_events) == [
+        ("new@example.com", "field_value_updated", None),
+        ("new@example.com", "subscriber_activate", None),
+        ("new@example.com", "tag_add", "Buyer"),
+        ("old@example.com", "field_value_updated", None),
+        ("old@example.com", "tag_add", "Buyer"),
+    ]
+    changed = new_events.get(subscriber=old, type="field_value_updated")
+    assert (changed.payload["old"], changed.payload["new"]) == ("Oslo", "Trondheim")
+    assert new_events.get(type=TAG_ADD, subscriber=old).payload["source"] == f"import:{imp.pk}"
+
+
+def test_tags_for_everyone_and_a_tags_column_split_on_semicolons_and_commas():
+    Tag.objects.create(name="Vip", name_key="vip")
+
+    imported(
+        csv_bytes("email,tags", 'a@example.com,"vip, Course A"', "b@example.com,Course B;;"),
+        tags=["  Imported 2026 "],
+    )
+
+    a, b = (
+        Subscriber.objects.get(email="a@example.com"),
+        Subscriber.objects.get(email="b@example.com"),
+    )
+    assert tags_of(a) == {"Vip", "Course A", "Imported 2026"}
+    assert tags_of(b) == {"Course B", "Imported 2026"}
+
+
+def test_a_tag_added_automation_starts_for_every_imported_tagged_subscriber():
+    # given
+    flow = build(triggers=on_tag("Imported"), steps=[add("Welcomed")])
+    already = SubscriberFactory(email="already@example.com")
+    tag(already, "Imported")
+    settle()
+
+    # when
+    imported(
+        csv_bytes(
+            "email,tags", "a@example.com,Imported", "b@example.com,Imported", "c@example.com,"
+        )
+    )
+    settle()
+
+    # then: the two who got the tag now ran the flow; re-importing a held tag did not fire
+    ran = set(Run.objects.filter(automation=flow).values_list("subscriber__email", flat=True))
+    assert ran == {"already@example.com", "a@example.com", "b@example.com"}
+    assert tags_of(Subscriber.objects.get(email="a@example.com")) == {"Imported", "Welcomed"}
+    assert tags_of(Subscriber.objects.get(email="c@example.com")) == set()
+
+
+def test_starting_hands_the_import_to_the_worker_task(django_capture_on_commit_callbacks):
+    imp = imports.subscriber_import_create(
+        data=csv_bytes("email,name", "a@example.com,Ann"), filename="x.csv"
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        imports.subscriber_import_start(subscriber_import=imp)
+
+    imp.refresh_from_db()
+    assert (imp.status, imp.created_count) == (ImportStatus.DONE, 1)
+    assert Subscriber.objects.get().first_name == "Ann"
+
+
+# Queries ----------------------------------------------------------------------------------
+
+
+def _batch_queries(rows: int, *, city) -> int:
+    """Queries to import one batch of ``rows`` lines, a tenth of them existing subscribers."""
+    offset = Subscriber.objects.count() + 1000
+    existing = [f"p{offset + n}@example.com" for n in range(0, rows, 10)]
+    Subscriber.objects.bulk_create(Subscriber(email=e, first_name="Old") for e in existing)
+    # One tag a row: taggings are inserted 500 pairs a statement, so a batch's statements are
+    # bounded by its size times the tags a row carries, not by the file's length.
+    lines = [f"p{offset + n}@example.com,P{n},Town {n},T{n % 3}" for n in range(rows)]
+    imp = imports.subscriber_import_create(
+        data=csv_bytes("email,first name,city,tags", *lines), filename="x.csv"
+    )
+    imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
+    with CaptureQueriesContext(connection) as ctx:
+        done = imports.subscriber_import_run(import_id=imp.pk)
+    assert (done.created_count, done.updated_count) == (rows - len(existing), len(existing))
+    return len(ctx.captured_queries)
+
+
+def test_a_batch_issues_the_same_number_of_queries_whatever_its_rows(city):
+    few = _batch_queries(50, city=city)
+    many = _batch_queries(500, city=city)
+
+    assert many == few
