@@ -28,6 +28,15 @@ def run_for_advance(*, run_id: int) -> QuerySet[Run]:
     )
 
 
+def runs_for_advance(*, run_ids: list[int]) -> QuerySet[Run]:
+    return (
+        Run.objects.filter(pk__in=run_ids)
+        .select_related("automation", "subscriber")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )
+
+
 def runs_active_of(*, subscriber_ids, automation_ids=None) -> QuerySet[Run]:
     queryset = Run.objects.filter(
         subscriber_id__in=list(subscriber_ids), status__in=["waiting", "running"]

@@ -37,9 +37,43 @@ def _stamped(payload: dict | None) -> dict:
     return payload
 
 
+# Events written while a buffer is open wait in it and are inserted in one statement when it
+# closes (still inside the caller's transaction): the engine opens one around a chunk of runs,
+# whose steps would otherwise insert their tag events one row at a time.
+_BUFFER: ContextVar[list[Event] | None] = ContextVar("tessera_event_buffer", default=None)
+
+
+@contextmanager
+def events_buffered() -> Iterator[None]:
+    """Collect the events recorded inside the block and insert them together at its end.
+
+    Use it only inside a transaction that the block's end also ends or continues: an event
+    must commit with its change. Inside the block, recorded events have no primary key yet."""
+    if _BUFFER.get() is not None:
+        yield
+        return
+    buffer: list[Event] = []
+    token = _BUFFER.set(buffer)
+    try:
+        yield
+    finally:
+        _BUFFER.reset(token)
+    _insert(buffer)
+
+
+def _insert(rows: list[Event]) -> None:
+    buffer = _BUFFER.get()
+    if buffer is not None:
+        buffer.extend(rows)
+        return
+    if rows:
+        Event.objects.bulk_create(rows, batch_size=EVENT_BULK_BATCH_SIZE)
+        dispatcher_kick_on_commit()
+
+
 def event_record(*, subscriber_id: int | None, type: str, payload: dict | None = None) -> Event:
-    event = Event.objects.create(subscriber_id=subscriber_id, type=type, payload=_stamped(payload))
-    dispatcher_kick_on_commit()
+    event = Event(subscriber_id=subscriber_id, type=type, payload=_stamped(payload))
+    _insert([event])
     return event
 
 
@@ -48,10 +82,7 @@ def events_record_bulk(*, events: Iterable[tuple[int | None, str, dict]]) -> int
         Event(subscriber_id=sid, type=type_, payload=_stamped(payload))
         for sid, type_, payload in events
     ]
-    if not rows:
-        return 0
-    Event.objects.bulk_create(rows, batch_size=EVENT_BULK_BATCH_SIZE)
-    dispatcher_kick_on_commit()
+    _insert(rows)
     return len(rows)
 
 

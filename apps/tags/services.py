@@ -8,7 +8,9 @@ code path with one pair.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
@@ -93,10 +95,39 @@ def _chunks(items: Sequence, size: int):
         yield items[start : start + size]
 
 
+# Tag names by id, kept while a memo is open (the engine opens one around a chunk of runs,
+# whose steps would otherwise look the same tag's name up for every event they write).
+_NAMES_MEMO: ContextVar[dict[int, str] | None] = ContextVar("tessera_tag_names", default=None)
+
+
+@contextmanager
+def tag_names_memo() -> Iterator[None]:
+    """Remember tag names looked up inside the block (a rename inside it is not seen; keep
+    the block to one transaction's worth of work)."""
+    if _NAMES_MEMO.get() is not None:
+        yield
+        return
+    token = _NAMES_MEMO.set({})
+    try:
+        yield
+    finally:
+        _NAMES_MEMO.reset(token)
+
+
+def _tag_names(tag_ids: set[int]) -> dict[int, str]:
+    memo = _NAMES_MEMO.get()
+    if memo is None:
+        return dict(Tag.objects.filter(pk__in=tag_ids).values_list("pk", "name"))
+    missing = tag_ids - memo.keys()
+    if missing:
+        memo.update(Tag.objects.filter(pk__in=missing).values_list("pk", "name"))
+    return memo
+
+
 def _tag_events(
     changed: list[tuple[int, int]], *, event_type: str, source: str
 ) -> list[tuple[int, str, dict]]:
-    names = dict(Tag.objects.filter(pk__in={t for _, t in changed}).values_list("pk", "name"))
+    names = _tag_names({t for _, t in changed})
     return [
         (sid, event_type, {"tag_id": tid, "tag_name": names.get(tid, ""), "source": source})
         for sid, tid in changed
