@@ -97,3 +97,34 @@ def copy_rows(table: str, columns: list[str], rows) -> None:
     ):
         for row in rows:
             copy.write_row(row)
+
+
+def copy_subscribers(prefix: str, count: int) -> None:
+    """``count`` active subscribers ``<prefix><i>@example.com``, loaded with COPY."""
+    from django.utils import timezone
+
+    from apps.crm.models import Subscriber
+
+    now = timezone.now()
+    defaults = {
+        "first_name": "",
+        "cancelled_at": None,
+        "state": "active",
+        "created_at": now,
+        "updated_at": now,
+        "broadcasts_opted_out": False,
+        "keep_purchase_emails": True,
+        "is_test": False,
+    }
+    columns = [f.column for f in Subscriber._meta.concrete_fields if f.column != "id"]
+    missing = set(columns) - {"email", *defaults}
+    if missing:  # a new column: say so here rather than as a COPY error
+        raise SystemExit(f"copy_subscribers: give a value for {sorted(missing)}")
+    copy_rows(
+        "crm_subscriber",
+        columns,
+        (
+            [f"{prefix}{i}@example.com" if c == "email" else defaults[c] for c in columns]
+            for i in range(count)
+        ),
+    )

@@ -16,6 +16,7 @@ from datetime import timedelta
 from _setup import (
     bench_database_url,
     copy_rows,
+    copy_subscribers,
     print_table,
     recreate_database,
     setup_django,
@@ -49,19 +50,7 @@ def main() -> None:
     course = offering_create(name="Bench Course")
     module_add(offering=course, title="Base")
     second = module_add(offering=course, title="Week 2", release_rule="days_after", release_days=7)
-    copy_rows(
-        "crm_subscriber",
-        [
-            "email",
-            "first_name",
-            "state",
-            "created_at",
-            "updated_at",
-            "broadcasts_opted_out",
-            "keep_purchase_emails",
-        ],
-        ((f"d{i}@example.com", "", "active", now, now, False, True) for i in range(grants)),
-    )
+    copy_subscribers("d", grants)
     with connection.cursor() as cursor:
         cursor.execute("SELECT min(id) FROM crm_subscriber")
         base = cursor.fetchone()[0]

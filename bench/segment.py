@@ -14,6 +14,7 @@ import time
 from _setup import (
     bench_database_url,
     copy_rows,
+    copy_subscribers,
     print_table,
     recreate_database,
     setup_django,
@@ -42,19 +43,7 @@ def main() -> None:
     from apps.tags.models import Tag
 
     now = timezone.now()
-    copy_rows(
-        "crm_subscriber",
-        [
-            "email",
-            "first_name",
-            "state",
-            "created_at",
-            "updated_at",
-            "broadcasts_opted_out",
-            "keep_purchase_emails",
-        ],
-        ((f"s{i}@example.com", "", "active", now, now, False, True) for i in range(subscribers)),
-    )
+    copy_subscribers("s", subscribers)
     tags = [Tag.objects.create(name=f"Tag {i}", name_key=f"tag {i}") for i in range(TAGS)]
     first = connection.cursor()
     first.execute("SELECT min(id) FROM crm_subscriber")
