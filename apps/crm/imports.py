@@ -536,3 +536,18 @@ def import_status(*, subscriber_import: SubscriberImport) -> dict:
         "not_imported": imp.failed_count,
         "lines_with_errors": imp.error_count,
     }
+
+
+def import_summary(*, subscriber_import: SubscriberImport) -> str:
+    """One line for the end of an import: what it did, and how many lines it could not."""
+    imp = subscriber_import
+    parts = [
+        f"{imp.created_count} created",
+        f"{imp.updated_count} updated",
+        f"{imp.unchanged_count} unchanged",
+        f"{imp.tagged_count} tagged",
+        f"{imp.error_count} line{'s' if imp.error_count != 1 else ''} with errors",
+    ]
+    if imp.failed_count:
+        parts.append(f"{imp.failed_count} not imported (a batch failed)")
+    return ", ".join(parts) + "."

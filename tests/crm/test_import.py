@@ -1,7 +1,11 @@
 """CSV import of subscribers: mapping, line errors, batches, updates, events, query counts."""
 
+import io
+import re
+
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
@@ -359,3 +363,77 @@ def test_a_batch_issues_the_same_number_of_queries_whatever_its_rows(city):
     many = _batch_queries(500, city=city)
 
     assert many == few
+
+
+# The management command -------------------------------------------------------------------
+
+
+def _command(tmp_path, data: bytes, *args: str) -> tuple[str, str]:
+    path = tmp_path / "people.csv"
+    path.write_bytes(data)
+    out, err = io.StringIO(), io.StringIO()
+    call_command("subscribers_import", str(path), *args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+def test_the_command_imports_with_a_progress_bar_and_prints_errors_and_the_summary(
+    tmp_path, monkeypatch, city
+):
+    monkeypatch.setattr(imports, "IMPORT_BATCH_SIZE", 2)
+    data = csv_bytes(
+        "Email,Name,Town,Labels",
+        "a@example.com,Ann,Oslo,VIP",
+        "b@example.com,Bob,Rome,",
+        "oops,Carl,,",
+        "d@example.com,Dee,,VIP",
+    )
+
+    out, err = _command(
+        tmp_path, data, "--map", "town=city", "--map", "Labels=tags", "--tag", "CSV"
+    )
+
+    assert out.splitlines() == [
+        "  Email -> email",
+        "  Name -> first_name",
+        "  Town -> field:city",
+        "  Labels -> tags",
+        "line 4: 'oops' is not a valid email address.",
+        "3 created, 0 updated, 0 unchanged, 3 tagged, 1 line with errors.",
+    ]
+    frames = err.rstrip("\n").split("\r")[1:]
+    assert frames == [
+        "[------------------------------]   0 % 0/3 lines",
+        "[###################-----------]  66 % 2/3 lines",
+        "[##############################] 100 % 3/3 lines",
+    ]
+    assert tags_of(Subscriber.objects.get(email="a@example.com")) == {"VIP", "CSV"}
+    assert Subscriber.objects.get(email="b@example.com").field_values.get().value == "Rome"
+
+
+def test_the_command_with_check_reports_and_writes_nothing(tmp_path):
+    out, _err = _command(tmp_path, csv_bytes("email", "a@example.com", "nope"), "--check")
+
+    assert "line 3: 'nope' is not a valid email address." in out
+    assert out.endswith("1 of 2 lines can be imported; nothing was written (--check).\n")
+    assert not Subscriber.objects.exists() and not SubscriberImport.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("data", "args", "message"),
+    [
+        (b"email\n\xff\xfe\n", [], "The file is not UTF-8 text (byte 0xff at position 6"),
+        (csv_bytes("email,x", "a@example.com,1"), ["--map", "y=email"], "no column named 'y'"),
+        (
+            csv_bytes("email,x", "a@example.com,1"),
+            ["--map", "x=shoe_size"],
+            "line 1: column 'x' is mapped to the custom field 'shoe_size', which does not exist",
+        ),
+    ],
+)
+def test_the_command_refuses_a_bad_file_or_mapping_and_leaves_nothing(
+    tmp_path, data, args, message
+):
+    with pytest.raises(CommandError, match=re.escape(message)):
+        _command(tmp_path, data, *args)
+
+    assert not SubscriberImport.objects.exists()
