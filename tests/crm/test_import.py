@@ -4,10 +4,13 @@ import io
 import re
 
 import pytest
+from django.contrib.auth.models import Permission
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from apps.automations.models import Run
 from apps.crm import event_types, imports
@@ -437,3 +440,124 @@ def test_the_command_refuses_a_bad_file_or_mapping_and_leaves_nothing(
         _command(tmp_path, data, *args)
 
     assert not SubscriberImport.objects.exists()
+
+
+# The admin pages --------------------------------------------------------------------------
+
+
+def _upload(client, data: bytes, **extra):
+    upload = SimpleUploadedFile("people.csv", data, content_type="text/csv")
+    return client.post(reverse("admin:crm_subscriberimport_add"), {"file": upload, **extra})
+
+
+def test_the_subscriber_list_links_to_the_import_page(admin_client):
+    page = admin_client.get(reverse("admin:crm_subscriber_changelist"))
+
+    assert reverse("admin:crm_subscriberimport_add") in page.content.decode()
+
+
+def test_upload_preview_remap_start_and_summary_in_the_admin(
+    admin_client, city, django_capture_on_commit_callbacks
+):
+    # given: an upload whose "Town" column is not guessed
+    response = _upload(
+        admin_client,
+        csv_bytes("Email,Name,Town", "a@example.com,Ann,Oslo", "nope,Bob,Rome"),
+        tags="Imported; Spring",
+    )
+    imp = SubscriberImport.objects.get()
+    assert response.url == reverse("admin:crm_subscriberimport_change", args=[imp.pk])
+    preview = admin_client.get(response.url).content.decode()
+    assert "line 3: &#x27;nope&#x27; is not a valid email address." in preview
+    assert 'id="import-start"' in preview and "Import 1 subscriber<" in preview
+
+    # when: Town is mapped to City and the import started
+    with django_capture_on_commit_callbacks(execute=True):
+        admin_client.post(
+            response.url,
+            {
+                "column_0": "email",
+                "column_1": "first_name",
+                "column_2": "field:city",
+                "action": "start",
+            },
+        )
+
+    # then
+    done = admin_client.get(response.url).content.decode()
+    assert 'id="summary-created">1<' in done and 'id="summary-errors">1<' in done
+    assert 'data-line="3"' in done
+    ann = Subscriber.objects.get()
+    assert (ann.first_name, ann.field_values.get().value) == ("Ann", "Oslo")
+    assert tags_of(ann) == {"Imported", "Spring"}
+    status = admin_client.get(reverse("admin:crm_subscriberimport_status", args=[imp.pk])).json()
+    assert status | {"status_label": ""} == {
+        "status": "done",
+        "status_label": "",
+        "percent": 100,
+        "rows_done": 1,
+        "rows_valid": 1,
+        "created": 1,
+        "updated": 0,
+        "unchanged": 0,
+        "tagged": 1,
+        "not_imported": 0,
+        "lines_with_errors": 1,
+    }
+
+
+def test_an_upload_that_is_not_utf8_is_refused_on_the_page(admin_client):
+    response = _upload(admin_client, "email\nzoë@example.com\n".encode("cp1252"))
+
+    assert response.status_code == 200
+    assert "The file is not UTF-8 text" in response.content.decode()
+    assert not SubscriberImport.objects.exists()
+
+
+def test_without_the_rights_to_add_and_change_subscribers_nobody_imports(client, django_user_model):
+    # given: staff who may only view subscribers and imports
+    user = django_user_model.objects.create_user("viewer", password="pw", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_subscriber", "view_subscriberimport"])
+    )
+    client.force_login(user)
+    imp = imports.subscriber_import_create(data=csv_bytes("email", "a@b.example"), filename="x")
+
+    # then
+    assert _upload(client, csv_bytes("email", "a@example.com")).status_code == 403
+    change = reverse("admin:crm_subscriberimport_change", args=[imp.pk])
+    assert client.post(change, {"column_0": "email", "action": "start"}).status_code == 403
+    assert (
+        "import-csv" not in client.get(reverse("admin:crm_subscriber_changelist")).content.decode()
+    )
+    imp.refresh_from_db()
+    assert imp.status == ImportStatus.DRAFT
+
+
+def _page_queries(client, url) -> int:
+    client.get(url)
+    with CaptureQueriesContext(connection) as ctx:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(ctx.captured_queries)
+
+
+@pytest.mark.parametrize("page", ["preview", "done", "list"])
+def test_the_import_pages_issue_the_same_queries_whatever_the_lines(admin_client, city, page):
+    def url_for(rows: int) -> str:
+        lines = [f"p{rows}-{n}@example.com,P,Oslo,T{n % 4}" for n in range(rows)]
+        lines += [f"bad{n},,," for n in range(rows // 5)]
+        imp = imports.subscriber_import_create(
+            data=csv_bytes("email,name,city,tags", *lines), filename="x.csv"
+        )
+        if page == "list":
+            return reverse("admin:crm_subscriberimport_changelist")
+        if page == "done":
+            imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
+            imports.subscriber_import_run(import_id=imp.pk)
+        return reverse("admin:crm_subscriberimport_change", args=[imp.pk])
+
+    few = _page_queries(admin_client, url_for(10))
+    many = _page_queries(admin_client, url_for(600))
+
+    assert many == few
