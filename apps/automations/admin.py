@@ -330,7 +330,9 @@ class SubscriberRunInline(ReadOnlyInline):
     verbose_name_plural = "Automation runs"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("automation", "current_node")
+        return (
+            super().get_queryset(request).select_related("automation", "current_node", "subscriber")
+        )
 
     @admin.display(description="run")
     def run_link(self, obj):

@@ -8,6 +8,7 @@ class AutomationsConfig(AppConfig):
     def ready(self) -> None:
         from apps.crm.demo import seed_step_register
         from apps.crm.health import health_check_register
+        from apps.crm.timeline import timeline_provider_register
         from apps.tags.dependents import tag_dependents_register
         from config.periodic import connect
 
@@ -16,6 +17,7 @@ class AutomationsConfig(AppConfig):
         from .health import automations_health
         from .seed import seed_guide_automations
         from .tasks import periodic_specs
+        from .timeline import automations_timeline
 
         nodes.register()
         email_nodes.register()
@@ -23,4 +25,5 @@ class AutomationsConfig(AppConfig):
         connect(self, periodic_specs())
         tag_dependents_register(name="automations", find=automation_uses_of_tag)
         health_check_register(name="automations", order=10, check=automations_health)
+        timeline_provider_register(name="automations", provide=automations_timeline)
         seed_step_register(name="automations.guide", order=15, run=seed_guide_automations)

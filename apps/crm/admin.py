@@ -6,10 +6,12 @@ Apps above crm add to the subscriber page (tags, runs, access) through
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import ValidationError
 
 from . import services
 from .models import CustomField, Event, Subscriber, SubscriberFieldValue, WebhookDelivery
+from .timeline import TIMELINE_LIMIT, subscriber_panels, subscriber_timeline
 
 
 class SubscriberForm(forms.ModelForm):
@@ -76,7 +78,19 @@ class SubscriberAdmin(admin.ModelAdmin):
     actions = ["unsubscribe_selected"]
     list_per_page = 100
     show_full_result_count = False
-    change_list_template = "admin/crm/import/subscriber_change_list.html"  # adds "Import CSV"
+
+    change_form_template = "admin/crm/subscriber/change_form.html"
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        subscriber = self.get_object(request, unquote(object_id))
+        if subscriber is not None and self.has_view_or_change_permission(request, subscriber):
+            extra_context = {
+                **(extra_context or {}),
+                "timeline": subscriber_timeline(subscriber=subscriber),
+                "timeline_limit": TIMELINE_LIMIT,
+                "panels": subscriber_panels(subscriber=subscriber),
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -163,4 +177,4 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 100
 
 
-from . import admin_import, admin_messaging  # noqa: E402,F401  (registers their admin pages)
+from . import admin_messaging  # noqa: E402,F401  (registers the messaging admin)

@@ -9,6 +9,7 @@ class MembersConfig(AppConfig):
         from apps.automations.facts import offering_facts_register
         from apps.crm.demo import seed_step_register
         from apps.crm.liquid import liquid_context_provider_register
+        from apps.crm.timeline import subscriber_panel_register, timeline_provider_register
         from apps.tags.dependents import tag_dependents_register
         from config.periodic import PeriodicSpec, connect
 
@@ -18,9 +19,12 @@ class MembersConfig(AppConfig):
         from .seed import seed_demo_member
         from .services import member_liquid_variables
         from .tasks import CALLS_RESUME_TASK
+        from .timeline import login_panel, webhook_calls_timeline
 
         event_types.register()
         tag_dependents_register(name="members", find=endpoint_uses_of_tag)
+        timeline_provider_register(name="members", provide=webhook_calls_timeline)
+        subscriber_panel_register(name="members", provide=login_panel)
         offering_facts_register(name="members", provide=offering_facts)
         liquid_context_provider_register(name="members", provide=member_liquid_variables)
         seed_step_register(name="members.demo", order=50, run=seed_demo_member)

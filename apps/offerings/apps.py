@@ -8,6 +8,7 @@ class OfferingsConfig(AppConfig):
     def ready(self) -> None:
         from apps.crm.demo import seed_step_register
         from apps.crm.dispatch import consumer_register
+        from apps.crm.timeline import subscriber_panel_register
         from apps.tags.dependents import tag_dependents_register
         from apps.tags.event_types import TAG_ADD
         from config.periodic import connect
@@ -17,6 +18,7 @@ class OfferingsConfig(AppConfig):
         from .seed import seed_foundation_course
         from .services import module_released_by_tag
         from .tasks import periodic_specs
+        from .timeline import access_panel
 
         def on_tag_added(events):
             module_released_by_tag(
@@ -28,5 +30,6 @@ class OfferingsConfig(AppConfig):
         event_types.register()
         connect(self, periodic_specs())
         tag_dependents_register(name="offerings", find=offering_uses_of_tag)
+        subscriber_panel_register(name="offerings", provide=access_panel)
         consumer_register(name="offerings.module_tags", handle=on_tag_added, event_types=[TAG_ADD])
         seed_step_register(name="offerings.foundation", order=30, run=seed_foundation_course)

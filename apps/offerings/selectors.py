@@ -19,14 +19,8 @@ class OfferingProgress:
         return round(100 * self.completed / self.lessons) if self.lessons else 0
 
 
-def dashboard_for(*, subscriber_id: int) -> list[OfferingProgress]:
-    """The member's offerings (active grants) with their progress: three queries."""
-    grants = list(
-        AccessGrant.objects.filter(subscriber_id=subscriber_id, revoked_at__isnull=True)
-        .select_related("offering")
-        .order_by("offering__name")
-    )
-    offering_ids = [g.offering_id for g in grants]
+def lesson_counts(*, subscriber_id: int, offering_ids: list[int]) -> tuple[Counter, Counter]:
+    """Lessons per offering, and how many of them the subscriber completed: two queries."""
     totals = Counter(
         Lesson.objects.filter(module__offering_id__in=offering_ids).values_list(
             "module__offering_id", flat=True
@@ -36,6 +30,19 @@ def dashboard_for(*, subscriber_id: int) -> list[OfferingProgress]:
         LessonProgress.objects.filter(
             subscriber_id=subscriber_id, lesson__module__offering_id__in=offering_ids
         ).values_list("lesson__module__offering_id", flat=True)
+    )
+    return totals, done
+
+
+def dashboard_for(*, subscriber_id: int) -> list[OfferingProgress]:
+    """The member's offerings (active grants) with their progress: three queries."""
+    grants = list(
+        AccessGrant.objects.filter(subscriber_id=subscriber_id, revoked_at__isnull=True)
+        .select_related("offering")
+        .order_by("offering__name")
+    )
+    totals, done = lesson_counts(
+        subscriber_id=subscriber_id, offering_ids=[g.offering_id for g in grants]
     )
     return [
         OfferingProgress(g.offering, g, totals[g.offering_id], done[g.offering_id]) for g in grants
