@@ -496,6 +496,10 @@ def runs_advance(*, pairs: list[tuple[int, int]]) -> dict[str, int]:
     return counts
 
 
+def _subscriber_order(run: Run | None, pair: tuple[int, int]) -> tuple[int, int]:
+    return (run.subscriber_id if run else 0, pair[0])
+
+
 def _runs_advance_together(pairs: list[tuple[int, int]], graphs: dict) -> dict[str, int]:
     """One transaction for a chunk: the runs locked in one query (in key order, as every
     other locker does), the events their steps record inserted together, tag names looked up
@@ -506,7 +510,9 @@ def _runs_advance_together(pairs: list[tuple[int, int]], graphs: dict) -> dict[s
         now = timezone.now()
         steps: list[RunStep] = []
         walked: list[Run] = []
-        for run_id, token in pairs:
+        # Walked in subscriber order: two chunks that touch the same people's tags then
+        # take those rows' locks in the same order and cannot deadlock each other.
+        for run_id, token in sorted(pairs, key=lambda p: _subscriber_order(held.get(p[0]), p)):
             run = held.get(run_id)
             status = _advance_held(run, token, now, graphs, steps)
             if status == _WALKED:
