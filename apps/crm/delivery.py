@@ -7,6 +7,7 @@ and it is tried again (the receiver may see it twice; the ``webhook-id`` header 
 Redirects are not followed, and a 410 answer means the target is gone for good.
 """
 
+import http.client
 import ipaddress
 import logging
 import secrets
@@ -102,7 +103,42 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
+def _peer_check(sock: socket.socket, host: str) -> None:
+    """Refuse a connection whose far end is not a public address. The name was checked
+    before connecting, but DNS may answer differently the second time (rebinding): this
+    checks the address the socket actually reached, before a byte of the request is sent."""
+    address = ipaddress.ip_address(sock.getpeername()[0])
+    if not address.is_global:
+        sock.close()
+        raise TargetRefused(f"{host} connected to {address}, a private address")
+
+
+class _CheckedHTTPConnection(http.client.HTTPConnection):
+    def connect(self):
+        super().connect()
+        _peer_check(self.sock, self.host)
+
+
+class _CheckedHTTPSConnection(http.client.HTTPSConnection):
+    def connect(self):
+        super().connect()
+        _peer_check(self.sock, self.host)
+
+
+class _CheckedHTTPHandler(urllib.request.HTTPHandler):
+    def http_open(self, req):
+        return self.do_open(_CheckedHTTPConnection, req)
+
+
+class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
+    def https_open(self, req):
+        return self.do_open(_CheckedHTTPSConnection, req, context=self._context)
+
+
+# Hooks to anywhere public go through the checked opener; the trusted ones (this site's own
+# URL, or every target when OUTBOUND_ALLOW_PRIVATE is set) through the plain one.
 _OPENER = urllib.request.build_opener(_NoRedirect)
+_PUBLIC_OPENER = urllib.request.build_opener(_NoRedirect, _CheckedHTTPHandler, _CheckedHTTPSHandler)
 
 
 class TargetRefused(Exception):
@@ -114,17 +150,17 @@ def _site_origin() -> tuple[str, str, int | None]:
     return site.scheme, site.hostname or "", site.port
 
 
-def target_check(url: str) -> None:
+def target_check(url: str) -> bool:
     """Refuse a target that resolves to a private, loopback or link-local address (SSRF: a
     hook must not reach the cloud metadata service or the database port), unless it is this
-    site's own URL or OUTBOUND_ALLOW_PRIVATE is set."""
+    site's own URL or OUTBOUND_ALLOW_PRIVATE is set; return True for those trusted targets."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise TargetRefused(f"not an http(s) URL: {url!r}")
     if settings.OUTBOUND_ALLOW_PRIVATE or (parts.scheme, parts.hostname, parts.port) == (
         _site_origin()
     ):
-        return
+        return True
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
@@ -133,12 +169,13 @@ def target_check(url: str) -> None:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global:
             raise TargetRefused(f"{parts.hostname} resolves to {address}, a private address")
+    return False
 
 
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
     """POST once; return (status code or None, response excerpt, error)."""
     try:
-        target_check(delivery.url)
+        trusted = target_check(delivery.url)
     except TargetRefused as exc:
         return None, "", f"refused: {exc}"
     headers = {"Content-Type": "application/json", "User-Agent": "Tessera-Webhooks/1"}
@@ -158,7 +195,8 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
         delivery.url, data=delivery.body.encode(), headers=headers, method="POST"
     )
     try:
-        with _OPENER.open(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
+        opener = _OPENER if trusted else _PUBLIC_OPENER
+        with opener.open(request, timeout=DELIVERY_TIMEOUT_SECONDS) as response:
             return (
                 response.status,
                 response.read(RESPONSE_EXCERPT_CHARS).decode(errors="replace"),
@@ -167,6 +205,8 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
     except urllib.error.HTTPError as exc:
         excerpt = exc.read(RESPONSE_EXCERPT_CHARS).decode(errors="replace") if exc.fp else ""
         return exc.code, excerpt, f"HTTP {exc.code}"
+    except TargetRefused as exc:
+        return None, "", f"refused: {exc}"
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         return None, "", f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
 

@@ -1,6 +1,8 @@
 """Behaviour that an outside review of the engine found missing; each test names the case."""
 
+import threading
 from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 import time_machine
@@ -181,3 +183,49 @@ def test_a_tag_that_a_step_or_trigger_uses_cannot_be_deleted():
     with pytest.raises(ValidationError, match="entry trigger of 'Uses VIP'"):
         tag_delete(tag=Tag.objects.get(name="Go"))
     assert Tag.objects.filter(name="VIP").exists()
+
+
+@override_settings(OUTBOUND_ALLOW_PRIVATE=False, SITE_URL="https://tessera.example.com")
+def test_a_name_that_resolves_public_then_private_is_refused_at_connect(monkeypatch):
+    """DNS rebinding: the check before connecting sees a public address, the connection then
+    reaches loopback. The socket's real peer is checked, so nothing is sent."""
+    import socket as socket_module
+
+    from apps.crm import delivery as delivery_module
+
+    received = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_POST(self):
+            received.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    public = [(socket_module.AF_INET, socket_module.SOCK_STREAM, 6, "", ("93.184.215.14", port))]
+    real_getaddrinfo = socket_module.getaddrinfo
+    calls = []
+
+    def rebinding(host, *args, **kwargs):
+        calls.append(host)
+        if host == "rebind.example" and len(calls) == 1:
+            return public  # the pre-connect check
+        if host == "rebind.example":
+            return real_getaddrinfo("127.0.0.1", *args, **kwargs)
+        return real_getaddrinfo(host, *args, **kwargs)
+
+    monkeypatch.setattr(delivery_module.socket, "getaddrinfo", rebinding)
+    url = f"http://rebind.example:{port}/hook"
+    try:
+        webhook_delivery_enqueue(key=url, url=url, body="{}")
+        claimed = delivery_claim_next()
+        webhook_delivery_attempt(delivery_id=claimed[0], token=claimed[1])
+    finally:
+        server.shutdown()
+    assert received == []
+    assert "connected to 127.0.0.1, a private address" in WebhookDelivery.objects.get().last_error
