@@ -55,6 +55,7 @@ class TagAdmin(admin.ModelAdmin):
         context = {
             **self.admin_site.each_context(request),
             "title": "Tag map",
+            "is_nav_sidebar_enabled": False,  # the map needs the width
             "opts": self.model._meta,
             "groups": tag_map_groups(rows),
             "tag_count": len(rows),

@@ -165,16 +165,13 @@ def tag_map_rows() -> list[TagMapRow]:
 
 def _warnings(row: TagMapRow, similar_names: Iterable[str]) -> list[str]:
     warnings = [
-        f"Looks like {name!r}: the same name but for case, spacing, dashes or one typo."
+        f"Looks like {name!r}."
         for name in sorted(similar_names, key=str.casefold)
     ]
     if not (row.adds or row.needs or row.removes):
         warnings.append("Nothing adds or uses this tag.")
     elif row.needs and not row.adds and not row.seen_via:
-        warnings.append(
-            "Something depends on this tag but nothing adds it (no step, lesson, form, "
-            "operation, and no subscriber got it from the API, an import or by hand)."
-        )
+        warnings.append("Needed, but nothing adds it.")
     return warnings
 
 
