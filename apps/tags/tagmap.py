@@ -164,10 +164,7 @@ def tag_map_rows() -> list[TagMapRow]:
 
 
 def _warnings(row: TagMapRow, similar_names: Iterable[str]) -> list[str]:
-    warnings = [
-        f"Looks like {name!r}."
-        for name in sorted(similar_names, key=str.casefold)
-    ]
+    warnings = [f"Looks like {name!r}." for name in sorted(similar_names, key=str.casefold)]
     if not (row.adds or row.needs or row.removes):
         warnings.append("Nothing adds or uses this tag.")
     elif row.needs and not row.adds and not row.seen_via:
