@@ -132,7 +132,7 @@ class SubscriberImportAdmin(admin.ModelAdmin):
         mapping = [request.POST.get(f"column_{i}", imports.IGNORE) for i in range(len(imp.header))]
         try:
             imp = imports.subscriber_import_map(subscriber_import=imp, mapping=mapping)
-            if request.POST.get("action") == "start":
+            if "start" in request.POST:
                 imports.subscriber_import_start(subscriber_import=imp)
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
