@@ -20,6 +20,7 @@ from apps.crm.services import custom_field_create, subscriber_fields_set, subscr
 from apps.tags.event_types import TAG_ADD
 from apps.tags.models import Tag, Tagging
 from tests.automations.helpers import add, build, on_tag, settle, tag, tags_of
+from tests.crm.test_admin import _queries as page_queries
 from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -534,14 +535,6 @@ def test_without_the_rights_to_add_and_change_subscribers_nobody_imports(client,
     assert imp.status == ImportStatus.DRAFT
 
 
-def _page_queries(client, url) -> int:
-    client.get(url)
-    with CaptureQueriesContext(connection) as ctx:
-        response = client.get(url)
-    assert response.status_code == 200
-    return len(ctx.captured_queries)
-
-
 @pytest.mark.parametrize("page", ["preview", "done", "list"])
 def test_the_import_pages_issue_the_same_queries_whatever_the_lines(admin_client, city, page):
     def url_for(rows: int) -> str:
@@ -557,7 +550,7 @@ def test_the_import_pages_issue_the_same_queries_whatever_the_lines(admin_client
             imports.subscriber_import_run(import_id=imp.pk)
         return reverse("admin:crm_subscriberimport_change", args=[imp.pk])
 
-    few = _page_queries(admin_client, url_for(10))
-    many = _page_queries(admin_client, url_for(600))
+    few = page_queries(admin_client, url_for(10))
+    many = page_queries(admin_client, url_for(600))
 
     assert many == few
