@@ -1,17 +1,20 @@
-"""The guide's automations, built through the importer (the same path as a template file)."""
+"""The guide's automations, built through the importer (the same path as a template file);
+the release flow is the Course launch template's."""
 
 from .models import Automation
 from .portable import SCHEMA, VERSION, automation_import
+from .templates import CourseLaunch, course_launch_spec
+
+_META = ("schema", "version")
 
 FC = "Foundation Course"
-# The guide's welcome email: the stored password when the offering keeps one in the CRM
-# field, else a one-time link to choose one. Either variable missing holds the email.
-WELCOME_BODY = (
-    "Hi {{ subscriber.first_name | default: 'there' }},\n\n"
-    "Welcome to the Foundation Course! Log in at {{ login_url }} with "
-    "{{ subscriber.email_address }}.\n\n"
-    "{% if subscriber.accessally_password %}Your password: {{ subscriber.accessally_password }}"
-    "{% else %}Choose your password (the link works once): {{ set_password_url }}{% endif %}\n"
+FOUNDATION_LAUNCH = CourseLaunch(
+    course=FC,
+    purchase_tag=f"{FC} – Purchase Success",
+    release_tag=f"{FC} – Release Webhook",
+    update_tag=f"{FC} – Update User",
+    revoke_tag=f"{FC} – Revoke Access",
+    modules=((f"{FC} – Module 2 Access", 7), (f"{FC} – Module 3 Access", 14)),
 )
 
 
@@ -19,50 +22,9 @@ def _tag(kind: str, name: str) -> dict:
     return {"kind": kind, "settings": {"tag": name}}
 
 
-def _module_release(number: int) -> list[dict]:
-    return [
-        {"kind": "delay", "settings": {"amount": 7, "unit": "days"}},
-        _tag("add_tag", f"{FC} – Module {number} Access"),
-        _tag("remove_tag", f"{FC} – Update User"),
-        _tag("add_tag", f"{FC} – Update User"),
-    ]
-
-
 GUIDE_AUTOMATIONS = [
-    {
-        "name": f"{FC} – Release",
-        "description": (
-            "The guide's release flow: release webhook, weekly modules, revoke at the end."
-        ),
-        "triggers": [{"event_type": "tag_add", "tag": f"{FC} – Purchase Success"}],
-        "steps": [
-            _tag("add_tag", f"{FC} – Release Webhook"),
-            # Instead of the guide's 5-minute guess: wait until the login exists.
-            {
-                "kind": "event",
-                "settings": {"event_type": "member_login_created"},
-                "label": "Wait for the member login",
-            },
-            {
-                "kind": "send_email",
-                "label": "Welcome email with the login",
-                "settings": {
-                    "subject": "Welcome to the Foundation Course",
-                    "purchase": True,
-                    "body": WELCOME_BODY,
-                },
-            },
-            _tag("remove_tag", f"{FC} – Release Webhook"),
-            *_module_release(2),
-            *_module_release(3),
-            {
-                "kind": "event",
-                "settings": {"event_type": "tag_add", "tag": f"{FC} – Revoke Access"},
-            },
-            _tag("remove_tag", f"{FC} – Update User"),
-            _tag("add_tag", f"{FC} – Update User"),
-        ],
-    },
+    # The Course launch template, as a creator would build it for the guide's course.
+    {k: v for k, v in course_launch_spec(FOUNDATION_LAUNCH).items() if k not in _META},
     {
         "name": "Course Completion – Conditional Path",
         "triggers": [{"event_type": "tag_add", "tag": "Course Complete"}],

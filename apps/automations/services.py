@@ -8,6 +8,7 @@ from django.utils import timezone
 from .engine import steps_log_where_they_stand, sweep_kick_on_commit
 from .graph import graph_load
 from .kinds import SettingsError, kind_get, node_settings_clean
+from .lock_objects import run_for_advance
 from .models import (
     ACTIVE_RUN_STATUSES,
     Automation,
@@ -232,3 +233,35 @@ def automation_delete(*, automation: Automation) -> None:
             "Subscribers are still in this automation; pause it and exit their runs first."
         )
     automation.delete()
+
+
+@transaction.atomic
+def run_skip_wait(*, run_id: int) -> Run:
+    """A test subscriber's run moves past the delay it waits at, now: its due time becomes
+    now under the run's row lock, and the sweep is rung. Refused for anyone else (real
+    people's timers are the product) and for a run not waiting on a delay."""
+    run = run_for_advance(run_id=run_id).select_related("current_node").first()
+    if run is None:
+        raise ValidationError(f"No run has id {run_id}.", code="run_missing")
+    if not run.subscriber.is_test:
+        raise ValidationError(
+            f"{run.subscriber.email} is not a test subscriber; only test subscribers may skip "
+            "a wait (tick “test subscriber” on their page first).",
+            code="not_test_subscriber",
+        )
+    node = run.current_node
+    if run.status != RunStatus.WAITING or not run.arrived or node is None or node.kind != "delay":
+        raise ValidationError(
+            f"Run #{run.pk} is not waiting on a delay (it is {run.status}"
+            f"{f' at {node}' if node else ''}); there is no wait to skip.",
+            code="not_waiting_on_delay",
+        )
+    # A due time that changes is logged: the next step's log line says so.
+    note = "wait skipped (test subscriber)"
+    if run.resume_at:
+        note += f"; it was due {run.resume_at:%Y-%m-%d %H:%M} UTC"
+    run.pending_detail = "; ".join(filter(None, [run.pending_detail, note]))[:500]
+    run.resume_at = timezone.now()
+    run.save(update_fields=["resume_at", "pending_detail"])
+    sweep_kick_on_commit()
+    return run
