@@ -1,4 +1,4 @@
-"""The automations admin (plain Django admin; the visual builder is a later issue).
+"""The automations admin, with the visual builder on each automation's page.
 
 Every write goes through the services: steps are validated per kind, deleting a step moves
 the runs waiting at it, and status changes release queued runs."""
@@ -6,19 +6,18 @@ the runs waiting at it, and status changes release queued runs."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
-from django.urls import reverse
+from django.urls import path, reverse
 from django.utils.html import format_html
 
 from apps.crm.admin import ReadOnlyInline, subscriber_admin_extend
 from apps.crm.event_types import event_types_all
 
-from . import services
+from . import builder_views, services
 from .engine import engine_health, runs_exit, runs_retry
-from .graph import Graph
 from .kinds import SettingsError, kinds_all, node_settings_clean
 from .models import ACTIVE_RUN_STATUSES, Automation, Node, Run, RunStep, Trigger
 from .nodes import event_spec_clean
-from .selectors import automations_with_counts, nodes_annotate_counts, nodes_with_counts
+from .selectors import automations_with_counts, nodes_annotate_counts
 
 
 def _event_choices():
@@ -51,6 +50,7 @@ class TriggerInline(admin.TabularInline):
     model = Trigger
     form = TriggerForm
     extra = 0
+    classes = ["collapse"]
     autocomplete_fields = ["tag"]
     verbose_name = "entry trigger"
 
@@ -89,6 +89,8 @@ class NodeInline(admin.TabularInline):
     fields = ["parent", "branch", "position", "kind", "settings", "label", "waiting_here", "passed"]
     readonly_fields = ["waiting_here", "passed"]
     verbose_name = "step"
+    verbose_name_plural = "steps as a table (the builder above is the easier way)"
+    classes = ["collapse"]
 
     def get_queryset(self, request):
         return nodes_annotate_counts(super().get_queryset(request))
@@ -153,7 +155,9 @@ class AutomationAdmin(admin.ModelAdmin):
     def get_formset_kwargs(self, request, obj, inline, prefix):
         kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
         if isinstance(inline, NodeInline):
-            conditions = Node.objects.filter(automation=obj, kind="condition") if obj else []
+            conditions = (
+                Node.objects.filter(automation=obj, kind="condition") if obj and obj.pk else []
+            )
             kwargs["form_kwargs"] = {
                 "parent_choices": [("", "— main path —")]
                 + [(n.pk, f"{n} (#{n.pk})") for n in conditions]
@@ -164,13 +168,68 @@ class AutomationAdmin(admin.ModelAdmin):
         extra_context = {**(extra_context or {}), "engine_health": engine_health()}
         return super().changelist_view(request, extra_context)
 
+    def get_inlines(self, request, obj):
+        # A new automation gets its entry and steps in the builder, once it is saved.
+        return self.inlines if obj else []
+
+    def get_fields(self, request, obj=None):
+        # On an existing automation, status and re-entry live in the builder.
+        return ["name", "description"] if obj else self.fields
+
     def change_view(self, request, object_id, form_url="", extra_context=None):
         automation = self.get_object(request, object_id)
-        if automation is not None:
-            nodes = nodes_with_counts(automation)
-            graph = Graph.build(nodes)
-            extra_context = {**(extra_context or {}), "flow": _flow_rows(graph)}
+        if automation is not None and self.has_view_permission(request, automation):
+            extra_context = {
+                **(extra_context or {}),
+                "builder": builder_views.builder_render(request, automation),
+            }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        def wrap(view):
+            def bound(request, *args, **kwargs):
+                return view(request, self, *args, **kwargs)
+
+            return self.admin_site.admin_view(bound)
+
+        b = "<int:automation_id>/builder/"
+        return [
+            path(b, wrap(builder_views.builder_view), name="automations_automation_builder"),
+            path(f"{b}new/", wrap(builder_views.node_new_view), name="automations_builder_new"),
+            path(f"{b}add/", wrap(builder_views.node_add_view), name="automations_builder_add"),
+            path(
+                f"{b}node/<int:node_id>/edit/",
+                wrap(builder_views.node_edit_view),
+                name="automations_builder_edit",
+            ),
+            path(
+                f"{b}node/<int:node_id>/delete/",
+                wrap(builder_views.node_delete_view),
+                name="automations_builder_delete",
+            ),
+            path(
+                f"{b}entry/add/",
+                wrap(builder_views.trigger_add_view),
+                name="automations_builder_trigger_add",
+            ),
+            path(
+                f"{b}entry/<int:trigger_id>/delete/",
+                wrap(builder_views.trigger_delete_view),
+                name="automations_builder_trigger_delete",
+            ),
+            path(f"{b}status/", wrap(builder_views.status_view), name="automations_builder_status"),
+            path(
+                f"{b}run/<int:run_id>/skip-wait/",
+                wrap(builder_views.skip_wait_view),
+                name="automations_builder_skip_wait",
+            ),
+            path(
+                "from-template/",
+                wrap(builder_views.template_view),
+                name="automations_automation_template",
+            ),
+            *super().get_urls(),
+        ]
 
     def save_model(self, request, obj, form, change):
         if not change:
@@ -247,22 +306,6 @@ def _trigger_settings(data: dict) -> dict:
 
 for _name in RUN_COUNTS:
     setattr(AutomationAdmin, _name, _count_column(_name))
-
-
-def _flow_rows(graph: Graph):
-    """The flow in reading order, with each step's depth and live counts, for the report."""
-    rows = []
-
-    def lane(parent_id, branch, depth):
-        for node_id in graph.lanes.get((parent_id, branch), []):
-            node = graph.nodes[node_id]
-            rows.append({"node": node, "depth": depth, "branch": branch})
-            if node.kind == "condition":
-                lane(node_id, "yes", depth + 1)
-                lane(node_id, "no", depth + 1)
-
-    lane(None, "", 0)
-    return rows
 
 
 class RunStepInline(ReadOnlyInline):
