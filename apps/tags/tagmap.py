@@ -126,6 +126,8 @@ def crm_uses_of_tag(tag_ids: Collection[int] | None) -> list[TagUse]:
     for broadcast in Broadcast.objects.exclude(status=BroadcastStatus.COMPLETED).filter(
         condition__isnull=False
     ):
+        if not broadcast.condition:
+            continue  # an empty audience is everyone: no tag involved
         url = reverse("admin:crm_broadcast_change", args=[broadcast.pk])
         uses += [
             TagUse(tag_id, Role.NEEDS, f"audience of broadcast {broadcast.subject!r}", url)

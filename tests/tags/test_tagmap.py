@@ -10,6 +10,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.automations.models import Automation
+from apps.crm.models import Broadcast, Form, Hook
 from apps.offerings.services import lesson_add, module_add, offering_create
 from apps.tags.models import Tag
 from apps.tags.services import tag_bulk_add, tag_create, tag_get_or_create
@@ -222,3 +223,24 @@ def test_the_map_needs_permission_to_view_tags(client):
     assert client.get(MAP).status_code == 200
     client.logout()
     assert client.get(MAP).status_code == 302
+
+
+def test_forms_add_their_tags_and_scheduled_broadcasts_and_hooks_depend_on_theirs():
+    # given
+    vip, lead = tag_create(name="VIP"), tag_create(name="Lead")
+    Form.objects.create(name="Waitlist", tag_ids=[lead.pk])
+    Broadcast.objects.create(subject="VIP news", condition={"has": vip.pk}, status="scheduled")
+    Broadcast.objects.create(subject="Everyone", condition={}, status="draft")
+    Broadcast.objects.create(subject="Old", condition={"has": lead.pk}, status="completed")
+    Hook.objects.create(event_name="tag_add", tag_id=vip.pk, target_url="https://x.io", secret="s")
+
+    # when
+    rows = tag_map_rows()
+
+    # then
+    assert [u.text for u in _row(rows, "Lead").adds] == ["form 'Waitlist'"]
+    assert _row(rows, "Lead").needs == []
+    assert [u.text for u in _row(rows, "VIP").needs] == [
+        "hook tag_add → https://x.io",
+        "audience of broadcast 'VIP news'",
+    ]
