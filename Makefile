@@ -38,6 +38,8 @@ bench: install
 	cd bench && $(BIN)/python drip.py
 	cd bench && $(BIN)/python segment.py
 	cd bench && $(BIN)/python member_pages.py
+	cd bench && $(BIN)/python launch.py
+	cd bench && $(BIN)/python launch.py --purchases 100 --opt-in-password
 
 lint: install
 	$(BIN)/ruff check .

@@ -54,6 +54,7 @@ LOAD_SECONDS = 900
 FLOW_SECONDS = 900
 START_SECONDS = 60
 POLL_SECONDS = 0.25
+WARM_CALLS = 3
 FLOOR_CHUNK = 1000
 EMAIL_PREFIX = "buyer"
 FLOOR_PREFIX = "floor"
@@ -183,6 +184,23 @@ def wait_until_ready(*, port: int, worker_names: list[str]) -> None:
         f"{'answered' if web_ok else 'did not answer'}, workers up: {sorted(workers_up)} of "
         f"{worker_names}. See var/launch-*.log."
     )
+
+
+def web_warm(*, port: int, api_secret: str) -> None:
+    """A few API calls on every connection first, so each gunicorn worker has loaded its
+    views before the clock starts (a launch meets a server that has been up for a while)."""
+
+    def calls() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        for _ in range(WARM_CALLS):
+            conn.request("GET", f"/v3/account?api_secret={api_secret}")
+            conn.getresponse().read()
+
+    threads = [threading.Thread(target=calls) for _ in range(CONCURRENCY)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 # Set-up -----------------------------------------------------------------------------------
@@ -524,7 +542,7 @@ def launch_env(port: int) -> dict:
     }
 
 
-def run_launch(*, purchases: int, opt_in_password: bool, url: str) -> dict:
+def run_launch(*, purchases: int, concurrency: int, opt_in_password: bool, url: str) -> dict:
     port = free_port()
     os.environ.update(launch_env(port))
     setup_django(url)
@@ -548,6 +566,7 @@ def run_launch(*, purchases: int, opt_in_password: bool, url: str) -> dict:
         procs.append(beat_start(env=env, log=beat_log))
         try:
             wait_until_ready(port=port, worker_names=names)
+            web_warm(port=port, api_secret=prepared["api_secret"])
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 load = pool.submit(
                     load_generate,
@@ -555,7 +574,7 @@ def run_launch(*, purchases: int, opt_in_password: bool, url: str) -> dict:
                     path=f"/v3/tags/{prepared['purchase_tag_id']}/subscribe",
                     api_secret=prepared["api_secret"],
                     count=purchases,
-                    concurrency=CONCURRENCY,
+                    concurrency=concurrency,
                     seconds=LOAD_SECONDS,
                 ).result()
             finished = wait_for_welcomes(count=purchases)
@@ -567,6 +586,7 @@ def run_launch(*, purchases: int, opt_in_password: bool, url: str) -> dict:
     last_at = last_email["at"].timestamp() if last_email["at"] else None
     return {
         "prepared": prepared,
+        "concurrency": concurrency,
         "finished": finished,
         "state": state,
         "api": latency_figures(load),
@@ -582,18 +602,29 @@ def main() -> None:
     parser.add_argument("--purchases", type=int, default=DEFAULT_PURCHASES)
     parser.add_argument("--scale", action="store_true", help=f"{SCALE_PURCHASES:,} purchases")
     parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=CONCURRENCY,
+        help=f"connections the load generator keeps busy (default {CONCURRENCY})",
+    )
+    parser.add_argument(
         "--opt-in-password",
         action="store_true",
         help="the offering stores a generated password (hashed with the production hasher)",
     )
     args = parser.parse_args()
     purchases = SCALE_PURCHASES if args.scale else args.purchases
-    if purchases < 1:
-        parser.error("--purchases must be at least 1")
+    if purchases < 1 or args.concurrency < 1:
+        parser.error("--purchases and --concurrency must be at least 1")
 
     url = bench_database_url()
     recreate_database(url)
-    result = run_launch(purchases=purchases, opt_in_password=args.opt_in_password, url=url)
+    result = run_launch(
+        purchases=purchases,
+        concurrency=args.concurrency,
+        opt_in_password=args.opt_in_password,
+        url=url,
+    )
     floor = floor_run(
         purchases=purchases, prepared=result["prepared"], opt_in_password=args.opt_in_password
     )
@@ -607,7 +638,7 @@ def report(*, purchases: int, opt_in: bool, result: dict, floor: dict) -> None:
     ratio = launch / floor["seconds"] if launch and floor["seconds"] else None
     rows = [
         ("processes", f"gunicorn x{WEB_WORKERS}, {CELERY_WORKERS} Celery workers, beat"),
-        ("load", f"{CONCURRENCY} connections, POST /v3/tags/<purchase tag>/subscribe"),
+        ("load", f"{result['concurrency']} connections, POST /v3/tags/<purchase tag>/subscribe"),
         ("requests answered", f"{api['answered']:,} ({api['non_2xx']} non-2xx)"),
     ]
     if api["answered"]:
@@ -660,6 +691,7 @@ def report(*, purchases: int, opt_in: bool, result: dict, floor: dict) -> None:
         "launch_opt_in" if opt_in else "launch",
         {
             "purchases": purchases,
+            "concurrency": result["concurrency"],
             "opt_in_password": opt_in,
             "finished": result["finished"],
             "api": api,

@@ -61,3 +61,30 @@ def test_the_other_benches_run_and_record_their_figures(script, name, check):
     assert result.returncode == 0, result.stderr[-3000:]
     assert "floor" in result.stdout
     assert check(_figures(name))
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+@pytest.mark.parametrize(
+    "opt_in, name, purchases", [(False, "launch", 40), (True, "launch_opt_in", 8)]
+)
+def test_the_launch_bench_takes_every_purchase_to_exactly_one_welcome_email(
+    opt_in, name, purchases
+):
+    # given: the bench at a tiny scale, default path and stored-password path
+    args = ["--purchases", str(purchases), "--concurrency", "4"]
+    # when
+    result = _run("launch.py", *args, *(["--opt-in-password"] if opt_in else []))
+    # then: it finished, and every end row is there exactly once, nothing failed
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Exact counts" in result.stdout
+    assert "floor: same end rows, plain SQL" in result.stdout
+    figures = _figures(name)
+    assert figures["finished"] and figures["problems"] == []
+    per = figures["counts"]["per_purchase"]
+    assert set(per.values()) == {purchases}
+    for label in ("members", "grants", "welcome emails sent", "people with a welcome email"):
+        assert per[label] == purchases
+    assert opt_in == ("welcome emails with the password" in per)
+    assert all(n == 0 for n in figures["counts"]["zero"].values())
+    assert figures["api"]["answered"] == purchases and figures["api"]["non_2xx"] == 0
