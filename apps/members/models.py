@@ -135,6 +135,14 @@ class WebhookCall(models.Model):
     http_status = models.PositiveSmallIntegerField()
     status = models.CharField(max_length=8, choices=CallStatus.choices)
     delivery_id = models.CharField(max_length=200, blank=True)
+    # The contact the call named, once found (the subscriber's timeline lists their calls).
+    subscriber = models.ForeignKey(
+        "crm.Subscriber",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="webhook_calls",
+    )
     result = models.TextField(blank=True)
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -395,6 +395,7 @@ def webhook_call_process(*, call_id: int) -> str:
     """Run an accepted call's operation (in a worker). Safe to run twice."""
     call = WebhookCall.objects.select_related("endpoint__offering").get(pk=call_id)
     endpoint = call.endpoint
+    email = subscriber_id = None
     try:
         email, subscriber_id = contact_from_payload(call.payload)
         result = operation_run(
@@ -414,9 +415,24 @@ def webhook_call_process(*, call_id: int) -> str:
         result, status = "", CallStatus.FAILED
         error = f"Unexpected error: {type(exc).__name__}: {exc}"
     WebhookCall.objects.filter(pk=call.pk).update(
-        status=status, result=result, error=error, finished_at=timezone.now()
+        status=status,
+        result=result,
+        error=error,
+        finished_at=timezone.now(),
+        subscriber_id=_call_subscriber_id(email=email, subscriber_id=subscriber_id),
     )
     return status
+
+
+def _call_subscriber_id(*, email: str | None, subscriber_id: int | None) -> int | None:
+    """The subscriber a call named, if there is one (a failed call may name nobody)."""
+    if email:
+        try:
+            email = email_normalize(email)
+        except ValidationError:
+            return None
+        return Subscriber.objects.filter(email=email).values_list("pk", flat=True).first()
+    return Subscriber.objects.filter(pk=subscriber_id).values_list("pk", flat=True).first()
 
 
 CALL_STUCK_AFTER = timedelta(minutes=2)

@@ -1,7 +1,5 @@
 """Webhook Generator calls on the subscriber's timeline, and their login (crm.timeline)."""
 
-from django.db.models import TextField
-from django.db.models.functions import Cast
 from django.urls import reverse
 
 from apps.crm.models import Subscriber
@@ -11,11 +9,9 @@ from .models import CallStatus, Member, WebhookCall
 
 
 def webhook_calls_timeline(subscriber: Subscriber, limit: int) -> list[TimelineEntry]:
-    """One query. Calls name their contact only inside the payload (an email or an id, as
-    the CRM sent it), so the payload is searched as text for the subscriber's address."""
+    """One query, by the subscriber each processed call was found to name."""
     calls = (
-        WebhookCall.objects.annotate(text=Cast("payload", TextField()))
-        .filter(text__icontains=f'"{subscriber.email}"')
+        WebhookCall.objects.filter(subscriber=subscriber)
         .select_related("endpoint__offering")
         .order_by("-id")[:limit]
     )

@@ -69,7 +69,11 @@ def _history(person):
     )
     _email(person, 1, "failed")
     WebhookCall.objects.create(
-        payload={"email": person.email}, http_status=202, status=CallStatus.DONE, result="ok"
+        payload={"email": person.email},
+        http_status=202,
+        status=CallStatus.DONE,
+        result="ok",
+        subscriber=person,
     )
     course = weekly_course("Foundation Course")
     operation_run(operation=Operation.RELEASE, offering=course, email=person.email, source="t")

@@ -49,6 +49,7 @@ def test_kits_payload_releases_the_offering(client, release, django_capture_on_c
     call = WebhookCall.objects.get()
     assert (call.status, call.http_status) == (CallStatus.DONE, 202)
     assert "member created; access granted" in call.result
+    assert call.subscriber == member.subscriber  # on their timeline
 
 
 @pytest.mark.parametrize(
@@ -200,12 +201,14 @@ def test_an_update_for_an_unknown_contact_fails_with_a_reason_and_can_be_replaye
     call = WebhookCall.objects.get()
     assert call.status == CallStatus.FAILED
     assert "No subscriber with ada@example.com" in call.error
+    assert call.subscriber is None
 
-    SubscriberFactory(email="ada@example.com")
+    ada = SubscriberFactory(email="ada@example.com")
     with django_capture_on_commit_callbacks(execute=True):
         webhook_call_replay(call=call)
     call.refresh_from_db()
     assert call.status == CallStatus.DONE
+    assert call.subscriber == ada
 
 
 @pytest.mark.postgres
