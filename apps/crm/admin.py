@@ -78,6 +78,7 @@ class SubscriberAdmin(admin.ModelAdmin):
     actions = ["unsubscribe_selected"]
     list_per_page = 100
     show_full_result_count = False
+    change_list_template = "admin/crm/import/subscriber_change_list.html"  # adds "Import CSV"
 
     change_form_template = "admin/crm/subscriber/change_form.html"
 
@@ -177,4 +178,4 @@ class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_per_page = 100
 
 
-from . import admin_messaging  # noqa: E402,F401  (registers the messaging admin)
+from . import admin_import, admin_messaging  # noqa: E402,F401  (registers their admin pages)
