@@ -17,7 +17,7 @@ from django.db import transaction
 from django.db.models import F, Max, Min
 from django.utils import timezone
 
-from apps.crm.events import event_chain_depth, events_buffered
+from apps.crm.events import event_chain_depth, events_buffered, events_flush
 from apps.crm.models import Event, Subscriber, SubscriberState
 from apps.tags.services import tag_names_memo
 from config import oncommit
@@ -88,6 +88,7 @@ def runs_start(
     entry_events = entry_events or {}
     watermark = None
     if len(entry_events) < len(subscriber_ids):
+        events_flush()  # a step that started this run may have buffered events before it
         watermark = Event.objects.aggregate(top=Max("pk"))["top"] or 0
     history = {
         row["subscriber_id"]: row
@@ -478,6 +479,8 @@ def runs_advance(*, pairs: list[tuple[int, int]]) -> dict[str, int]:
     graphs: dict = {}
     try:
         return _runs_advance_together(pairs, graphs)
+    except _ChunkStale:
+        logger.info("a step changed another run of its chunk; advancing them one by one")
     except Exception:
         logger.warning(
             "advancing %s runs together failed; advancing them one by one",
@@ -519,10 +522,29 @@ def _runs_advance_together(pairs: list[tuple[int, int]], graphs: dict) -> dict[s
                 walked.append(run)
                 status = run.status
             counts[status] = counts.get(status, 0) + 1
+        if walked:
+            _still_held(walked, dict(pairs))
         RunStep.objects.bulk_create(steps)
         if walked:
             rows_update(walked, _RUN_ADVANCE_FIELDS)
     return counts
+
+
+class _ChunkStale(Exception):
+    """A step in the chunk changed another run of the chunk (a "remove from automation"
+    exited it): the states held in memory are stale, so the chunk is redone run by run."""
+
+
+def _still_held(walked: list[Run], tokens: dict[int, int]) -> None:
+    """Check, before writing the chunk back, that every walked run is still running under
+    our lease: a step of one run may have exited another run of the same chunk."""
+    current = dict(
+        Run.objects.filter(pk__in=[r.pk for r in walked], status=RunStatus.RUNNING).values_list(
+            "pk", "lease_token"
+        )
+    )
+    if any(current.get(run.pk) != tokens[run.pk] for run in walked):
+        raise _ChunkStale
 
 
 def runs_settle(*, max_rounds: int = 1000) -> int:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.crm.delivery import webhook_delivery_enqueue
 from apps.crm.event_types import event_type_is_known, event_types_all
+from apps.crm.events import events_flush
 from apps.crm.liquid import (
     TemplateError,
     subscriber_liquid_context,
@@ -226,6 +227,7 @@ class EventKind(NodeKind):
 
     def arrive(self, ctx):
         event_type, tag_id, params = event_spec_split(ctx.node.settings)
+        events_flush()  # this chunk's own events count too
         since = Event.objects.filter(
             subscriber_id=ctx.run.subscriber_id, type=event_type, pk__gt=ctx.run.event_watermark
         )

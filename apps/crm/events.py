@@ -58,7 +58,20 @@ def events_buffered() -> Iterator[None]:
         yield
     finally:
         _BUFFER.reset(token)
-    _insert(buffer)
+    _write(buffer)
+
+
+def events_flush() -> None:
+    """Insert what the open buffer holds now. Call it before reading the event log inside
+    a buffered block (an event wait, a watermark), so the block sees its own events.
+
+    The buffer knows nothing of savepoints: a block that rolls a savepoint back and carries
+    on must flush before the savepoint, or its events outlive the rollback."""
+    buffer = _BUFFER.get()
+    if buffer:
+        rows = buffer[:]
+        buffer.clear()
+        _write(rows)
 
 
 def _insert(rows: list[Event]) -> None:
@@ -66,6 +79,10 @@ def _insert(rows: list[Event]) -> None:
     if buffer is not None:
         buffer.extend(rows)
         return
+    _write(rows)
+
+
+def _write(rows: list[Event]) -> None:
     if rows:
         Event.objects.bulk_create(rows, batch_size=EVENT_BULK_BATCH_SIZE)
         dispatcher_kick_on_commit()

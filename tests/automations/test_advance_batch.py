@@ -8,9 +8,20 @@ from django.test.utils import CaptureQueriesContext
 from apps.automations.engine import runs_advance, runs_claim_due
 from apps.automations.models import RunStatus
 from apps.automations.nodes import TagKind
+from apps.automations.services import node_create
 from apps.crm.dispatch import events_dispatch
 from apps.crm.models import Event
-from tests.automations.helpers import add, build, on_tag, path, remove, run_of, tag, tags_of
+from tests.automations.helpers import (
+    add,
+    build,
+    on_tag,
+    path,
+    remove,
+    run_of,
+    settle,
+    tag,
+    tags_of,
+)
 from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -89,3 +100,73 @@ def test_one_run_that_breaks_is_retried_alone_and_the_others_advance(monkeypatch
     assert sorted(x_adds.values_list("subscriber_id", flat=True)) == sorted(
         p.pk for p in people if p != broken
     )
+
+
+@pytest.mark.parametrize("b_first", [True, False])
+def test_a_run_removed_by_another_run_of_the_same_chunk_stays_exited(b_first):
+    """Run A's step exits the same person's run B, and both were claimed in one chunk: B's
+    state held in memory is stale, so the chunk is redone run by run and B stays exited."""
+    waiting = [{"kind": "event", "settings": {"event_type": "tag_add", "tag": "Never"}}]
+    if b_first:
+        b = build(name="B", triggers=on_tag("Go"), steps=waiting)
+    a = build(name="A", triggers=on_tag("Go"), steps=[])
+    if not b_first:
+        b = build(name="B", triggers=on_tag("Go"), steps=waiting)
+    node_create(automation=a, kind="remove_from_automation", settings={"automation_id": b.pk})
+    person = SubscriberFactory()
+
+    tag(person, "Go")
+    while events_dispatch():
+        pass
+    pairs = runs_claim_due()
+    assert len(pairs) == 2  # A's run and B's, in one chunk
+    assert (run_of(b, person).pk < run_of(a, person).pk) == b_first  # both orders
+    runs_advance(pairs=pairs)
+
+    removed = run_of(b, person)
+    assert removed.status == RunStatus.EXITED
+    assert [(s.outcome, s.detail) for s in removed.steps.order_by("seq")] == [
+        ("exited", "removed by 'A'")
+    ]
+    assert removed.steps_logged == 1
+    assert run_of(a, person).status == RunStatus.COMPLETED
+
+
+def test_a_run_started_by_a_step_sees_the_events_that_step_chunk_wrote_before_it():
+    """A adds VIP, then starts B, which waits for VIP to be added: the VIP event came before
+    B started, so B keeps waiting (as it would if the steps had run one by one)."""
+    build(
+        name="B",
+        triggers=[],
+        steps=[{"kind": "event", "settings": {"event_type": "tag_add", "tag": "VIP"}}, add("Done")],
+    )
+    build(
+        name="A",
+        triggers=on_tag("Go"),
+        steps=[add("VIP"), {"kind": "start_automation", "settings": {"automation": "B"}}],
+    )
+    person = SubscriberFactory()
+    tag(person, "Go")
+    settle()
+
+    assert tags_of(person) == {"Go", "VIP"}
+
+
+def test_a_wait_for_an_event_the_same_chunk_already_wrote_passes_at_once():
+    flow = build(
+        triggers=on_tag("Go"),
+        steps=[
+            add("X"),
+            {
+                "kind": "event",
+                "label": "X added?",
+                "settings": {"event_type": "tag_add", "tag": "X"},
+            },
+            add("Done"),
+        ],
+    )
+    person = SubscriberFactory()
+    runs_advance(pairs=_claimed(flow, [person]))
+
+    assert run_of(flow, person).status == RunStatus.COMPLETED
+    assert "had already happened during this run" in run_of(flow, person).steps.get(seq=2).detail
