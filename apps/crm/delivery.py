@@ -103,26 +103,37 @@ class _NoRedirect(urllib.request.HTTPRedirectHandler):
         return None
 
 
-def _peer_check(sock: socket.socket, host: str) -> None:
-    """Refuse a connection whose far end is not a public address. The name was checked
-    before connecting, but DNS may answer differently the second time (rebinding): this
-    checks the address the socket actually reached, before a byte of the request is sent."""
-    address = ipaddress.ip_address(sock.getpeername()[0])
-    if not address.is_global:
+def url_origin(url: str) -> str:
+    """Scheme and host of a target, for pages that list deliveries: the path may be a
+    capability (a Webhook Generator URL carries its signature) and is not theirs to show."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else "(no URL)"
+
+
+def _connect_public(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_address=None):
+    """socket.create_connection, refusing a socket whose far end is not a public address.
+
+    The name was checked before connecting, but DNS may answer differently the second time
+    (rebinding): this checks the address the socket actually reached, before TLS or a byte
+    of the request goes out."""
+    sock = socket.create_connection(address, timeout, source_address)
+    peer = ipaddress.ip_address(sock.getpeername()[0])
+    if not peer.is_global:
         sock.close()
-        raise TargetRefused(f"{host} connected to {address}, a private address")
+        raise TargetRefused(f"{address[0]} connected to {peer}, a private address")
+    return sock
 
 
 class _CheckedHTTPConnection(http.client.HTTPConnection):
-    def connect(self):
-        super().connect()
-        _peer_check(self.sock, self.host)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _connect_public
 
 
 class _CheckedHTTPSConnection(http.client.HTTPSConnection):
-    def connect(self):
-        super().connect()
-        _peer_check(self.sock, self.host)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = _connect_public
 
 
 class _CheckedHTTPHandler(urllib.request.HTTPHandler):
@@ -137,8 +148,11 @@ class _CheckedHTTPSHandler(urllib.request.HTTPSHandler):
 
 # Hooks to anywhere public go through the checked opener; the trusted ones (this site's own
 # URL, or every target when OUTBOUND_ALLOW_PRIVATE is set) through the plain one.
+# No proxy from the environment for public targets: the peer checked must be the target.
 _OPENER = urllib.request.build_opener(_NoRedirect)
-_PUBLIC_OPENER = urllib.request.build_opener(_NoRedirect, _CheckedHTTPHandler, _CheckedHTTPSHandler)
+_PUBLIC_OPENER = urllib.request.build_opener(
+    urllib.request.ProxyHandler({}), _NoRedirect, _CheckedHTTPHandler, _CheckedHTTPSHandler
+)
 
 
 class TargetRefused(Exception):

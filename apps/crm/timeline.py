@@ -15,6 +15,7 @@ from datetime import datetime
 
 from django.urls import reverse
 
+from .delivery import url_origin
 from .event_types import event_types_all
 from .messaging_models import EmailMessage, Hook
 from .models import Event, Subscriber, WebhookDelivery
@@ -136,7 +137,7 @@ def crm_timeline(subscriber: Subscriber, limit: int) -> list[TimelineEntry]:
         TimelineEntry(
             at=d.created_at,
             kind="delivery",
-            title=f"Hook delivery to {d.url}",
+            title=f"Hook delivery to {url_origin(d.url)}",
             detail=f"{d.get_status_display()}, {d.attempts} attempt(s)"
             + (f", last answer {d.last_status_code}" if d.last_status_code else "")
             + (f": {text_short(d.last_error, 120)}" if d.last_error else ""),

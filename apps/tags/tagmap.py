@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from django.db.models import Count
 from django.urls import reverse
 
+from apps.crm.delivery import url_origin
 from apps.crm.models import Broadcast, BroadcastStatus, Form, Hook
 
 from .conditions import condition_tag_ids
@@ -118,7 +119,7 @@ def crm_uses_of_tag(tag_ids: Collection[int] | None) -> list[TagUse]:
         TagUse(
             hook.tag_id,
             Role.NEEDS,
-            f"hook {hook.event_name} → {hook.target_url}",
+            f"hook {hook.event_name} → {url_origin(hook.target_url)}",
             reverse("admin:crm_hook_change", args=[hook.pk]),
         )
         for hook in hooks
@@ -146,6 +147,8 @@ def tag_map_rows() -> list[TagMapRow]:
     seen: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     counts = Tagging.objects.order_by().values_list("tag_id", "source").annotate(n=Count("pk"))
     for tag_id, source, n in counts:
+        if tag_id not in rows:
+            continue  # a tag created since the first query: on the next view
         rows[tag_id].subscribers += n
         via = _seen_via(source)
         if via:
@@ -197,7 +200,7 @@ CSV_HEADER = [
 def _cell(value) -> str:
     # A spreadsheet runs a cell that starts like a formula; a tag name is typed by anyone.
     text = str(value)
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@") else text
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 def tag_map_csv(rows: list[TagMapRow]) -> str:

@@ -244,3 +244,27 @@ def test_forms_add_their_tags_and_scheduled_broadcasts_and_hooks_depend_on_their
         "hook tag_add → https://x.io",
         "audience of broadcast 'VIP news'",
     ]
+
+
+def test_a_webhook_generator_url_is_never_shown_whole(admin_client):
+    """The Release URL is a capability (its path carries the signature): the map names the
+    hook's host only, so a clerk who may view tags cannot release a course to anyone."""
+    from apps.members.services import endpoint_mint
+    from apps.offerings.models import Offering
+
+    course = offering_create(name="Secret Course")
+    endpoint = endpoint_mint(
+        operation="release",
+        offering=Offering.objects.get(pk=course.pk),
+        trigger_tag=tag_create(name="Release Secret Course"),
+    )
+
+    page = admin_client.get(MAP).content.decode()
+    sheet = admin_client.get(CSV).content.decode()
+
+    signature = endpoint.path.rstrip("/").rsplit("/", 1)[-1]
+    assert len(signature) > 10
+    for text in (page, sheet):
+        assert signature not in text
+        assert endpoint.public_id not in text
+    assert "Release Secret Course" in sheet
