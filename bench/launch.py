@@ -13,6 +13,9 @@ connections. The script prints request throughput and latency, the time from the
 request to the last welcome email, the exact end counts (checked: it exits 1 if one is off),
 and a floor measured in the same run: the same end rows written by plain batched SQL.
 
+Its workers take every task on the Redis database REDIS_URL names (and it purges that queue
+first): give it one no test run or other bench is using at the same time.
+
 ``--opt-in-password``: the offering stores a generated password (the guide's recipe), so each
 new login's password is hashed with the production hasher; figures go to launch_opt_in.json.
 """
