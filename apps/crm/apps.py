@@ -20,6 +20,7 @@ class CrmConfig(AppConfig):
             EMAILS_SEND_TASK,
             EVENTS_DISPATCH_TASK,
             SEQUENCES_SEND_TASK,
+            SUBSCRIBER_IMPORTS_RESUME_TASK,
         )
 
         connect(
@@ -49,6 +50,11 @@ class CrmConfig(AppConfig):
                     name="crm: send scheduled broadcasts",
                     task=BROADCASTS_SEND_TASK,
                     every_seconds=settings.EMAIL_SWEEP_SECONDS * 6,
+                ),
+                PeriodicSpec(
+                    name="crm: resume CSV imports that stopped moving",
+                    task=SUBSCRIBER_IMPORTS_RESUME_TASK,
+                    every_seconds=60,
                 ),
             ],
         )

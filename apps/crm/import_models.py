@@ -50,10 +50,14 @@ class SubscriberImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Moves with every batch: a queued or running import that stops moving lost its worker
+    # (or its one message), and the resume sweep hands it to another.
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["-id"]
         verbose_name = "subscriber import"
+        indexes = [models.Index(fields=["status", "updated_at"], name="crm_import_stalled")]
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display().lower()})"

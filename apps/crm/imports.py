@@ -17,6 +17,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -113,16 +114,20 @@ def import_text_read(*, data: bytes) -> str:
     return text
 
 
-def _dialect(text: str) -> type[csv.Dialect] | csv.Dialect:
+def _delimiter(text: str) -> str:
+    """The sniffed delimiter, and only that: the sniffer also guesses quoting from the first
+    characters, and a guess of "no doubled quotes" would split a later "O""Brien, Pat"."""
     try:
-        return csv.Sniffer().sniff(text[:IMPORT_SNIFF_CHARS], delimiters=DELIMITERS)
+        return csv.Sniffer().sniff(text[:IMPORT_SNIFF_CHARS], delimiters=DELIMITERS).delimiter
     except csv.Error:
-        return csv.excel
+        return csv.excel.delimiter
 
 
 def _lines(text: str) -> Iterable[tuple[int, list[str]]]:
     """(line number of the row's first line, cells) for every row that is not blank."""
-    reader = csv.reader(io.StringIO(text, newline=""), _dialect(text), strict=True)
+    reader = csv.reader(
+        io.StringIO(text, newline=""), csv.excel, delimiter=_delimiter(text), strict=True
+    )
     start = 1
     try:
         for cells in reader:
@@ -457,15 +462,34 @@ def _batch_import(*, import_id: int, index: int, rows: list[ImportRow]) -> Subsc
         return _batch_import_once(import_id=import_id, index=index, rows=rows)
 
 
+# What a batch changes on the import row: saved alone, so the file is not rewritten per batch.
+_BATCH_FIELDS = [
+    "batches_done",
+    "rows_done",
+    "created_count",
+    "updated_count",
+    "unchanged_count",
+    "tagged_count",
+    "failed_count",
+    "error_count",
+    "errors",
+    "updated_at",
+]
+
+
+def _import_locked(import_id: int) -> SubscriberImport:
+    return SubscriberImport.objects.defer("content").select_for_update().get(pk=import_id)
+
+
 @transaction.atomic
 def _batch_import_once(*, import_id: int, index: int, rows: list[ImportRow]) -> SubscriberImport:
-    imp = SubscriberImport.objects.select_for_update().get(pk=import_id)
+    imp = _import_locked(import_id)
     if imp.batches_done != index:
         return imp  # another delivery of the task did this batch
     _rows_write(rows, imp=imp)
     imp.batches_done += 1
     imp.rows_done += len(rows)
-    imp.save()
+    imp.save(update_fields=_BATCH_FIELDS)
     return imp
 
 
@@ -473,7 +497,7 @@ def _batch_import_once(*, import_id: int, index: int, rows: list[ImportRow]) -> 
 def _batch_fail(
     *, import_id: int, index: int, rows: list[ImportRow], exc: Exception
 ) -> SubscriberImport:
-    imp = SubscriberImport.objects.select_for_update().get(pk=import_id)
+    imp = _import_locked(import_id)
     if imp.batches_done != index:
         return imp
     message = (
@@ -487,8 +511,29 @@ def _batch_fail(
     imp.failed_count += len(rows)
     imp.batches_done += 1
     imp.rows_done += len(rows)
-    imp.save()
+    imp.save(update_fields=_BATCH_FIELDS)
     return imp
+
+
+# An import whose row has not moved for this long lost its worker or its message.
+IMPORT_STALLED_AFTER = timedelta(minutes=5)
+
+
+def subscriber_imports_resume_stalled(*, now=None) -> int:
+    """Hand queued or running imports that stopped moving to a worker again (beat runs
+    this): the import's only message may be lost, and a run resumes at its next batch."""
+    now = now or timezone.now()
+    stalled = list(
+        SubscriberImport.objects.filter(
+            status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING],
+            updated_at__lt=now - IMPORT_STALLED_AFTER,
+        ).values_list("pk", flat=True)[:20]
+    )
+    # Touch them first, so the next sweep waits for this hand-over before trying again.
+    SubscriberImport.objects.filter(pk__in=stalled).update(updated_at=now)
+    for import_id in stalled:
+        _enqueue(import_id)
+    return len(stalled)
 
 
 def _rows_write(rows: list[ImportRow], *, imp: SubscriberImport) -> None:

@@ -59,3 +59,13 @@ def subscriber_import_run(*, import_id: int) -> None:
     from . import imports
 
     imports.subscriber_import_run(import_id=import_id)
+
+
+SUBSCRIBER_IMPORTS_RESUME_TASK = "crm.subscriber_imports_resume_stalled"
+
+
+@shared_task(name=SUBSCRIBER_IMPORTS_RESUME_TASK, acks_late=True, ignore_result=True)
+def subscriber_imports_resume_stalled() -> int:
+    from . import imports
+
+    return imports.subscriber_imports_resume_stalled()

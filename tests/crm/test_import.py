@@ -554,3 +554,59 @@ def test_the_import_pages_issue_the_same_queries_whatever_the_lines(admin_client
     many = page_queries(admin_client, url_for(600))
 
     assert many == few
+
+
+# Review fixes -----------------------------------------------------------------------------
+
+
+def test_doubled_quotes_after_the_sniffed_part_still_read_as_one_cell():
+    """The sniffer looks at the first 64 KB only; quoting follows the CSV standard anyway."""
+    filler = [f"p{n}@example.com,Person {n}" for n in range(4000)]  # well past 64 KB
+    data = csv_bytes("email,first name", *filler, 'obrien@example.com,"O""Brien, Pat"')
+    assert len(data) > imports.IMPORT_SNIFF_CHARS
+
+    done = imported(data)
+
+    assert done.error_count == 0
+    assert Subscriber.objects.get(email="obrien@example.com").first_name == 'O"Brien, Pat'
+
+
+def test_a_batch_does_not_rewrite_the_uploaded_file(city):
+    lines = [f"q{n}@example.com,Q{n}" for n in range(30)]
+    imp = imports.subscriber_import_create(data=csv_bytes("email,name", *lines), filename="x.csv")
+    imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
+    imports.subscriber_import_run(import_id=imp.pk)  # the first save marks it running
+
+    again = imports.subscriber_import_create(data=csv_bytes("email,name", *lines), filename="y.csv")
+    imports.subscriber_import_start(subscriber_import=again, enqueue=False)
+    SubscriberImport.objects.filter(pk=again.pk).update(status=ImportStatus.RUNNING)
+    with CaptureQueriesContext(connection) as ctx:
+        imports.subscriber_import_run(import_id=again.pk)
+
+    writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
+    import_writes = [sql for sql in writes if '"crm_subscriberimport"' in sql]
+    assert import_writes
+    assert not any('"content"' in sql for sql in import_writes)
+
+
+def test_an_import_whose_message_was_lost_is_handed_to_a_worker_again():
+    from datetime import timedelta
+
+    import time_machine
+    from django.utils import timezone
+
+    imp = imports.subscriber_import_create(
+        data=csv_bytes("email,name", "lost@example.com,Lou"), filename="x.csv"
+    )
+    imports.subscriber_import_start(subscriber_import=imp, enqueue=False)  # message "lost"
+    assert imports.subscriber_imports_resume_stalled() == 0  # not stalled yet
+
+    later = timezone.now() + imports.IMPORT_STALLED_AFTER + timedelta(seconds=1)
+    with time_machine.travel(later, tick=False):
+        resumed = imports.subscriber_imports_resume_stalled()
+        assert imports.subscriber_imports_resume_stalled() == 0  # touched: not twice at once
+
+    assert resumed == 1
+    imp.refresh_from_db()
+    assert imp.status == ImportStatus.DONE  # the test settings run the task eagerly
+    assert Subscriber.objects.get(email="lost@example.com").first_name == "Lou"
