@@ -171,10 +171,14 @@ def _condition_from(data) -> dict:
         except ValueError as exc:
             raise ValidationError(f"Condition: not valid JSON ({exc}).") from None
     leaves = []
-    for i in range(len(data.getlist("cond_test"))):
-        test = data.getlist("cond_test")[i]
-        subject = (data.getlist("cond_subject")[i] or "").strip()
-        value = (data.getlist("cond_value")[i] or "").strip()
+    tests, subjects, values = (data.getlist(k) for k in ("cond_test", "cond_subject", "cond_value"))
+    if not len(tests) == len(subjects) == len(values):
+        raise ValidationError(
+            "Condition: every row needs its test, subject and value boxes; reload the page "
+            "and fill the rows in again."
+        )
+    for i, (test, subject, value) in enumerate(zip(tests, subjects, values, strict=True)):
+        subject, value = (subject or "").strip(), (value or "").strip()
         if not subject:
             continue
         if test in ("has", "has_not"):

@@ -4,6 +4,7 @@ Mistakes come back as the service's ValidationError message on the card they con
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -207,15 +208,17 @@ def node_add_view(request, model_admin, automation_id):
     kind = request.POST.get("kind", "")
     position = request.POST.get("position") or None
     try:
-        services.node_create(
-            automation=automation,
-            kind=kind,
-            settings=settings_from_form(kind, request.POST),
-            parent=_parent(automation, request),
-            branch=request.POST.get("branch", ""),
-            position=int(position) if position is not None else None,
-            label=request.POST.get("label", "").strip(),
-        )
+        # One transaction: a tag the form names is created only if the step is saved.
+        with transaction.atomic():
+            services.node_create(
+                automation=automation,
+                kind=kind,
+                settings=settings_from_form(kind, request.POST),
+                parent=_parent(automation, request),
+                branch=request.POST.get("branch", ""),
+                position=int(position) if position is not None else None,
+                label=request.POST.get("label", "").strip(),
+            )
     except (ValidationError, ValueError) as exc:
         message = _messages(exc) if isinstance(exc, ValidationError) else str(exc)
         slot = {
@@ -236,11 +239,12 @@ def node_edit_view(request, model_admin, automation_id, node_id):
     automation = _automation(model_admin, request, automation_id, change=True)
     node = get_object_or_404(Node, pk=node_id, automation=automation)
     try:
-        services.node_update(
-            node=node,
-            settings=settings_from_form(node.kind, request.POST),
-            label=request.POST.get("label", "").strip(),
-        )
+        with transaction.atomic():
+            services.node_update(
+                node=node,
+                settings=settings_from_form(node.kind, request.POST),
+                label=request.POST.get("label", "").strip(),
+            )
     except ValidationError as exc:
         return _answer(request, automation, error_key=f"node-{node.pk}", error=_messages(exc))
     return _answer(request, automation)
@@ -258,9 +262,10 @@ def node_delete_view(request, model_admin, automation_id, node_id):
 def trigger_add_view(request, model_admin, automation_id):
     automation = _automation(model_admin, request, automation_id, change=True)
     try:
-        services.trigger_save(
-            automation=automation, settings=trigger_settings_from_form(request.POST)
-        )
+        with transaction.atomic():
+            services.trigger_save(
+                automation=automation, settings=trigger_settings_from_form(request.POST)
+            )
     except ValidationError as exc:
         return _answer(request, automation, error_key="trigger", error=_messages(exc))
     return _answer(request, automation)

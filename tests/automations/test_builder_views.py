@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.automations.models import Automation, Node, Run, RunStatus
+from apps.tags.models import Tag
 from tests.automations.helpers import add, build, on_tag, settle, tag, wait, when
 from tests.factories import SubscriberFactory
 from tests.offerings.helpers import weekly_course
@@ -125,6 +126,33 @@ def test_a_bad_step_shows_the_services_message_on_its_card_and_changes_nothing(a
     node.refresh_from_db()
     assert node.settings == {"amount": 1, "unit": "days"}
     assert Node.objects.count() == 1
+
+
+def test_a_refused_condition_creates_none_of_the_tags_it_named(admin_client):
+    flow = build(triggers=on_tag("Go"), steps=[], status="draft")
+    tags_before = set(Tag.objects.values_list("name", flat=True))
+
+    refused = admin_client.post(
+        _url("automations_builder_add", flow),
+        {
+            "kind": "condition",
+            "cond_join": "and",
+            "cond_test": ["has", "equals"],
+            "cond_subject": ["Brand New Typo", "plan"],
+            "cond_value": ["", ""],  # equals needs a value: the service refuses the step
+        },
+        **HTMX,
+    )
+    torn = admin_client.post(
+        _url("automations_builder_add", flow),
+        {"kind": "condition", "cond_test": ["has", "has"], "cond_subject": ["Other New"]},
+        **HTMX,
+    )
+
+    assert refused.status_code == 200 and torn.status_code == 200
+    assert "every row needs its test, subject and value boxes" in torn.content.decode()
+    assert set(Tag.objects.values_list("name", flat=True)) == tags_before
+    assert not Node.objects.filter(automation=flow).exists()
 
 
 def test_deleting_a_step_moves_the_people_waiting_there(admin_client):
