@@ -37,6 +37,15 @@ def _require_services(request):
         _service_missing("Redis: set REDIS_URL=redis://... to a running server")
 
 
+@pytest.fixture(autouse=True)
+def _doorbells_reset():
+    """A ring whose task a test never ran (a purged broker, a mocked kick) must not silence
+    the next test's rings for the flag's lifetime."""
+    from config.doorbell import doorbells_reset
+
+    doorbells_reset()
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _celery_eager():
     """Tasks run inline in tests unless a test starts a real worker (tests/integration)."""

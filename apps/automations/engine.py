@@ -22,6 +22,7 @@ from apps.crm.models import Event, Subscriber, SubscriberState
 from apps.tags.services import tag_names_memo
 from config import oncommit
 from config.bulk import rows_update
+from config.doorbell import doorbell_ring
 
 from .graph import Graph, graph_load
 from .kinds import Outcome, StepContext, StepError, kind_get
@@ -54,7 +55,7 @@ ENTERING_STATUSES = (AutomationStatus.LIVE, AutomationStatus.PAUSED)
 def _kick_sweep() -> None:
     from .tasks import runs_sweep
 
-    runs_sweep.delay()
+    doorbell_ring(runs_sweep)
 
 
 def sweep_kick_on_commit() -> None:

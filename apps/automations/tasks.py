@@ -4,6 +4,8 @@
 from celery import shared_task
 from django.conf import settings
 
+from config.doorbell import doorbell_answer, doorbell_ring
+
 from . import engine
 
 RUNS_SWEEP_TASK = "automations.runs_sweep"
@@ -18,7 +20,10 @@ RUN_MAX_IN_FLIGHT = 5000
 
 @shared_task(name=RUNS_SWEEP_TASK, acks_late=True, ignore_result=True)
 def runs_sweep() -> int:
-    """Claim due runs and hand them to workers in chunks, after the claim commits."""
+    """Claim due runs and hand them to workers in chunks, after the claim commits. It stops
+    when nothing is due, after ``SWEEP_MAX_ROUNDS`` claims, or with ``RUN_MAX_IN_FLIGHT``
+    runs claimed and not yet advanced; each advance task rings it again when it is done."""
+    doorbell_answer(RUNS_SWEEP_TASK)
     claimed = 0
     room = RUN_MAX_IN_FLIGHT - engine.runs_in_flight()
     for _ in range(SWEEP_MAX_ROUNDS):
@@ -35,7 +40,13 @@ def runs_sweep() -> int:
 
 @shared_task(name=RUNS_ADVANCE_TASK, acks_late=True, ignore_result=True)
 def runs_advance(pairs: list[list[int]]) -> dict:
-    return engine.runs_advance(pairs=[(int(a), int(b)) for a, b in pairs])
+    counts = engine.runs_advance(pairs=[(int(a), int(b)) for a, b in pairs])
+    # Room in flight again, and maybe runs due meanwhile: one (coalesced) ring of the sweep.
+    # Not when eager (tests, the demo's "run it now"): the sweep that queued this is still
+    # running, inline, and goes on claiming by itself.
+    if not runs_advance.request.is_eager:
+        doorbell_ring(runs_sweep)
+    return counts
 
 
 @shared_task(name=RUNS_REAP_TASK, acks_late=True, ignore_result=True)

@@ -24,6 +24,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config import oncommit
+from config.doorbell import doorbell_ring
 
 from .lock_objects import deliveries_due
 from .models import DeliveryAttempt, DeliveryStatus, WebhookDelivery
@@ -53,7 +54,7 @@ RESPONSE_EXCERPT_CHARS = 2000
 def _kick() -> None:
     from .tasks import deliveries_send
 
-    deliveries_send.delay()
+    doorbell_ring(deliveries_send)
 
 
 def webhook_delivery_enqueue(

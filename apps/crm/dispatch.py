@@ -124,10 +124,18 @@ def events_dispatch(
     *, batch_size: int | None = None, max_batches: int = EVENT_MAX_BATCHES_PER_RUN
 ) -> int:
     """Drain pending events batch by batch; return how many were claimed in all."""
+    return events_dispatch_some(batch_size=batch_size, max_batches=max_batches)[0]
+
+
+def events_dispatch_some(
+    *, batch_size: int | None = None, max_batches: int = EVENT_MAX_BATCHES_PER_RUN
+) -> tuple[int, bool]:
+    """Drain pending events, at most ``max_batches`` batches; return how many were claimed
+    and whether it stopped at that bound (so more may be pending)."""
     total = 0
     for _ in range(max_batches):
         claimed = events_dispatch_batch(batch_size=batch_size)
         if not claimed:
-            break
+            return total, False
         total += claimed
-    return total
+    return total, True

@@ -22,6 +22,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from config import oncommit
+from config.doorbell import doorbell_ring
 
 from . import event_types
 from .events import events_record_bulk
@@ -68,7 +69,7 @@ class Draft:
 def _kick_sender() -> None:
     from .tasks import emails_send
 
-    emails_send.delay()
+    doorbell_ring(emails_send)
 
 
 def emails_enqueue(drafts: list[Draft]) -> int:
@@ -330,7 +331,7 @@ def sequence_subscribe(*, subscriber: Subscriber, sequence: Sequence, source: st
 def _kick_sequences() -> None:
     from .tasks import sequences_send
 
-    sequences_send.delay()
+    doorbell_ring(sequences_send)
 
 
 @transaction.atomic

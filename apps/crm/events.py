@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 
 from config import oncommit
+from config.doorbell import doorbell_ring
 
 from .models import Event
 
@@ -106,7 +107,7 @@ def events_record_bulk(*, events: Iterable[tuple[int | None, str, dict]]) -> int
 def _kick() -> None:
     from .tasks import events_dispatch
 
-    events_dispatch.delay()
+    doorbell_ring(events_dispatch)
 
 
 def dispatcher_kick_on_commit() -> None:

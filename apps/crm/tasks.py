@@ -1,5 +1,7 @@
 from celery import shared_task
 
+from config.doorbell import doorbell_answer, doorbell_ring
+
 from . import dispatch
 
 EVENTS_DISPATCH_TASK = "crm.events_dispatch"
@@ -8,7 +10,11 @@ EVENTS_DISPATCH_TASK = "crm.events_dispatch"
 @shared_task(name=EVENTS_DISPATCH_TASK, acks_late=True, ignore_result=True)
 def events_dispatch() -> int:
     """Kicked after a commit that wrote events, and run by beat as the recovery sweep."""
-    return dispatch.events_dispatch()
+    doorbell_answer(EVENTS_DISPATCH_TASK)
+    claimed, more = dispatch.events_dispatch_some()
+    if more:  # stopped at its bound with events left: the next task carries on at once
+        doorbell_ring(events_dispatch)
+    return claimed
 
 
 DELIVERIES_SEND_TASK = "crm.deliveries_send"
@@ -19,7 +25,11 @@ def deliveries_send() -> int:
     """Kicked when a delivery is enqueued, and run by beat for retries and recovery."""
     from . import delivery
 
-    return delivery.deliveries_send()
+    doorbell_answer(DELIVERIES_SEND_TASK)
+    attempted = delivery.deliveries_send()
+    if attempted >= delivery.DELIVERY_MAX_PER_TASK:  # maybe more due: carry on at once
+        doorbell_ring(deliveries_send)
+    return attempted
 
 
 EMAILS_SEND_TASK = "crm.emails_send"
@@ -32,6 +42,7 @@ def emails_send() -> int:
     """Send queued emails (kicked when some are queued; beat retries and recovers)."""
     from . import emails
 
+    doorbell_answer(EMAILS_SEND_TASK)
     return emails.emails_send()
 
 
@@ -40,6 +51,7 @@ def sequences_send() -> int:
     """Queue sequence emails whose time has come."""
     from . import emails
 
+    doorbell_answer(SEQUENCES_SEND_TASK)
     return emails.sequences_send()
 
 

@@ -187,3 +187,24 @@ def test_two_dispatchers_at_once_deliver_every_event_to_every_consumer_exactly_o
     assert sum(claimed) == 1000
     assert all(c > 0 for c in claimed), "both dispatchers should have shared the work"
     assert not Event.objects.filter(dispatched_at__isnull=True).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_burst_of_commits_queues_one_dispatch_until_it_runs(monkeypatch):
+    """Fifty commits that write events ring the dispatcher once while its task waits in
+    the broker (the launch filled the queue with one doorbell per commit)."""
+    from apps.crm import tasks
+
+    queued = []
+    monkeypatch.setattr(tasks.events_dispatch, "delay", lambda: queued.append(1))
+    person = SubscriberFactory()
+
+    for _ in range(50):
+        with transaction.atomic():
+            event_record(subscriber_id=person.pk, type="subscriber_activate")
+    assert len(queued) == 1
+
+    tasks.events_dispatch()  # the worker takes it: a later commit rings again
+    with transaction.atomic():
+        event_record(subscriber_id=person.pk, type="subscriber_activate")
+    assert len(queued) == 2
