@@ -83,6 +83,10 @@ def test_a_sigkilled_worker_loses_no_step_and_doubles_none(broker, no_kick):
             time.sleep(0.01)
         _kill(first)
         stopped_at = _steps()
+        held_at_kill_ids = list(
+            Run.objects.filter(status=RunStatus.RUNNING).values_list("pk", flat=True)
+        )
+        held_at_kill = len(held_at_kill_ids)
         unfinished = Run.objects.exclude(status=RunStatus.COMPLETED).count()
         assert 0 < stopped_at < RUNS * STEPS_PER_RUN, "the kill should land mid-way"
         assert unfinished > 0
@@ -117,6 +121,13 @@ def test_a_sigkilled_worker_loses_no_step_and_doubles_none(broker, no_kick):
     assert x_events.filter(type="tag_add").count() == RUNS
     assert x_events.filter(type="tag_remove").count() == RUNS
     assert not Run.objects.filter(last_error__contains="IntegrityError").exists()
-    # The runs the dead worker held were handed back by the reaper, not lost.
-    assert Run.objects.filter(attempts__gt=0).exists()
+    # The runs claimed when the worker died (held = still running at the kill) were handed
+    # on, not lost: by the reaper once their lease ran out, or by the broker redelivering
+    # the dead worker's unacknowledged chunks before it (which of the two depends on timing:
+    # with runs advanced a chunk per transaction, the second worker often wins; the reaper's
+    # own behaviour is tested in tests/automations/test_engine_semantics.py).
+    assert held_at_kill > 0
+    assert Run.objects.filter(pk__in=held_at_kill_ids, status=RunStatus.COMPLETED).count() == (
+        held_at_kill
+    )
     assert not Event.objects.filter(dispatched_at__isnull=True).exists()
