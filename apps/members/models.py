@@ -160,7 +160,14 @@ class WebhookCall(models.Model):
         ]
         # The per-endpoint throttle (calls in the last minute) and the generator's "last call".
         indexes = [
-            models.Index(fields=["endpoint", "-received_at"], name="members_call_by_endpoint")
+            models.Index(fields=["endpoint", "-received_at"], name="members_call_by_endpoint"),
+            # Refusals from one address in the last minute, checked on every inbound call:
+            # only refused rows are indexed, so the check never scans the call log.
+            models.Index(
+                fields=["remote_addr", "received_at"],
+                condition=Q(status="refused"),
+                name="members_call_refusals",
+            ),
         ]
 
     def __str__(self) -> str:

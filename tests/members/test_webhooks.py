@@ -256,3 +256,21 @@ def test_the_same_delivery_20_times_at_once_gives_one_member_one_grant_one_login
     assert AccessGrant.objects.count() == 1
     assert Event.objects.filter(type="member_login_created").count() == 1
     assert Event.objects.filter(type="access_granted").count() == 1
+
+
+@pytest.mark.postgres
+def test_the_refusal_check_on_every_call_reads_an_index_not_the_call_log():
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.members.services import webhook_refusals_recent
+
+    with CaptureQueriesContext(connection) as queries:
+        webhook_refusals_recent(remote_addr="203.0.113.9")
+    (query,) = [q["sql"] for q in queries.captured_queries]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # as on a big table
+        cursor.execute(f"EXPLAIN {query}")
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "members_call_refusals" in plan, plan
