@@ -24,7 +24,7 @@ from config import oncommit
 from config.bulk import rows_update
 from config.doorbell import doorbell_ring
 
-from .graph import Graph, graph_load
+from .graph import Graph, graph_first_step, graph_load
 from .kinds import Outcome, StepContext, StepError, kind_get
 from .lock_objects import run_for_advance, runs_active_of, runs_due, runs_for_advance
 from .models import (
@@ -104,7 +104,7 @@ def runs_start(
             status__in=["waiting", "running"],
         ).values_list("subscriber_id", flat=True)
     )
-    first = graph_load(automation.pk).first()
+    first = graph_first_step(automation.pk)
     now = timezone.now()
     rows = []
     for sid in subscriber_ids:

@@ -94,3 +94,14 @@ class Graph:
 
 def graph_load(automation_id: int) -> Graph:
     return Graph.build(Node.objects.filter(automation_id=automation_id))
+
+
+def graph_first_step(automation_id: int) -> int | None:
+    """Where a run enters: ``graph_load(...).first()`` in one indexed row, not the graph
+    (starting runs is on every dispatch batch's path)."""
+    return (
+        Node.objects.filter(automation_id=automation_id, parent__isnull=True, branch="")
+        .order_by("position", "pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
