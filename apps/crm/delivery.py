@@ -77,6 +77,20 @@ def webhook_delivery_enqueue(
     return delivery
 
 
+def webhook_deliveries_enqueue(*, rows: list[dict]) -> None:
+    """Owe many POSTs at once (the hooks of a dispatch batch): one INSERT, and a key seen
+    before changes nothing, as in ``webhook_delivery_enqueue``. Each row holds ``key``,
+    ``url``, ``body`` and ``hook``."""
+    if not rows:
+        return
+    now = timezone.now()
+    WebhookDelivery.objects.bulk_create(
+        [WebhookDelivery(headers={}, next_attempt_at=now, **row) for row in rows],
+        ignore_conflicts=True,
+    )
+    oncommit.on_commit_once(_kick)
+
+
 @transaction.atomic
 def delivery_claim_next(*, now=None) -> tuple[int, int] | None:
     """Claim the oldest due delivery: (id, lease token), or None."""

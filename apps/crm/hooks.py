@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from . import event_types
-from .delivery import webhook_delivery_enqueue
+from .delivery import webhook_deliveries_enqueue
 from .models import Hook, Purchase, SubscriberFieldValue
 from .payloads import purchase_kit_payload, subscriber_kit_payload
 
@@ -115,6 +115,7 @@ def hooks_on_events(events) -> None:
             }
         )
     }
+    rows = []
     for hook, event in pairs:
         if hook.event_name in _FIELD_EVENTS:
             p = event.payload
@@ -139,12 +140,15 @@ def hooks_on_events(events) -> None:
                     event.subscriber, fields=fields[event.subscriber_id]
                 )
             }
-        webhook_delivery_enqueue(
-            key=f"hook:{hook.pk}:event:{event.pk}",
-            url=hook.target_url,
-            body=json.dumps(body),
-            hook=hook,
+        rows.append(
+            {
+                "key": f"hook:{hook.pk}:event:{event.pk}",
+                "url": hook.target_url,
+                "body": json.dumps(body),
+                "hook": hook,
+            }
         )
+    webhook_deliveries_enqueue(rows=rows)
 
 
 def standard_webhooks_headers(*, secret: str, message_id: str, timestamp: int, body: str) -> dict:

@@ -295,3 +295,24 @@ def test_link_click_can_be_registered_though_clicks_are_not_tracked_yet():
         filter_value="https://example.com/offer",
     )
     assert hook.initiator_value == "https://example.com/offer"
+
+
+def _dispatch_queries(people: int) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.crm.services import subscriber_get_or_create
+
+    start = WebhookDelivery.objects.count()
+    for n in range(people):
+        subscriber_get_or_create(email=f"q{people}-{n}@example.com")
+    with CaptureQueriesContext(connection) as queries:
+        events_dispatch()
+    assert WebhookDelivery.objects.count() - start == people
+    return len(queries.captured_queries)
+
+
+def test_a_dispatch_batch_enqueues_its_hook_deliveries_in_one_statement():
+    hook_create(event_name="subscriber.subscriber_activate", target_url="https://example.com/in")
+
+    assert _dispatch_queries(3) == _dispatch_queries(30)
