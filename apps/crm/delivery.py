@@ -32,8 +32,10 @@ from .models import DeliveryAttempt, DeliveryStatus, WebhookDelivery
 logger = logging.getLogger(__name__)
 
 DELIVERY_TIMEOUT_SECONDS = 10
-# One delivery is claimed at a time, so the lease covers a single (slow) attempt.
+# Deliveries are claimed a few at a time and attempted one after another: the lease covers
+# a whole claim of slow attempts (10 x 10 s), with room to spare.
 DELIVERY_LEASE = timedelta(minutes=5)
+DELIVERY_CLAIM_BATCH = 10
 DELIVERY_MAX_PER_TASK = 200
 # Spread over about a day, as outbound-hook consumers expect.
 DELIVERY_BACKOFF = [
@@ -91,18 +93,25 @@ def webhook_deliveries_enqueue(*, rows: list[dict]) -> None:
     oncommit.on_commit_once(_kick)
 
 
-@transaction.atomic
 def delivery_claim_next(*, now=None) -> tuple[int, int] | None:
     """Claim the oldest due delivery: (id, lease token), or None."""
+    claimed = deliveries_claim(now=now, limit=1)
+    return claimed[0] if claimed else None
+
+
+@transaction.atomic
+def deliveries_claim(*, now=None, limit: int = DELIVERY_CLAIM_BATCH) -> list[tuple[int, int]]:
+    """Claim up to ``limit`` due deliveries, oldest first, in one transaction: (id, lease
+    token) pairs. Other workers skip them and take the next ones."""
     now = now or timezone.now()
-    delivery = deliveries_due(now=now, limit=1).first()
-    if delivery is None:
-        return None
+    ids = [d.pk for d in deliveries_due(now=now, limit=limit)]
+    if not ids:
+        return []
     token = secrets.randbelow(2**31 - 1) + 1
-    WebhookDelivery.objects.filter(pk=delivery.pk).update(
+    WebhookDelivery.objects.filter(pk__in=ids).update(
         status=DeliveryStatus.SENDING, locked_until=now + DELIVERY_LEASE, lease_token=token
     )
-    return delivery.pk, token
+    return [(pk, token) for pk in ids]
 
 
 def deliveries_reap(*, now=None) -> int:
@@ -291,13 +300,17 @@ def webhook_delivery_attempt(*, delivery_id: int, token: int) -> str | None:
 
 
 def deliveries_send(*, now=None, max_deliveries: int = DELIVERY_MAX_PER_TASK) -> int:
-    """Claim and attempt due deliveries one at a time; return how many were attempted."""
+    """Claim due deliveries a few at a time and attempt them one after another; return how
+    many were attempted (at most ``max_deliveries``)."""
     deliveries_reap(now=now)
     attempted = 0
-    for _ in range(max_deliveries):
-        claimed = delivery_claim_next(now=now)
-        if claimed is None:
+    while attempted < max_deliveries:
+        claimed = deliveries_claim(
+            now=now, limit=min(DELIVERY_CLAIM_BATCH, max_deliveries - attempted)
+        )
+        if not claimed:
             break
-        webhook_delivery_attempt(delivery_id=claimed[0], token=claimed[1])
-        attempted += 1
+        for delivery_id, token in claimed:
+            webhook_delivery_attempt(delivery_id=delivery_id, token=token)
+        attempted += len(claimed)
     return attempted

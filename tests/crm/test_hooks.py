@@ -316,3 +316,16 @@ def test_a_dispatch_batch_enqueues_its_hook_deliveries_in_one_statement():
     hook_create(event_name="subscriber.subscriber_activate", target_url="https://example.com/in")
 
     assert _dispatch_queries(3) == _dispatch_queries(30)
+
+
+def test_deliveries_are_claimed_a_few_at_a_time_and_never_twice():
+    from apps.crm.delivery import DELIVERY_CLAIM_BATCH, deliveries_claim, webhook_delivery_enqueue
+
+    for n in range(DELIVERY_CLAIM_BATCH + 5):
+        webhook_delivery_enqueue(key=f"k{n}", url="https://example.com/in", body="{}")
+
+    first, second, third = deliveries_claim(), deliveries_claim(), deliveries_claim()
+
+    assert (len(first), len(second), third) == (DELIVERY_CLAIM_BATCH, 5, [])
+    assert not {pk for pk, _ in first} & {pk for pk, _ in second}
+    assert WebhookDelivery.objects.filter(status="sending").count() == DELIVERY_CLAIM_BATCH + 5
