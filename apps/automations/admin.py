@@ -6,6 +6,7 @@ the runs waiting at it, and status changes release queued runs."""
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db.models import Prefetch
 from django.urls import path, reverse
 from django.utils.html import format_html
 
@@ -369,12 +370,26 @@ class RunAdmin(admin.ModelAdmin):
 
 class SubscriberRunInline(ReadOnlyInline):
     model = Run
-    fields = ["run_link", "automation", "status", "current_node", "resume_at", "started_at"]
+    fields = ["run_link", "automation", "status", "path_taken", "current_node", "resume_at"]
     verbose_name_plural = "Automation runs"
 
     def get_queryset(self, request):
+        steps = RunStep.objects.order_by("seq").only("run_id", "seq", "node_label", "branch")
         return (
-            super().get_queryset(request).select_related("automation", "current_node", "subscriber")
+            super()
+            .get_queryset(request)
+            .select_related("automation", "current_node", "subscriber")
+            .prefetch_related(Prefetch("steps", queryset=steps))
+        )
+
+    @admin.display(description="path taken")
+    def path_taken(self, obj):
+        return (
+            " → ".join(
+                f"{step.node_label} ({step.branch})" if step.branch else step.node_label
+                for step in obj.steps.all()
+            )
+            or "—"
         )
 
     @admin.display(description="run")

@@ -100,6 +100,8 @@ def test_the_page_shows_runs_with_their_path_tags_emails_hooks_calls_and_access(
     ]
     assert "Send the gold welcome" in page and "Send the plain welcome" not in page
     assert "→ Yes path" in page
+    # and the runs table says the same in one line
+    assert "Is VIP? (yes) → Send the gold welcome" in page
     assert "Tag added: VIP" in page and "by test" in page
     assert "Email: Mail 1" in page and "SMTP said no" in page
     assert "Hook delivery to https://example.com" in page
