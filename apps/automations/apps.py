@@ -25,5 +25,9 @@ class AutomationsConfig(AppConfig):
         connect(self, periodic_specs())
         tag_dependents_register(name="automations", find=automation_uses_of_tag)
         health_check_register(name="automations", order=10, check=automations_health)
-        timeline_provider_register(name="automations", provide=automations_timeline)
+        timeline_provider_register(
+            name="automations",
+            provide=automations_timeline,
+            permissions={"run": "automations.view_run"},
+        )
         seed_step_register(name="automations.guide", order=15, run=seed_guide_automations)

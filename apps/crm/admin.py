@@ -87,7 +87,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         if subscriber is not None and self.has_view_or_change_permission(request, subscriber):
             extra_context = {
                 **(extra_context or {}),
-                "timeline": subscriber_timeline(subscriber=subscriber),
+                "timeline": subscriber_timeline(subscriber=subscriber, user=request.user),
                 "timeline_limit": TIMELINE_LIMIT,
                 "panels": subscriber_panels(subscriber=subscriber),
             }

@@ -68,10 +68,17 @@ Provider = Callable[[Subscriber, int], list[TimelineEntry]]
 Panel = Callable[[Subscriber], SubscriberPanel | None]
 _PROVIDERS: dict[str, Provider] = {}
 _PANELS: dict[str, Panel] = {}
+# Entry kind -> the permission needed to see it: the page is shown to whoever may view the
+# subscriber, but an email, a delivery or a webhook call is only for those who may view those.
+_KIND_PERMISSIONS: dict[str, str] = {}
 
 
-def timeline_provider_register(*, name: str, provide: Provider) -> None:
+def timeline_provider_register(
+    *, name: str, provide: Provider, permissions: dict[str, str] | None = None
+) -> None:
+    """``permissions``: entry kind -> "app_label.view_model" a viewer needs to see it."""
     _PROVIDERS[name] = provide
+    _KIND_PERMISSIONS.update(permissions or {})
 
 
 def subscriber_panel_register(*, name: str, provide: Panel) -> None:
@@ -79,10 +86,16 @@ def subscriber_panel_register(*, name: str, provide: Panel) -> None:
 
 
 def subscriber_timeline(
-    *, subscriber: Subscriber, limit: int = TIMELINE_LIMIT
+    *, subscriber: Subscriber, limit: int = TIMELINE_LIMIT, user=None
 ) -> list[TimelineEntry]:
-    """The latest ``limit`` entries of every provider, merged, newest first."""
+    """The latest ``limit`` entries of every provider, merged, newest first; with ``user``,
+    only the kinds of entry that user may view."""
     entries = [e for provide in _PROVIDERS.values() for e in provide(subscriber, limit)]
+    if user is not None:
+        allowed = {
+            kind: user.has_perm(permission) for kind, permission in _KIND_PERMISSIONS.items()
+        }
+        entries = [e for e in entries if allowed.get(e.kind, True)]
     entries.sort(key=lambda e: e.at, reverse=True)
     return entries[:limit]
 
@@ -163,4 +176,12 @@ def crm_timeline(subscriber: Subscriber, limit: int) -> list[TimelineEntry]:
     return entries
 
 
-timeline_provider_register(name="crm", provide=crm_timeline)
+timeline_provider_register(
+    name="crm",
+    provide=crm_timeline,
+    permissions={
+        "event": "crm.view_event",
+        "email": "crm.view_emailmessage",
+        "delivery": "crm.view_webhookdelivery",
+    },
+)

@@ -23,7 +23,11 @@ class MembersConfig(AppConfig):
 
         event_types.register()
         tag_dependents_register(name="members", find=endpoint_uses_of_tag)
-        timeline_provider_register(name="members", provide=webhook_calls_timeline)
+        timeline_provider_register(
+            name="members",
+            provide=webhook_calls_timeline,
+            permissions={"webhook call": "members.view_webhookcall"},
+        )
         subscriber_panel_register(name="members", provide=login_panel)
         offering_facts_register(name="members", provide=offering_facts)
         liquid_context_provider_register(name="members", provide=member_liquid_variables)

@@ -158,3 +158,31 @@ def test_the_page_costs_the_same_queries_for_a_short_and_a_long_history(admin_cl
     assert long_queries == short_queries
     assert len(subscriber_timeline(subscriber=long)) == TIMELINE_LIMIT
     assert f"the latest {TIMELINE_LIMIT}" in _page(admin_client, long)
+
+
+def test_a_clerk_sees_only_the_kinds_of_entry_they_may_view(client):
+    """Viewing a subscriber shows their tags; emails, deliveries, calls, events and runs
+    each need their own view permission."""
+    from django.contrib.auth.models import Permission, User
+
+    person = SubscriberFactory(email="mia@example.com")
+    _history(person)
+    clerk = User.objects.create_user("clerk", password="pw", is_staff=True)
+    clerk.user_permissions.add(Permission.objects.get(codename="view_subscriber"))
+    client.force_login(clerk)
+
+    page = _page(client, person)
+
+    assert "Tag added: VIP" in page
+    for hidden in ("Email: Mail 1", "Hook delivery to", "Webhook call:", "Lesson completed"):
+        assert hidden not in page
+    assert "→ Yes path" not in page
+
+    clerk.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_emailmessage", "view_run"])
+    )
+    clerk = User.objects.get(pk=clerk.pk)  # permissions are cached per user object
+    client.force_login(clerk)
+    page = _page(client, person)
+    assert "Email: Mail 1" in page and "→ Yes path" in page
+    assert "Hook delivery to" not in page
