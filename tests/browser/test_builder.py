@@ -138,6 +138,12 @@ def test_the_multi_level_example_dry_runs_three_subscribers_down_three_paths(
         page.fill(".dry-run input[name=dry_email]", email)
         page.click(".dry-run button[type=submit]")
         page.wait_for_selector(f".dry-banner:has-text('{email}')")
+        # The banner comes first in the page: wait until the page (or htmx's swap) is whole
+        # before reading the highlighted cards.
+        page.wait_for_load_state("load")
+        page.wait_for_function(
+            "() => !document.querySelector('.htmx-request, .htmx-swapping, .htmx-settling')"
+        )
         paths[email] = [
             card.get_attribute("data-label") for card in page.locator(".card.on-path").all()
         ]
