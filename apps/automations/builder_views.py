@@ -12,7 +12,9 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.crm.models import Subscriber
+from apps.crm.services import email_normalize
 from apps.tags.models import Tag
+from apps.tags.services import tag_name_key
 
 from . import services
 from .builder import (
@@ -60,17 +62,26 @@ def _dry_run(request, graph: Graph) -> dict | None:
     if not (email or typed_tags or typed_fields or "dry" in request.GET):
         return None
     if email:
-        subscriber = Subscriber.objects.filter(email__iexact=email).first()
+        try:  # addresses are stored normalised: the unique index finds them
+            subscriber = Subscriber.objects.filter(email=email_normalize(email)).first()
+        except ValidationError:
+            subscriber = None
         if subscriber is None:
             return {"error": f"No subscriber has the email {email!r}; check it, or type tags."}
         tag_ids, fields = subscriber_state(subscriber_id=subscriber.pk)
         who = subscriber.email
     else:
         names = [n.strip() for n in typed_tags.split(",") if n.strip()]
-        found = dict(Tag.objects.filter(name__in=names).values_list("name", "pk"))
-        unknown = [n for n in names if n not in found]
+        # The same name rule as everywhere else: case and spacing do not make another tag.
+        try:
+            keys = {n: tag_name_key(n) for n in names}
+        except ValidationError as exc:
+            return {"error": " ".join(exc.messages)}
+        by_key = dict(Tag.objects.filter(name_key__in=keys.values()).values_list("name_key", "pk"))
+        unknown = [n for n in names if keys[n] not in by_key]
         if unknown:
-            return {"error": f"No tag is named {unknown[0]!r}; tag names are exact."}
+            return {"error": f"No tag is named {unknown[0]!r}; check the tag map for its name."}
+        found = {n: by_key[keys[n]] for n in names}
         fields = {}
         for pair in typed_fields.replace("\n", ";").split(";"):
             if pair.strip():

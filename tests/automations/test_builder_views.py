@@ -224,6 +224,20 @@ def test_a_dry_run_by_email_highlights_the_path_and_says_when_the_email_is_unkno
     assert "No subscriber has the email &#x27;who@example.com&#x27;" in missing
 
 
+def test_typed_tags_follow_the_tag_name_rule_case_and_spacing_aside(admin_client):
+    flow = build(
+        triggers=on_tag("Go"),
+        steps=[when({"has": "VIP Member"}, yes=[add("Y", "yes step")], no=[add("N", "no step")])],
+    )
+    url = _url("automations_automation_builder", flow)
+
+    typed = admin_client.get(url, {"dry_tags": "  vip   member "}).content.decode()
+    unknown = admin_client.get(url, {"dry_tags": "VIP Memberr"}).content.decode()
+
+    assert typed.count(" on-path") == 2 and 'data-label="yes step"' in typed
+    assert "No tag is named &#x27;VIP Memberr&#x27;" in unknown
+
+
 def test_the_template_page_builds_a_draft_for_the_chosen_offering(admin_client):
     from apps.members.models import Operation
     from apps.members.services import endpoint_mint
