@@ -7,7 +7,6 @@ registry of uses, plus forms), the offerings' facts, and the names of the tags i
 import re
 from dataclasses import dataclass
 
-from apps.crm.messaging_models import Form
 from apps.tags.conditions import condition_tag_ids
 from apps.tags.dependents import Role, tag_uses_all
 from apps.tags.event_types import TAG_ADD, TAG_REMOVE
@@ -61,9 +60,8 @@ def automation_lint(*, graph: Graph, triggers) -> list[LintMessage]:
                 needed.setdefault(tag_id, []).append(("node", node.pk))
     flow_tags = set(needed) | {t for n in nodes for t in _node_tags(n)}
 
+    # Every registered finder's "adds": steps, forms, lessons, offerings, webhook operations.
     adders = {u.tag_id for u in tag_uses_all(tag_ids=set(needed)) if u.role == Role.ADDS}
-    for tag_ids in Form.objects.values_list("tag_ids", flat=True):
-        adders |= set(tag_ids or ())
     names = dict(Tag.objects.filter(pk__in=flow_tags).values_list("pk", "name"))
     offerings = offering_facts_all()
     # An offering's convention tags (purchase success, instant access...) are there to be

@@ -74,6 +74,17 @@ def test_lint_flags_a_condition_tag_nothing_adds_and_not_one_a_step_adds():
     assert "Nothing adds the tag 'Course Complete'" in texts["entry"]
 
 
+def test_lint_counts_a_form_that_adds_the_tag():
+    from apps.crm.models import Form
+
+    flow = build(triggers=on_tag("Go"), steps=[when({"has": "Lead"}, yes=[], no=[], label="Lead?")])
+    assert "Lead?" in {where for where, _ in _lint(flow)}
+
+    Form.objects.create(name="Opt-in", tag_ids=[tag_get_or_create(name="Lead")[0].pk])
+
+    assert "Lead?" not in {where for where, _ in _lint(flow)}
+
+
 def test_lint_flags_a_flow_that_adds_its_own_entry_tag_and_steps_after_an_end():
     flow = build(
         triggers=on_tag("Go"),
