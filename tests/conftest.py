@@ -38,12 +38,15 @@ def _require_services(request):
 
 
 @pytest.fixture(autouse=True)
-def _doorbells_reset():
-    """A ring whose task a test never ran (a purged broker, a mocked kick) must not silence
-    the next test's rings for the flag's lifetime."""
+def _cache_counters_reset():
+    """Doorbells and throttles start empty: a ring whose task a test never ran (a purged
+    broker, a mocked kick) must not silence the next test's rings for the flag's lifetime,
+    and one test's requests must not spend the next one's rate limit."""
     from config.doorbell import doorbells_reset
+    from config.throttle import throttles_reset
 
     doorbells_reset()
+    throttles_reset()
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -24,6 +24,7 @@ from apps.crm.services import (
 from apps.offerings.models import Offering
 from apps.offerings.services import offering_grant, offering_revoke, offering_sync_from_tags
 from apps.tags.services import taggings_remove
+from config.throttle import window_allow, window_hit
 
 from .event_types import MEMBER_LOGIN_CREATED
 from .models import (
@@ -360,12 +361,20 @@ def path_redact(path: str) -> str:
 REFUSALS_PER_ADDRESS_PER_MINUTE = 30
 
 
-def webhook_refusals_recent(*, remote_addr: str | None) -> int:
-    return WebhookCall.objects.filter(
-        remote_addr=remote_addr,
-        status=CallStatus.REFUSED,
-        received_at__gte=timezone.now() - timedelta(minutes=1),
-    ).count()
+def webhook_refusals_exceeded(*, remote_addr: str | None) -> bool:
+    """This address had REFUSALS_PER_ADDRESS_PER_MINUTE calls refused in the last minute.
+    Read on every call, so a counter in the cache (one round trip), not the call log."""
+    return not window_allow(
+        f"refused:{remote_addr}", limit=REFUSALS_PER_ADDRESS_PER_MINUTE, count=False
+    )
+
+
+def webhook_call_rate_exceeded(*, endpoint: WebhookEndpoint) -> bool:
+    """One URL took INBOUND_WEBHOOK_RATE_PER_MINUTE calls in the last minute (this one
+    counts)."""
+    return not window_allow(
+        f"inbound:{endpoint.pk}", limit=settings.INBOUND_WEBHOOK_RATE_PER_MINUTE
+    )
 
 
 def webhook_call_refuse(
@@ -379,6 +388,7 @@ def webhook_call_refuse(
 ) -> WebhookCall:
     """Log a refused call. The body is kept only for a caller that held a valid URL (a 400);
     the view stops logging an address that keeps knocking (no log flooding)."""
+    window_hit(f"refused:{remote_addr}")
     return WebhookCall.objects.create(
         endpoint=endpoint,
         payload=payload_redact(payload) if http_status == 400 else {},

@@ -2,7 +2,6 @@
 services."""
 
 import json
-from datetime import timedelta
 from functools import wraps
 
 from django.conf import settings
@@ -32,7 +31,7 @@ from apps.offerings.services import lesson_complete, offering_access
 
 from . import services
 from .forms import AccountForm, LoginForm, LoginLinkForm
-from .models import EndpointStatus, Member, WebhookCall, WebhookEndpoint
+from .models import EndpointStatus, Member, WebhookEndpoint
 from .tokens import login_link_tokens
 
 
@@ -268,9 +267,7 @@ def webhook_inbound_view(request, public_id, operation, offering_id, signature):
     """Answers at once; the operation runs in a worker. 413 too big, 404 unknown, 403 bad
     signature, 410 revoked, 429 too many, 400 no usable contact, 202 accepted."""
     address, path = _address(request), request.path
-    if services.webhook_refusals_recent(remote_addr=address) >= (
-        services.REFUSALS_PER_ADDRESS_PER_MINUTE
-    ):
+    if services.webhook_refusals_exceeded(remote_addr=address):
         return JsonResponse(
             {"error": "Too many refused calls from this address; retry in a minute."}, status=429
         )
@@ -318,10 +315,7 @@ def webhook_inbound_view(request, public_id, operation, offering_id, signature):
         )
     if endpoint.status == EndpointStatus.REVOKED:
         return refuse(410, "This webhook URL was revoked.")
-    recent = WebhookCall.objects.filter(
-        endpoint=endpoint, received_at__gte=timezone.now() - timedelta(minutes=1)
-    ).count()
-    if recent >= settings.INBOUND_WEBHOOK_RATE_PER_MINUTE:
+    if services.webhook_call_rate_exceeded(endpoint=endpoint):
         return JsonResponse({"error": "Too many calls to this URL; retry in a minute."}, status=429)
     if parse_error:
         return refuse(400, parse_error)

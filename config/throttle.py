@@ -1,0 +1,79 @@
+"""Rolling-window counters in the shared cache: the API's per-key limits and the inbound
+webhooks' per-URL and per-address limits.
+
+A sliding window: this window's count plus the previous window's, weighted by how much of it
+still overlaps the last ``window`` seconds. On Redis the read and the count are one Lua
+script: one round trip (a launch pays these on every request, and on a busy machine each
+round trip waits for a CPU) and no gap in which two requests both take the last place. Any
+other cache (the bare machine's local memory) takes the same steps from Python.
+"""
+
+import time
+
+from django.core.cache import cache, caches
+
+PREFIX = "throttle:"
+
+# KEYS: this window's counter, the previous window's. ARGV: limit, overlap of the previous
+# window (0..1), counter lifetime in seconds, 1 to count this hit. 1: under the limit.
+_SLIDING_WINDOW = """
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+local previous = tonumber(redis.call('GET', KEYS[2]) or '0')
+if previous * tonumber(ARGV[2]) + current >= tonumber(ARGV[1]) then
+  return 0
+end
+if ARGV[4] == '1' then
+  redis.call('INCR', KEYS[1])
+  redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+end
+return 1
+"""
+
+
+def _redis_backend():
+    """Django's Redis cache backend, or None for any other cache."""
+    from django.core.cache.backends.redis import RedisCache
+
+    backend = caches["default"]
+    return backend if isinstance(backend, RedisCache) else None
+
+
+def window_allow(key: str, *, limit: int, window: int = 60, count: bool = True) -> bool:
+    """False when ``key`` has had ``limit`` hits in the last ``window`` seconds; otherwise
+    True, and (with ``count``) this call is one more hit."""
+    now = time.time()
+    bucket = int(now // window)
+    current_key = f"{PREFIX}{key}:{bucket}"
+    previous_key = f"{PREFIX}{key}:{bucket - 1}"
+    overlap = (window - now % window) / window
+    backend = _redis_backend()
+    if backend is not None:
+        keys = [backend.make_and_validate_key(k) for k in (current_key, previous_key)]
+        client = backend._cache.get_client(keys[0], write=True)
+        allowed = client.eval(_SLIDING_WINDOW, 2, *keys, limit, overlap, window * 2, int(count))
+        return bool(allowed)
+    counts = cache.get_many([current_key, previous_key])
+    if counts.get(previous_key, 0) * overlap + counts.get(current_key, 0) >= limit:
+        return False
+    if count:
+        cache.add(current_key, 0, timeout=window * 2)
+        cache.incr(current_key)
+    return True
+
+
+def window_hit(key: str, *, window: int = 60) -> None:
+    """Count one hit on ``key`` without a limit (what ``window_allow(count=False)`` reads)."""
+    window_allow(key, limit=2**62, window=window)
+
+
+def throttles_reset() -> None:
+    """Forget every counter (tests: a counter must not outlive the test that filled it)."""
+    backend = _redis_backend()
+    if backend is None:
+        cache.clear()
+        return
+    pattern = backend.make_and_validate_key(f"{PREFIX}*")
+    client = backend._cache.get_client(pattern, write=True)
+    keys = list(client.scan_iter(match=pattern, count=1000))
+    if keys:
+        client.delete(*keys)
