@@ -13,7 +13,7 @@ from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.crm.events import event_record
+from apps.crm.events import event_record, events_buffered
 from apps.crm.models import Subscriber
 from apps.crm.services import (
     email_normalize,
@@ -23,7 +23,9 @@ from apps.crm.services import (
 )
 from apps.offerings.models import Offering
 from apps.offerings.services import offering_grant, offering_revoke, offering_sync_from_tags
-from apps.tags.services import taggings_remove
+from apps.tags.services import tag_names_memo, taggings_remove
+from config.bulk import rows_update
+from config.doorbell import doorbell_ring
 from config.throttle import window_allow, window_hit
 
 from .event_types import MEMBER_LOGIN_CREATED
@@ -212,7 +214,6 @@ def _subscriber_for(*, email: str | None, subscriber_id: int | None, create: boo
     return found
 
 
-@transaction.atomic
 def operation_run(
     *,
     operation: str,
@@ -224,6 +225,28 @@ def operation_run(
 ) -> str:
     """Run one of the Webhook Generator's operations for one contact; return what it did.
     Each is idempotent: running it again changes nothing more."""
+    subscriber, done = _operation_apply(
+        operation=operation,
+        offering=offering,
+        email=email,
+        subscriber_id=subscriber_id,
+        source=source,
+        firing_tag_id=firing_tag_id,
+    )
+    return f"{subscriber.email}: {done}"
+
+
+@transaction.atomic
+def _operation_apply(
+    *,
+    operation: str,
+    offering: Offering,
+    email: str | None,
+    subscriber_id: int | None,
+    source: str,
+    firing_tag_id: int | None,
+) -> tuple[Subscriber, str]:
+    """``operation_run``'s work: the subscriber it acted on, and what it did."""
     subscriber = _subscriber_for(
         email=email, subscriber_id=subscriber_id, create=operation == Operation.RELEASE
     )
@@ -242,7 +265,7 @@ def operation_run(
     if firing_tag_id:
         # The guide removes the tag after the webhook ran so it can fire again later.
         taggings_remove(pairs=[(subscriber.pk, firing_tag_id)], source=source)
-    return f"{subscriber.email}: {done}"
+    return subscriber, done
 
 
 # Inbound calls ----------------------------------------------------------------------------
@@ -313,10 +336,10 @@ def payload_redact(data):
     return data
 
 
-def _kick(call_id: int):
-    from .tasks import webhook_call_process
+def _kick() -> None:
+    from .tasks import webhook_calls_process
 
-    return lambda: webhook_call_process.delay(call_id)
+    doorbell_ring(webhook_calls_process)
 
 
 def webhook_call_accept(
@@ -345,7 +368,7 @@ def webhook_call_accept(
                 status=CallStatus.ACCEPTED,
                 delivery_id=delivery_id,
             )
-            transaction.on_commit(_kick(call.pk), robust=True)
+            transaction.on_commit(_kick, robust=True)
     except IntegrityError:
         # The same delivery arrived twice at once: the other copy won the unique constraint.
         return WebhookCall.objects.get(endpoint=endpoint, delivery_id=delivery_id), False
@@ -401,14 +424,84 @@ def webhook_call_refuse(
     )
 
 
+CALLS_PER_BATCH = 50
+CALL_STUCK_AFTER = timedelta(minutes=2)
+CALLS_RESUMED_PER_SWEEP = 200
+
+
+class _BatchRedo(Exception):
+    """A call of the batch raised: the batch is rolled back and its calls run one by one."""
+
+
+def webhook_calls_process(
+    *, limit: int = CALLS_PER_BATCH, received_before=None
+) -> tuple[int, bool]:
+    """Run up to ``limit`` accepted calls, oldest first, in one transaction; return how many
+    ran and whether more may be waiting.
+
+    The calls are claimed with SKIP LOCKED, so two workers take different ones; their events
+    are inserted together and tag names looked up once (a launch sends thousands of calls
+    within minutes, and one task and one commit per call was most of a worker's time). A call
+    whose operation raises anything rolls the whole batch back, and its calls are then run
+    one by one, each in its own transaction, so a bad call fails alone and says why."""
+    claimed: list[int] = []
+    try:
+        with transaction.atomic(), events_buffered(), tag_names_memo():
+            calls = list(_calls_claim(limit=limit, received_before=received_before))
+            claimed = [call.pk for call in calls]
+            now = timezone.now()
+            for call in calls:
+                outcome = _call_run(call, redo_on_error=True)
+                call.status, call.result, call.error, call.subscriber_id = outcome
+                call.finished_at = now
+            rows_update(calls, _CALL_DONE_FIELDS)
+    except _BatchRedo:
+        for call_id in claimed:
+            webhook_call_process(call_id=call_id)
+    return len(claimed), len(claimed) == limit
+
+
+_CALL_DONE_FIELDS = ["status", "result", "error", "finished_at", "subscriber"]
+
+
+def _calls_claim(*, limit: int, received_before=None, pk: int | None = None):
+    calls = WebhookCall.objects.select_for_update(skip_locked=True, of=("self",)).filter(
+        status=CallStatus.ACCEPTED
+    )
+    if received_before is not None:
+        calls = calls.filter(received_at__lt=received_before)
+    if pk is not None:
+        calls = calls.filter(pk=pk)
+    return calls.select_related("endpoint__offering").order_by("pk")[:limit]
+
+
 def webhook_call_process(*, call_id: int) -> str:
-    """Run an accepted call's operation (in a worker). Safe to run twice."""
-    call = WebhookCall.objects.select_related("endpoint__offering").get(pk=call_id)
+    """Run one accepted call's operation in a transaction of its own (a batch's fallback,
+    and the task older releases queued per call). A call already run, or being run by
+    another worker, is left alone: "skipped"."""
+    with transaction.atomic():
+        call = next(iter(_calls_claim(limit=1, pk=call_id)), None)
+        if call is None:
+            return "skipped"
+        call.status, call.result, call.error, call.subscriber_id = _call_run(call)
+        call.finished_at = timezone.now()
+        call.save(update_fields=_CALL_DONE_FIELDS)
+    return call.status
+
+
+def _call_run(
+    call: WebhookCall, *, redo_on_error: bool = False
+) -> tuple[str, str, str, int | None]:
+    """Run the call's operation: (status, result, error, subscriber id). A contact the
+    payload does not give is the call's own failure; with ``redo_on_error`` any failure of
+    the operation itself raises ``_BatchRedo`` instead of being recorded."""
     endpoint = call.endpoint
-    email = subscriber_id = None
     try:
         email, subscriber_id = contact_from_payload(call.payload)
-        result = operation_run(
+    except ContactError as exc:
+        return CallStatus.FAILED, "", str(exc), None
+    try:
+        subscriber, done = _operation_apply(
             operation=endpoint.operation,
             offering=endpoint.offering,
             email=email,
@@ -416,49 +509,34 @@ def webhook_call_process(*, call_id: int) -> str:
             source=f"webhook:{endpoint.public_id}",
             firing_tag_id=endpoint.trigger_tag_id,
         )
-        status, error = CallStatus.DONE, ""
-    except (ValidationError, ContactError) as exc:
-        result, status = "", CallStatus.FAILED
-        error = " ".join(getattr(exc, "messages", [str(exc)]))
-    except Exception as exc:  # never leave a call "accepted" for ever: say what broke
-        logger.exception("webhook call %s failed", call.pk)
-        result, status = "", CallStatus.FAILED
-        error = f"Unexpected error: {type(exc).__name__}: {exc}"
-    WebhookCall.objects.filter(pk=call.pk).update(
-        status=status,
-        result=result,
-        error=error,
-        finished_at=timezone.now(),
-        subscriber_id=_call_subscriber_id(email=email, subscriber_id=subscriber_id),
-    )
-    return status
+        return CallStatus.DONE, f"{subscriber.email}: {done}", "", subscriber.pk
+    except Exception as exc:
+        if redo_on_error:
+            raise _BatchRedo from exc
+        if isinstance(exc, ValidationError):
+            error = " ".join(exc.messages)
+        else:  # never leave a call "accepted" for ever: say what broke
+            logger.exception("webhook call %s failed", call.pk)
+            error = f"Unexpected error: {type(exc).__name__}: {exc}"
+        return CallStatus.FAILED, "", error, _call_subscriber_id(email, subscriber_id)
 
 
-def _call_subscriber_id(*, email: str | None, subscriber_id: int | None) -> int | None:
-    """The subscriber a call named, if there is one (a failed call may name nobody)."""
+def _call_subscriber_id(email: str | None, subscriber_id: int | None) -> int | None:
+    """The subscriber a failed call named, if there is one."""
     if email:
-        try:
-            email = email_normalize(email)
-        except ValidationError:
-            return None
         return Subscriber.objects.filter(email=email).values_list("pk", flat=True).first()
     return Subscriber.objects.filter(pk=subscriber_id).values_list("pk", flat=True).first()
-
-
-CALL_STUCK_AFTER = timedelta(minutes=2)
 
 
 def webhook_calls_resume_stuck() -> int:
     """Calls accepted but never processed (a lost broker message, a dead worker): run them
     now. Beat calls this; operations are idempotent, so a late duplicate changes nothing."""
-    stuck = list(
-        WebhookCall.objects.filter(
-            status=CallStatus.ACCEPTED, received_at__lt=timezone.now() - CALL_STUCK_AFTER
-        ).values_list("pk", flat=True)[:200]
-    )
-    for call_id in stuck:
-        webhook_call_process(call_id=call_id)
-    return len(stuck)
+    before = timezone.now() - CALL_STUCK_AFTER
+    done, more = 0, True
+    while more and done < CALLS_RESUMED_PER_SWEEP:
+        ran, more = webhook_calls_process(received_before=before)
+        done += ran
+    return done
 
 
 @transaction.atomic
@@ -470,7 +548,7 @@ def webhook_call_replay(*, call: WebhookCall) -> None:
     WebhookCall.objects.filter(pk=call.pk).update(
         status=CallStatus.ACCEPTED, error="", finished_at=None
     )
-    transaction.on_commit(_kick(call.pk), robust=True)
+    transaction.on_commit(_kick, robust=True)
 
 
 # Endpoints --------------------------------------------------------------------------------

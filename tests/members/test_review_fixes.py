@@ -116,7 +116,7 @@ def test_an_unexpected_error_fails_the_call_instead_of_leaving_it_accepted(
     def boom(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "operation_run", boom)
+    monkeypatch.setattr(services, "_operation_apply", boom)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             endpoint.path, json.dumps({"email": "a@example.com"}), content_type="application/json"
