@@ -39,6 +39,7 @@ bench: install
 	cd bench && $(BIN)/python segment.py
 	cd bench && $(BIN)/python member_pages.py
 	cd bench && $(BIN)/python launch.py
+	cd bench && $(BIN)/python launch.py --closed-loop
 	cd bench && $(BIN)/python launch.py --purchases 100 --opt-in-password
 
 lint: install

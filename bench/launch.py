@@ -1,7 +1,8 @@
 """Launch: N purchases over HTTP through the whole release flow, to the welcome email.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tessera REDIS_URL=redis://127.0.0.1:6379/0 \\
-        .venv/bin/python bench/launch.py [--purchases 500] [--scale] [--opt-in-password]
+        .venv/bin/python bench/launch.py [--purchases 500] [--scale] [--rate 30]
+            [--closed-loop] [--worker-nice 10] [--opt-in-password]
 
 The demo's release flow as a creator launches it: the checkout calls Kit's
 ``POST /v3/tags/{purchase tag}/subscribe`` once per buyer; the automation adds the release
@@ -10,8 +11,13 @@ made; the automation waits for the login and sends the welcome email. Real proce
 all: gunicorn, Celery workers, celery beat (the periodic sweeps, from the schedule ``migrate``
 registers), and a load generator in a process of its own with a bounded number of
 connections. The script prints request throughput and latency, the time from the last
-request to the last welcome email, the exact end counts (checked: it exits 1 if one is off),
-and a floor measured in the same run: the same end rows written by plain batched SQL.
+request to the last welcome email, the CPU each kind of process spent per purchase, the exact
+end counts (checked: it exits 1 if one is off), and a floor measured in the same run: the
+same end rows written by plain batched SQL.
+
+Buyers arrive on a schedule (``--rate`` a second), whether or not the server keeps up, and a
+latency counts from the request's scheduled time. ``--closed-loop`` instead sends as fast as
+the answers come: the most the machine takes, where latency is mostly queueing.
 
 Its workers take every task on the Redis database REDIS_URL names (and it purges that queue
 first): give it one no test run or other bench is using at the same time.
@@ -51,6 +57,12 @@ from _setup import (
 DEFAULT_PURCHASES = 500
 SCALE_PURCHASES = 10_000
 CONCURRENCY = 16
+# Buyers arrive on a schedule, as at a launch: 30 a second is 10,000 in under six minutes.
+RATE = 30.0
+# The workers run at a lower CPU priority than the web, as a deployment would set them
+# (``nice`` in a Procfile, ``Nice=`` in a systemd unit): a buyer waits on the API, while the
+# flow behind it has a minute. 0 runs everything at one priority.
+WORKER_NICE = 10
 WEB_WORKERS = 4
 CELERY_WORKERS = 2
 # Bounds: the load itself, the flow after the last request, and the processes' start.
@@ -577,6 +589,7 @@ def run_launch(
     opt_in_password: bool,
     url: str,
     rate: float | None = None,
+    worker_nice: int = 0,
 ) -> dict:
     port = free_port()
     os.environ.update(launch_env(port))
@@ -599,7 +612,7 @@ def run_launch(
         procs = [gunicorn_start(port=port, workers=WEB_WORKERS, env=env, log=web_log)]
         procs += [worker_start(name=name, env=env) for name in names]
         for proc in procs[1:]:
-            os.setpriority(os.PRIO_PROCESS, proc.pid, int(os.environ.get("BENCH_WORKER_NICE", "0")))
+            os.setpriority(os.PRIO_PROCESS, proc.pid, worker_nice)
         procs.append(beat_start(env=env, log=beat_log))
         try:
             wait_until_ready(port=port, worker_names=names)
@@ -616,6 +629,7 @@ def run_launch(
                     seconds=LOAD_SECONDS,
                     rate=rate,
                 ).result()
+            (logs / "launch-latencies.json").write_text(json.dumps(load["latencies"]))
             finished = wait_for_welcomes(count=purchases, seconds=wait)
             cpu = cpu_used(cpu_before, cpu_snapshot())
             cpu["load generator"] = load["cpu_seconds"]
@@ -629,6 +643,7 @@ def run_launch(
         "prepared": prepared,
         "concurrency": concurrency,
         "rate": rate,
+        "worker_nice": worker_nice,
         "cpu": cpu,
         "wait": wait,
         "finished": finished,
@@ -654,8 +669,20 @@ def main() -> None:
     parser.add_argument(
         "--rate",
         type=float,
-        default=None,
-        help="purchases per second arriving on a schedule (default: as fast as answered)",
+        default=RATE,
+        help=f"purchases per second, arriving on a schedule (default {RATE:g})",
+    )
+    parser.add_argument(
+        "--closed-loop",
+        action="store_true",
+        help="no schedule: each connection sends again as soon as it is answered (the most "
+        "the server takes, with --concurrency requests always in flight)",
+    )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=WORKER_NICE,
+        help=f"CPU niceness of the Celery workers and beat (default {WORKER_NICE}; 0: none)",
     )
     parser.add_argument(
         "--wait",
@@ -672,8 +699,10 @@ def main() -> None:
     purchases = SCALE_PURCHASES if args.scale else args.purchases
     if purchases < 1 or args.concurrency < 1:
         parser.error("--purchases and --concurrency must be at least 1")
-    if args.rate is not None and args.rate <= 0:
+    if args.rate <= 0:
         parser.error("--rate must be more than 0 purchases a second")
+    if not 0 <= args.worker_nice <= 19:
+        parser.error("--worker-nice must be between 0 and 19")
 
     url = bench_database_url()
     recreate_database(url)
@@ -683,7 +712,8 @@ def main() -> None:
         wait=args.wait,
         opt_in_password=args.opt_in_password,
         url=url,
-        rate=args.rate,
+        rate=None if args.closed_loop else args.rate,
+        worker_nice=args.worker_nice,
     )
     floor = floor_run(
         purchases=purchases, prepared=result["prepared"], opt_in_password=args.opt_in_password
@@ -697,7 +727,11 @@ def report(*, purchases: int, opt_in: bool, result: dict, floor: dict) -> None:
     flow, launch = result["flow_seconds"], result["launch_seconds"]
     ratio = launch / floor["seconds"] if launch and floor["seconds"] else None
     rows = [
-        ("processes", f"gunicorn x{WEB_WORKERS}, {CELERY_WORKERS} Celery workers, beat"),
+        (
+            "processes",
+            f"gunicorn x{WEB_WORKERS}, {CELERY_WORKERS} Celery workers and beat"
+            + (f" at nice {result['worker_nice']}" if result["worker_nice"] else ""),
+        ),
         (
             "load",
             f"{result['concurrency']} connections, "
@@ -760,11 +794,12 @@ def report(*, purchases: int, opt_in: bool, result: dict, floor: dict) -> None:
         for error in result["errors"]:
             print(f"  request error: {error}")
     write_results(
-        "launch_opt_in" if opt_in else "launch",
+        "launch" + ("_opt_in" if opt_in else "") + ("" if result["rate"] else "_closed_loop"),
         {
             "purchases": purchases,
             "concurrency": result["concurrency"],
             "rate": result["rate"],
+            "worker_nice": result["worker_nice"],
             "cpu_seconds": result["cpu"],
             "opt_in_password": opt_in,
             "finished": result["finished"],

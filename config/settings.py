@@ -174,6 +174,9 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # spent more time connecting than working). Reuse it; config/celery.py applies CONN_MAX_AGE
 # and the health check between tasks as Django does between requests.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
+# A doorbell's task starts this long after its first ring, so work that arrives meanwhile
+# joins its batch (config/doorbell.py); 0 starts it at once.
+DOORBELL_DELAY_SECONDS = env.float("DOORBELL_DELAY_SECONDS", default=0.5)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # A kick that cannot reach the broker must not hang a web request; the sweep covers it.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}

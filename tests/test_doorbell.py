@@ -6,13 +6,15 @@ from config import doorbell
 
 
 class _Task:
-    """A stand-in with a Celery task's name and delay(), counting what would be queued."""
+    """A stand-in with a Celery task's name and apply_async(), counting what would be queued
+    and with which countdown."""
 
     def __init__(self, name: str):
-        self.name, self.queued = name, 0
+        self.name, self.queued, self.countdowns = name, 0, []
 
-    def delay(self):
+    def apply_async(self, countdown=None):
         self.queued += 1
+        self.countdowns.append(countdown)
 
 
 def test_many_rings_queue_one_task_until_it_starts():
@@ -50,3 +52,14 @@ def test_a_cache_that_fails_never_silences_the_bell(monkeypatch):
     doorbell.doorbell_ring(task)
 
     assert task.queued == 2
+
+
+def test_a_ring_waits_for_more_work_but_a_full_batch_carries_on_at_once(settings):
+    settings.DOORBELL_DELAY_SECONDS = 0.5
+    task = _Task("test.batched")
+
+    doorbell.doorbell_ring(task)
+    doorbell.doorbell_answer(task.name)
+    doorbell.doorbell_ring(task, at_once=True)  # the task stopped at its bound: work left
+
+    assert task.countdowns == [0.5, None]

@@ -13,7 +13,7 @@ def events_dispatch() -> int:
     doorbell_answer(EVENTS_DISPATCH_TASK)
     claimed, more = dispatch.events_dispatch_some()
     if more:  # stopped at its bound with events left: the next task carries on at once
-        doorbell_ring(events_dispatch)
+        doorbell_ring(events_dispatch, at_once=True)
     return claimed
 
 
@@ -28,7 +28,7 @@ def deliveries_send() -> int:
     doorbell_answer(DELIVERIES_SEND_TASK)
     attempted = delivery.deliveries_send()
     if attempted >= delivery.DELIVERY_MAX_PER_TASK:  # maybe more due: carry on at once
-        doorbell_ring(deliveries_send)
+        doorbell_ring(deliveries_send, at_once=True)
     return attempted
 
 

@@ -16,7 +16,7 @@ def webhook_calls_process() -> int:
     doorbell_answer(CALLS_PROCESS_TASK)
     ran, more = services.webhook_calls_process()
     if more:  # stopped at its bound with calls left: the next task carries on at once
-        doorbell_ring(webhook_calls_process)
+        doorbell_ring(webhook_calls_process, at_once=True)
     return ran
 
 

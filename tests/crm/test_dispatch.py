@@ -196,7 +196,7 @@ def test_a_burst_of_commits_queues_one_dispatch_until_it_runs(monkeypatch):
     from apps.crm import tasks
 
     queued = []
-    monkeypatch.setattr(tasks.events_dispatch, "delay", lambda: queued.append(1))
+    monkeypatch.setattr(tasks.events_dispatch, "apply_async", lambda **kw: queued.append(1))
     person = SubscriberFactory()
 
     for _ in range(50):

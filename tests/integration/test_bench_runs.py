@@ -66,15 +66,21 @@ def test_the_other_benches_run_and_record_their_figures(script, name, check):
 @pytest.mark.postgres
 @pytest.mark.redis
 @pytest.mark.parametrize(
-    "opt_in, name, purchases", [(False, "launch", 40), (True, "launch_opt_in", 8)]
+    "opt_in, name, purchases, extra",
+    [
+        (False, "launch", 40, []),
+        (False, "launch_closed_loop", 40, ["--closed-loop"]),
+        (True, "launch_opt_in", 8, ["--opt-in-password"]),
+    ],
 )
 def test_the_launch_bench_takes_every_purchase_to_exactly_one_welcome_email(
-    opt_in, name, purchases
+    opt_in, name, purchases, extra
 ):
-    # given: the bench at a tiny scale, default path and stored-password path
-    args = ["--purchases", str(purchases), "--concurrency", "4"]
+    # given: the bench at a tiny scale: buyers on a schedule, as fast as answered, and the
+    # stored-password path
+    args = ["--purchases", str(purchases), "--concurrency", "4", *extra]
     # when
-    result = _run("launch.py", *args, *(["--opt-in-password"] if opt_in else []))
+    result = _run("launch.py", *args)
     # then: it finished, and every end row is there exactly once, nothing failed
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "Exact counts" in result.stdout
@@ -88,3 +94,5 @@ def test_the_launch_bench_takes_every_purchase_to_exactly_one_welcome_email(
     assert opt_in == ("welcome emails with the password" in per)
     assert all(n == 0 for n in figures["counts"]["zero"].values())
     assert figures["api"]["answered"] == purchases and figures["api"]["non_2xx"] == 0
+    assert figures["cpu_seconds"]["celery workers"] > 0
+    assert (figures["rate"] is None) == ("--closed-loop" in extra)
