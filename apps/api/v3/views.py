@@ -6,6 +6,7 @@ from django.db import transaction
 from django.utils.dateparse import parse_date
 from rest_framework.response import Response
 
+from apps.crm.events import events_buffered
 from apps.crm.models import CustomField, Subscriber, SubscriberState
 from apps.crm.services import (
     custom_field_create,
@@ -148,7 +149,8 @@ class TagSubscribeView(V3View):
                 "Authorization Failed",
                 "You do not have sufficient permissions to access this resource",
             )
-        with transaction.atomic():
+        # The checkout's call at a launch: its events (activation, tag) in one insert.
+        with transaction.atomic(), events_buffered():
             subscriber, _ = _subscribe(self.args_, source="api", with_secret=self.with_secret)
             taggings_add(pairs=[(subscriber.pk, tag_obj.pk)], source="api")
         tagging = Tagging.objects.get(subscriber=subscriber, tag=tag_obj)
