@@ -158,15 +158,13 @@ class WebhookCall(models.Model):
                 name="members_call_delivery_once",
             )
         ]
-        # The per-endpoint throttle (calls in the last minute) and the generator's "last call".
+        # The generator's "last call" per endpoint.
         indexes = [
             models.Index(fields=["endpoint", "-received_at"], name="members_call_by_endpoint"),
-            # Refusals from one address in the last minute, checked on every inbound call:
-            # only refused rows are indexed, so the check never scans the call log.
+            # The batch claim (and the stuck-call sweep) reads accepted calls oldest first:
+            # only those are indexed, so the claim never walks the call log.
             models.Index(
-                fields=["remote_addr", "received_at"],
-                condition=Q(status="refused"),
-                name="members_call_refusals",
+                fields=["id"], condition=Q(status="accepted"), name="members_call_accepted"
             ),
         ]
 

@@ -101,3 +101,16 @@ def test_a_call_already_run_is_skipped_by_the_one_call_task(client, release, mon
 
     assert services.webhook_call_process(call_id=call.pk) == "skipped"
     assert Event.objects.count() == events
+
+
+@pytest.mark.postgres
+def test_the_batch_claim_reads_the_index_of_accepted_calls_not_the_call_log():
+    from apps.members.services import _calls_claim
+
+    sql, params = _calls_claim(limit=50).query.sql_with_params()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # as on a big table
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+
+    assert "members_call_accepted" in plan, plan
