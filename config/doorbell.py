@@ -52,6 +52,16 @@ def doorbell_answer(name: str) -> None:
         logger.warning("doorbell cache unavailable while answering %s", name, exc_info=True)
 
 
+def doorbell_drain(task, batch) -> int:
+    """A rung task's body: answer the bell, run one bounded ``batch`` (which returns how much
+    it did and whether it stopped at its bound), and carry on at once if work is left."""
+    doorbell_answer(task.name)
+    done, more = batch()
+    if more:
+        doorbell_ring(task, at_once=True)
+    return done
+
+
 def doorbells_reset() -> None:
     """Forget every queued ring (tests purge the broker between cases)."""
     cache.delete_many([_key(name) for name in _NAMES])

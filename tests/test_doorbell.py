@@ -63,3 +63,14 @@ def test_a_ring_waits_for_more_work_but_a_full_batch_carries_on_at_once(settings
     doorbell.doorbell_ring(task, at_once=True)  # the task stopped at its bound: work left
 
     assert task.countdowns == [0.5, None]
+
+
+def test_a_drain_that_stopped_at_its_bound_rings_again_at_once():
+    task = _Task("test.drain_bound")
+    doorbell.doorbell_ring(task)  # queued, waiting
+
+    assert doorbell.doorbell_drain(task, lambda: (50, True)) == 50
+    assert doorbell.doorbell_drain(task, lambda: (3, False)) == 3
+
+    # the first ring, then one at once after the full batch; none after the short one
+    assert task.countdowns[1:] == [None]

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from config.doorbell import doorbell_answer, doorbell_ring
+from config.doorbell import doorbell_answer, doorbell_drain
 
 from . import dispatch
 
@@ -10,11 +10,7 @@ EVENTS_DISPATCH_TASK = "crm.events_dispatch"
 @shared_task(name=EVENTS_DISPATCH_TASK, acks_late=True, ignore_result=True)
 def events_dispatch() -> int:
     """Kicked after a commit that wrote events, and run by beat as the recovery sweep."""
-    doorbell_answer(EVENTS_DISPATCH_TASK)
-    claimed, more = dispatch.events_dispatch_some()
-    if more:  # stopped at its bound with events left: the next task carries on at once
-        doorbell_ring(events_dispatch, at_once=True)
-    return claimed
+    return doorbell_drain(events_dispatch, dispatch.events_dispatch_some)
 
 
 DELIVERIES_SEND_TASK = "crm.deliveries_send"
@@ -25,11 +21,11 @@ def deliveries_send() -> int:
     """Kicked when a delivery is enqueued, and run by beat for retries and recovery."""
     from . import delivery
 
-    doorbell_answer(DELIVERIES_SEND_TASK)
-    attempted = delivery.deliveries_send()
-    if attempted >= delivery.DELIVERY_MAX_PER_TASK:  # maybe more due: carry on at once
-        doorbell_ring(deliveries_send, at_once=True)
-    return attempted
+    def batch() -> tuple[int, bool]:
+        attempted = delivery.deliveries_send()
+        return attempted, attempted >= delivery.DELIVERY_MAX_PER_TASK  # maybe more due
+
+    return doorbell_drain(deliveries_send, batch)
 
 
 EMAILS_SEND_TASK = "crm.emails_send"

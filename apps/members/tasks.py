@@ -2,7 +2,7 @@ from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
 
-from config.doorbell import doorbell_answer, doorbell_ring
+from config.doorbell import doorbell_drain
 
 from . import services
 from .models import Member
@@ -13,11 +13,7 @@ CALLS_PROCESS_TASK = "members.webhook_calls_process"
 @shared_task(name=CALLS_PROCESS_TASK, acks_late=True, ignore_result=True)
 def webhook_calls_process() -> int:
     """Rung after a call is accepted: run the accepted calls, a batch at a time."""
-    doorbell_answer(CALLS_PROCESS_TASK)
-    ran, more = services.webhook_calls_process()
-    if more:  # stopped at its bound with calls left: the next task carries on at once
-        doorbell_ring(webhook_calls_process, at_once=True)
-    return ran
+    return doorbell_drain(webhook_calls_process, services.webhook_calls_process)
 
 
 @shared_task(name="members.webhook_call_process", acks_late=True, ignore_result=True)
