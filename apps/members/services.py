@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -443,7 +443,9 @@ def webhook_calls_process(
     are inserted together and tag names looked up once (a launch sends thousands of calls
     within minutes, and one task and one commit per call was most of a worker's time). A call
     whose operation raises anything rolls the whole batch back, and its calls are then run
-    one by one, each in its own transaction, so a bad call fails alone and says why."""
+    one by one, each in its own transaction, so a bad call fails alone and says why; so are
+    they when the batch's own writes fail (a deadlock with another batch, a lost
+    connection)."""
     claimed: list[int] = []
     try:
         with transaction.atomic(), events_buffered(), tag_names_memo():
@@ -455,7 +457,7 @@ def webhook_calls_process(
                 call.status, call.result, call.error, call.subscriber_id = outcome
                 call.finished_at = now
             rows_update(calls, _CALL_DONE_FIELDS)
-    except _BatchRedo:
+    except (_BatchRedo, DatabaseError):  # a call raised, or the batch's own writes failed
         for call_id in claimed:
             webhook_call_process(call_id=call_id)
     return len(claimed), len(claimed) == limit

@@ -114,3 +114,20 @@ def test_the_batch_claim_reads_the_index_of_accepted_calls_not_the_call_log():
         plan = "\n".join(row[0] for row in cursor.fetchall())
 
     assert "members_call_accepted" in plan, plan
+
+
+def test_when_the_batch_cannot_write_its_calls_run_one_by_one(client, release, monkeypatch):
+    from django.db import OperationalError
+
+    def deadlocked(*args, **kwargs):
+        raise OperationalError("deadlock detected")
+
+    monkeypatch.setattr(services, "_kick", lambda: None)
+    monkeypatch.setattr(services, "rows_update", deadlocked)
+    _accept(client, release, ["d1@example.com", "d2@example.com"])
+
+    assert webhook_calls_process() == (2, False)
+
+    assert set(WebhookCall.objects.values_list("status", flat=True)) == {CallStatus.DONE}
+    assert Member.objects.count() == 2
+    assert Event.objects.filter(type="access_granted").count() == 2
