@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/tessera REDIS_URL=redis://127.0.0.1:6379/0 \\
         .venv/bin/python bench/launch.py [--purchases 500] [--scale] [--rate 30]
-            [--closed-loop] [--worker-nice 10] [--opt-in-password]
+            [--closed-loop] [--opt-in-password]
 
 The demo's release flow as a creator launches it: the checkout calls Kit's
 ``POST /v3/tags/{purchase tag}/subscribe`` once per buyer; the automation adds the release
@@ -59,10 +59,6 @@ SCALE_PURCHASES = 10_000
 CONCURRENCY = 16
 # Buyers arrive on a schedule, as at a launch: 30 a second is 10,000 in under six minutes.
 RATE = 30.0
-# The workers run at a lower CPU priority than the web, as a deployment would set them
-# (``nice`` in a Procfile, ``Nice=`` in a systemd unit): a buyer waits on the API, while the
-# flow behind it has a minute. 0 runs everything at one priority.
-WORKER_NICE = 10
 WEB_WORKERS = 4
 CELERY_WORKERS = 2
 # Bounds: the load itself, the flow after the last request, and the processes' start.
@@ -624,7 +620,6 @@ def run_launch(
     opt_in_password: bool,
     url: str,
     rate: float | None = None,
-    worker_nice: int = 0,
 ) -> dict:
     port = free_port()
     os.environ.update(launch_env(port))
@@ -648,8 +643,6 @@ def run_launch(
     ):
         procs = [gunicorn_start(port=port, workers=WEB_WORKERS, env=env, log=web_log)]
         procs += [worker_start(name=name, env=env) for name in names]
-        for proc in procs[1:]:
-            os.setpriority(os.PRIO_PROCESS, proc.pid, worker_nice)
         procs.append(beat_start(env=env, log=beat_log))
         try:
             wait_until_ready(port=port, worker_names=names)
@@ -657,7 +650,9 @@ def run_launch(
             sent_before = automation_emails_sent()
             analyze_stop = threading.Event()
             if analyzing:
-                threading.Thread(target=analyze_until, args=(analyze_stop, url)).start()
+                threading.Thread(
+                    target=analyze_until, args=(analyze_stop, url), daemon=True
+                ).start()
             cpu_before = cpu_snapshot()
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 load = pool.submit(
@@ -685,7 +680,6 @@ def run_launch(
         "prepared": prepared,
         "concurrency": concurrency,
         "rate": rate,
-        "worker_nice": worker_nice,
         "analyzing": analyzing,
         "cpu": cpu,
         "wait": wait,
@@ -722,12 +716,6 @@ def main() -> None:
         "the server takes, with --concurrency requests always in flight)",
     )
     parser.add_argument(
-        "--worker-nice",
-        type=int,
-        default=WORKER_NICE,
-        help=f"CPU niceness of the Celery workers and beat (default {WORKER_NICE}; 0: none)",
-    )
-    parser.add_argument(
         "--wait",
         type=int,
         default=FLOW_SECONDS,
@@ -744,8 +732,6 @@ def main() -> None:
         parser.error("--purchases and --concurrency must be at least 1")
     if args.rate <= 0:
         parser.error("--rate must be more than 0 purchases a second")
-    if not 0 <= args.worker_nice <= 19:
-        parser.error("--worker-nice must be between 0 and 19")
 
     url = bench_database_url()
     recreate_database(url)
@@ -756,7 +742,6 @@ def main() -> None:
         opt_in_password=args.opt_in_password,
         url=url,
         rate=None if args.closed_loop else args.rate,
-        worker_nice=args.worker_nice,
     )
     floor = floor_run(
         purchases=purchases, prepared=result["prepared"], opt_in_password=args.opt_in_password
@@ -772,8 +757,7 @@ def report(*, purchases: int, opt_in: bool, result: dict, floor: dict) -> None:
     rows = [
         (
             "processes",
-            f"gunicorn x{WEB_WORKERS}, {CELERY_WORKERS} Celery workers and beat"
-            + (f" at nice {result['worker_nice']}" if result["worker_nice"] else ""),
+            f"gunicorn x{WEB_WORKERS}, {CELERY_WORKERS} Celery workers and beat",
         ),
         (
             "load",
@@ -849,7 +833,6 @@ def report(*, purchases: int, opt_in: bool, result: dict, floor: dict) -> None:
             "purchases": purchases,
             "concurrency": result["concurrency"],
             "rate": result["rate"],
-            "worker_nice": result["worker_nice"],
             "cpu_seconds": result["cpu"],
             "opt_in_password": opt_in,
             "finished": result["finished"],
