@@ -16,6 +16,7 @@ than in the work; half a second per hop is nothing against a flow measured in mi
 """
 
 import logging
+from collections.abc import Callable
 
 from django.conf import settings
 from django.core.cache import cache
@@ -52,7 +53,7 @@ def doorbell_answer(name: str) -> None:
         logger.warning("doorbell cache unavailable while answering %s", name, exc_info=True)
 
 
-def doorbell_drain(task, batch) -> int:
+def doorbell_drain(task, batch: Callable[[], tuple[int, bool]]) -> int:
     """A rung task's body: answer the bell, run one bounded ``batch`` (which returns how much
     it did and whether it stopped at its bound), and carry on at once if work is left."""
     doorbell_answer(task.name)

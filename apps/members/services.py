@@ -3,7 +3,7 @@
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -29,6 +29,7 @@ from config.doorbell import doorbell_ring
 from config.throttle import window_allow, window_hit
 
 from .event_types import MEMBER_LOGIN_CREATED
+from .lock_objects import calls_accepted_claim
 from .models import (
     CallStatus,
     EndpointStatus,
@@ -434,7 +435,7 @@ class _BatchRedo(Exception):
 
 
 def webhook_calls_process(
-    *, limit: int = CALLS_PER_BATCH, received_before=None
+    *, limit: int = CALLS_PER_BATCH, received_before: datetime | None = None
 ) -> tuple[int, bool]:
     """Run up to ``limit`` accepted calls, oldest first, in one transaction; return how many
     ran and whether more may be waiting.
@@ -449,7 +450,7 @@ def webhook_calls_process(
     claimed: list[int] = []
     try:
         with transaction.atomic(), events_buffered(), tag_names_memo():
-            calls = list(_calls_claim(limit=limit, received_before=received_before))
+            calls = list(calls_accepted_claim(limit=limit, received_before=received_before))
             claimed = [call.pk for call in calls]
             now = timezone.now()
             for call in calls:
@@ -466,23 +467,12 @@ def webhook_calls_process(
 _CALL_DONE_FIELDS = ["status", "result", "error", "finished_at", "subscriber"]
 
 
-def _calls_claim(*, limit: int, received_before=None, pk: int | None = None):
-    calls = WebhookCall.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-        status=CallStatus.ACCEPTED
-    )
-    if received_before is not None:
-        calls = calls.filter(received_at__lt=received_before)
-    if pk is not None:
-        calls = calls.filter(pk=pk)
-    return calls.select_related("endpoint__offering").order_by("pk")[:limit]
-
-
 def webhook_call_process(*, call_id: int) -> str:
     """Run one accepted call's operation in a transaction of its own (a batch's fallback,
     and the task older releases queued per call). A call already run, or being run by
     another worker, is left alone: "skipped"."""
     with transaction.atomic():
-        call = next(iter(_calls_claim(limit=1, pk=call_id)), None)
+        call = next(iter(calls_accepted_claim(limit=1, pk=call_id)), None)
         if call is None:
             return "skipped"
         call.status, call.result, call.error, call.subscriber_id = _call_run(call)

@@ -105,9 +105,9 @@ def test_a_call_already_run_is_skipped_by_the_one_call_task(client, release, mon
 
 @pytest.mark.postgres
 def test_the_batch_claim_reads_the_index_of_accepted_calls_not_the_call_log():
-    from apps.members.services import _calls_claim
+    from apps.members.lock_objects import calls_accepted_claim
 
-    sql, params = _calls_claim(limit=50).query.sql_with_params()
+    sql, params = calls_accepted_claim(limit=50).query.sql_with_params()
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_seqscan = off")  # as on a big table
         cursor.execute(f"EXPLAIN {sql}", params)
