@@ -89,7 +89,7 @@ def test_a_batch_writes_its_events_in_one_statement(client, release, monkeypatch
     ]
     assert WebhookCall.objects.filter(status=CallStatus.DONE).count() == 8
     assert len(event_inserts) == 1
-    assert len(call_updates) <= 1 or connection.vendor != "postgresql"
+    assert len(call_updates) == 1
 
 
 def test_a_call_already_run_is_skipped_by_the_one_call_task(client, release, monkeypatch):
