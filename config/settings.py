@@ -230,6 +230,9 @@ KIT_API_RATE_WINDOW_SECONDS = 60
 # Requests per rolling minute from one address, successful or not (key guessing).
 KIT_API_ADDRESS_RATE_LIMIT = env.int("KIT_API_ADDRESS_RATE_LIMIT", default=600)
 ACCOUNT_NAME = env.str("ACCOUNT_NAME", default="Tessera")
+# Kit v4 (/v4/): an OAuth access token's budget, per token, per rolling minute (Kit's figure);
+# a v4 API key shares KIT_API_RATE_LIMIT above.
+KIT_API_OAUTH_RATE_LIMIT = env.int("KIT_API_OAUTH_RATE_LIMIT", default=600)
 REST_FRAMEWORK = {
     # /v3/ reads Kit's credentials itself; /api/v1/ sets token authentication per view.
     "DEFAULT_AUTHENTICATION_CLASSES": [],

@@ -12,3 +12,12 @@ def throttle_allow(key: str, *, limit: int | None = None) -> bool:
         limit=limit or settings.KIT_API_RATE_LIMIT,
         window=settings.KIT_API_RATE_WINDOW_SECONDS,
     )
+
+
+def retry_after_seconds() -> int:
+    """Seconds a refused caller should wait (the 429's Retry-After): until the current
+    window ends, when the full window it was counted against starts to slide out."""
+    import time
+
+    window = settings.KIT_API_RATE_WINDOW_SECONDS
+    return max(1, int(window - time.time() % window) + 1)
