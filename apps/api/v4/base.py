@@ -23,7 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api.services import api_key_authenticate
-from apps.api.throttle import retry_after_seconds, throttle_allow
+from apps.api.throttle import credential_allow, throttle_allow, window_retry_after
 
 DEFAULT_PER_PAGE = 500
 MAX_PER_PAGE = 1000
@@ -43,6 +43,10 @@ def not_found(what: str = "") -> V4Error:
 
 def invalid(*messages: str) -> V4Error:
     return V4Error(422, *messages)
+
+
+def too_many(retry_after: int) -> V4Error:
+    return V4Error(429, "Retry later", headers={"Retry-After": str(retry_after)})
 
 
 def errors_response(http_status: int, messages: list[str], headers=None) -> Response:
@@ -92,7 +96,7 @@ class V4View(APIView):
         address = request.META.get("REMOTE_ADDR")
         # Failed attempts count too: guessing keys costs the guesser the same budget.
         if not throttle_allow(f"addr:{address}", limit=settings.KIT_API_ADDRESS_RATE_LIMIT):
-            raise self.too_many()
+            raise too_many(window_retry_after())
         raw = request.headers.get(KEY_HEADER)
         bearer = request.headers.get("Authorization", "")
         if raw:
@@ -113,12 +117,9 @@ class V4View(APIView):
                 f"Authentication is required: send a v4 API key in the {KEY_HEADER} header "
                 "or an OAuth access token as Authorization: Bearer <token>.",
             )
-        if not throttle_allow(budget, limit=limit):
-            raise self.too_many()
-
-    @staticmethod
-    def too_many() -> V4Error:
-        return V4Error(429, "Retry later", headers={"Retry-After": str(retry_after_seconds())})
+        allowed, wait = credential_allow(budget, limit=limit)
+        if not allowed:
+            raise too_many(wait)
 
     def body(self) -> dict:
         data = self.request.data

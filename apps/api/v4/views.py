@@ -3,7 +3,6 @@ services, shape; every list is a cursor page."""
 
 import zoneinfo
 from datetime import datetime, time, timedelta
-from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -38,6 +37,7 @@ from apps.tags.models import Tag, Tagging
 from apps.tags.services import tag_get_or_create, tag_rename, taggings_add, taggings_remove
 
 from ..v3 import shapes
+from ..v3.views import MAX_FIELDS_PER_UPDATE, account_email
 from .base import (
     PAGE_PARAMS,
     V4Error,
@@ -51,16 +51,9 @@ from .base import (
     when_param,
 )
 
-# Kit's limit on custom fields in one subscriber update (more is a 400).
-MAX_FIELDS_PER_UPDATE = 140
 STATUSES = ("active", "inactive", "bounced", "complained", "cancelled", "all")
 # Kit's email stats cover the last 90 days.
 EMAIL_STATS_DAYS = 90
-
-
-def account_email() -> str:
-    """The sender address alone: DEFAULT_FROM_EMAIL may carry a display name."""
-    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
 
 
 def _timezone() -> dict:

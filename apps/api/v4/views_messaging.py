@@ -1,12 +1,11 @@
 """Kit v4: forms, sequences, purchases, broadcasts, segments and email templates."""
 
-from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Count, Q
 from django.urls import reverse
-from django.utils.dateparse import parse_datetime
 from rest_framework.response import Response
 
+from apps.api.broadcasts import broadcast_write
 from apps.crm.emails import sequence_subscribe
 from apps.crm.models import (
     Broadcast,
@@ -28,7 +27,6 @@ from apps.tags.models import Segment
 from .base import (
     PAGE_PARAMS,
     V4View,
-    bool_param,
     choice_param,
     cursor_page,
     get_or_404,
@@ -48,7 +46,7 @@ def form_shape(form: Form, request) -> dict:
         "created_at": _iso(form.created_at),
         "type": form.kind,
         "format": None if form.kind == "hosted" else "inline",
-        "embed_js": f"{url}embed.js" if url.endswith("/") else f"{url}/embed.js",
+        "embed_js": request.build_absolute_uri(reverse("crm:form_embed_js", args=[form.pk])),
         "embed_url": url,
         "archived": False,
         "uid": f"form-{form.pk}",
@@ -228,15 +226,6 @@ class PurchaseView(V4View):
 
 # Broadcasts -------------------------------------------------------------------------------
 
-BROADCAST_TEXT = {
-    "subject": 255,
-    "content": 1_000_000,
-    "description": 10_000,
-    "preview_text": 255,
-    "thumbnail_alt": 255,
-    "thumbnail_url": 2000,
-}
-
 
 def _subscriber_filter(broadcast: Broadcast) -> list[dict]:
     if not broadcast.condition:
@@ -265,48 +254,6 @@ def broadcast_shape(b: Broadcast, request) -> dict:
     }
 
 
-def broadcast_apply(broadcast: Broadcast, body: dict) -> Broadcast:
-    """Kit's drafts need nothing: every attribute is optional. ``send_at`` schedules it."""
-    for name, limit in BROADCAST_TEXT.items():
-        if name in body:
-            setattr(broadcast, name, text_param(body[name], name, max_length=limit))
-    if "email_address" in body:
-        broadcast.email_address = text_param(body["email_address"], "email_address")
-    if "public" in body and body["public"] is not None:
-        broadcast.public = bool_param(body["public"], "public")
-    for name in ("published_at", "send_at"):
-        if name in body:
-            text = text_param(body[name], name)
-            try:
-                parsed = parse_datetime(text) if text else None
-            except ValueError:
-                parsed = None
-            if text and parsed is None:
-                raise invalid(f"{name} must be an ISO 8601 time, got {text!r}.")
-            setattr(broadcast, name, parsed)
-    if "email_template_id" in body:
-        template_id = body["email_template_id"]
-        if template_id in (None, ""):
-            broadcast.email_template = None
-        else:
-            found = EmailTemplate.objects.filter(
-                pk=template_id if str(template_id).isdigit() else 0
-            ).first()
-            if found is None:
-                raise invalid(f"email_template_id {template_id!r} is not an email template.")
-            broadcast.email_template = found
-    if broadcast.status in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
-        broadcast.status = BroadcastStatus.SCHEDULED if broadcast.send_at else BroadcastStatus.DRAFT
-    elif set(body) - {"description"}:
-        raise invalid("A broadcast that has been sent can no longer be changed.")
-    try:
-        broadcast.full_clean(exclude=["subject", "content", "condition"])
-    except ValidationError as exc:
-        raise invalid(*exc.messages) from None
-    broadcast.save()
-    return broadcast
-
-
 class BroadcastsView(V4View):
     query_params = PAGE_PARAMS
 
@@ -321,7 +268,7 @@ class BroadcastsView(V4View):
         )
 
     def post(self, request):
-        broadcast = broadcast_apply(Broadcast(), self.body())
+        broadcast = broadcast_write(broadcast=Broadcast(), values=self.body())
         return Response({"broadcast": broadcast_shape(broadcast, request)}, status=201)
 
 
@@ -332,7 +279,9 @@ class BroadcastView(V4View):
         )
 
     def put(self, request, broadcast_id):
-        broadcast = broadcast_apply(get_or_404(Broadcast, broadcast_id), self.body())
+        broadcast = broadcast_write(
+            broadcast=get_or_404(Broadcast, broadcast_id), values=self.body()
+        )
         return Response({"broadcast": broadcast_shape(broadcast, request)})
 
     def delete(self, request, broadcast_id):
