@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "oauth2_provider",
     "apps.crm",
     "apps.tags",
     "apps.automations",
@@ -233,6 +234,18 @@ ACCOUNT_NAME = env.str("ACCOUNT_NAME", default="Tessera")
 # Kit v4 (/v4/): an OAuth access token's budget, per token, per rolling minute (Kit's figure);
 # a v4 API key shares KIT_API_RATE_LIMIT above.
 KIT_API_OAUTH_RATE_LIMIT = env.int("KIT_API_OAUTH_RATE_LIMIT", default=600)
+# OAuth 2 for v4 apps (django-oauth-toolkit, /oauth/): authorization code with PKCE only,
+# refresh tokens that rotate, tokens revocable; scopes read (GET) and write (the rest).
+OAUTH2_PROVIDER = {
+    "SCOPES": {"read": "Read your subscribers, tags, forms and more", "write": "Change them"},
+    "DEFAULT_SCOPES": ["read", "write"],
+    "PKCE_REQUIRED": True,
+    # http too: self-hosted n8n and desktop apps call back to http://localhost (PKCE guards it).
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=2 * 24 * 3600),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_REFRESH_TOKEN_SECONDS", default=90 * 24 * 3600),
+    "ROTATE_REFRESH_TOKEN": True,
+}
 REST_FRAMEWORK = {
     # /v3/ reads Kit's credentials itself; /api/v1/ sets token authentication per view.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
