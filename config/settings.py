@@ -257,6 +257,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tessera API",
     "DESCRIPTION": (
         "/v3/: Kit's v3 API (api_key / api_secret in the query, a JSON or a form body). "
+        "/v4/: Kit's v4 API (a v4 key in the X-Kit-Api-Key header, or an OAuth 2 bearer "
+        "token from /oauth/; cursor pages; errors as {\"errors\": [...]}). "
         "/api/v1/: what Kit has no word for (offerings, members, access, automations, runs, "
         "webhook endpoints, the outbox, events), with a staff token: "
         "`Authorization: Token <key>`."
@@ -267,6 +269,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # /v4/'s two ways in (apps/api/v4/base.py names them on each operation).
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "KitApiKey": {"type": "apiKey", "in": "header", "name": "X-Kit-Api-Key"},
+            "OAuth2": {
+                "type": "oauth2",
+                "flows": {
+                    "authorizationCode": {
+                        "authorizationUrl": "/oauth/authorize/",
+                        "tokenUrl": "/oauth/token/",
+                        "refreshUrl": "/oauth/token/",
+                        "scopes": {"read": "GET calls", "write": "every other call"},
+                    }
+                },
+            },
+        }
+    },
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "apps.automations.models.RunStatus",
         "AutomationStatusEnum": "apps.automations.models.AutomationStatus",

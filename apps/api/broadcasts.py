@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.dateparse import parse_datetime
 
+from apps.api.v3.base import is_whole_number
 from apps.crm.models import Broadcast, BroadcastStatus, EmailTemplate
 
 BROADCAST_TEXT = {
@@ -53,7 +54,7 @@ def _template(value, name: str) -> EmailTemplate | None:
     """By id (v4's email_template_id) or by name (v3's email_layout_template)."""
     if value in (None, ""):
         return None
-    if isinstance(value, int) or (isinstance(value, str) and value.isdigit()):
+    if is_whole_number(value):
         found = EmailTemplate.objects.filter(pk=int(value)).first()
     elif isinstance(value, str):
         found = EmailTemplate.objects.filter(name__iexact=value.strip()).first()

@@ -24,6 +24,7 @@ from apps.tags.models import Tag, Tagging
 from apps.tags.services import tag_get_or_create, taggings_add, taggings_remove
 
 from .models import BulkJob
+from .v3.base import MAX_ID, is_whole_number
 
 BULK_SYNC_MAX = 100
 # Kit caps the queue by size (300 MB); a count is the same guard here.
@@ -36,7 +37,7 @@ class ItemError(Exception):
 
 def _id(item: dict, name: str) -> int:
     value = item.get(name)
-    if isinstance(value, bool) or not str(value).isdigit():
+    if not is_whole_number(value) or int(value) > MAX_ID:
         raise ItemError(f"{name} must be a whole number.")
     return int(value)
 

@@ -6,6 +6,7 @@ three). ``api_secret`` works wherever ``api_key`` does."""
 import hmac
 import json
 import math
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -190,6 +191,16 @@ class V3View(APIView):
 
 
 MAX_ID = 2**31 - 1
+_WHOLE = re.compile(r"[0-9]{1,18}")
+
+
+def is_whole_number(value) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "¹" and "٣", which ``int`` refuses."""
+    return (
+        isinstance(value, str | int)
+        and not isinstance(value, bool)
+        and bool(_WHOLE.fullmatch(str(value).strip()))
+    )
 
 
 def as_int(value, name: str, *, minimum: int = 0, maximum: int = MAX_ID) -> int:
@@ -208,7 +219,7 @@ def path_id(value) -> int:
     """An id from the path: anything but a whole number names no record, so it is a 404 as in
     Kit (n8n's delete-tag node sends ``/v3/tags/42>/unsubscribe``), not a 422."""
     text = str(value).strip()
-    if not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    if not is_whole_number(text) or not 0 < int(text) <= MAX_ID:
         raise not_found()
     return int(text)
 

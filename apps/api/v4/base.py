@@ -8,6 +8,7 @@ credentials: Kit keeps the two apart). Every error is ``{"errors": ["…"]}``.
 
 import base64
 import binascii
+import inspect
 import json
 from datetime import datetime
 
@@ -18,13 +19,15 @@ from django.utils.dateparse import parse_date, parse_datetime
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import exceptions
+from rest_framework import exceptions, serializers
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api.services import api_key_authenticate
 from apps.api.throttle import credential_allow, throttle_allow, window_retry_after
+from apps.api.v3.base import is_whole_number
 
+READ_OR_WRITE = {True: "read", False: "write"}
 DEFAULT_PER_PAGE = 500
 MAX_PER_PAGE = 1000
 MAX_ID = 2**31 - 1
@@ -53,11 +56,31 @@ def errors_response(http_status: int, messages: list[str], headers=None) -> Resp
     return Response({"errors": messages}, status=http_status, headers=headers)
 
 
+class ErrorsSerializer(serializers.Serializer):
+    """Every v4 error: one or more messages saying what was wrong."""
+
+    errors = serializers.ListField(child=serializers.CharField())
+
+
+ERROR_CODES = (400, 401, 403, 404, 405, 413, 415, 422, 429)
+SUCCESS_CODES = {"GET": (200,), "POST": (200, 201), "PUT": (200,), "DELETE": (204,)}
+
+
 class V4Schema(AutoSchema):
-    """Kit's v4 shapes are JSON objects described in words; the key is a header."""
+    """Kit's v4 shapes are JSON objects described in words; the key is a header (or an OAuth
+    bearer token); errors are ``{"errors": [...]}``."""
 
     def get_tags(self):
         return ["Kit v4"]
+
+    def get_description(self):
+        """The handler's docstring, or the view's own (never the base class's)."""
+        handler = getattr(self.view, self.method.lower(), None)
+        doc = getattr(handler, "__doc__", None) or type(self.view).__dict__.get("__doc__")
+        return inspect.cleandoc(doc) if doc else ""
+
+    def get_auth(self):
+        return [{"KitApiKey": []}, {"OAuth2": [READ_OR_WRITE[self.method in ("GET",)]]}]
 
     def get_operation_id(self):
         name = type(self.view).__name__.removesuffix("View")
@@ -67,7 +90,10 @@ class V4Schema(AutoSchema):
         return OpenApiTypes.OBJECT if self.method in ("POST", "PUT") else None
 
     def get_response_serializers(self):
-        return OpenApiTypes.OBJECT
+        codes = getattr(self.view, "success_codes", {}).get(self.method)
+        codes = codes or SUCCESS_CODES.get(self.method, (200,))
+        answers = {code: None if code == 204 else OpenApiTypes.OBJECT for code in codes}
+        return {**answers, **{code: ErrorsSerializer for code in ERROR_CODES}}
 
     def get_override_parameters(self):
         params = []
@@ -154,7 +180,7 @@ def as_id(value, name: str = "id", *, missing_is_404: bool = True) -> int:
     """A path or body id. In a path, anything but a whole number is an unknown record (404, as
     Kit answers); in a body it is a 422 naming the field."""
     text = str(value).strip() if isinstance(value, int | str) and value is not True else ""
-    if isinstance(value, bool) or not text.isdigit() or not 0 < int(text) <= MAX_ID:
+    if not is_whole_number(value) or not 0 < int(text) <= MAX_ID:
         if missing_is_404:
             raise not_found()
         raise invalid(f"{name} must be a whole number, got {value!r}.")
@@ -251,7 +277,7 @@ def cursor_page(queryset, params, key: str, render, *, field: str = "pk", desc: 
     """Kit's cursor page: ``{key: [...], "pagination": {...}}``, keyset-ordered by
     (``field``, pk) so rows inserted meanwhile neither repeat nor shift a page."""
     per_page = params.get("per_page") or DEFAULT_PER_PAGE
-    if not str(per_page).isdigit() or not 1 <= int(per_page) <= MAX_PER_PAGE:
+    if not is_whole_number(per_page) or not 1 <= int(per_page) <= MAX_PER_PAGE:
         raise invalid(f"per_page must be a whole number from 1 to {MAX_PER_PAGE}.")
     per_page = int(per_page)
     after, before = params.get("after"), params.get("before")

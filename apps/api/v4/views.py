@@ -37,6 +37,7 @@ from apps.tags.models import Tag, Tagging
 from apps.tags.services import tag_get_or_create, tag_rename, taggings_add, taggings_remove
 
 from ..v3 import shapes
+from ..v3.base import is_whole_number
 from ..v3.views import MAX_FIELDS_PER_UPDATE, account_email
 from .base import (
     PAGE_PARAMS,
@@ -560,7 +561,7 @@ class WebhooksView(V4View):
         if field == "sequence_id" and value in (None, ""):
             value = event.get("course_id")
         if field in INT_FILTERS and value not in (None, ""):
-            if isinstance(value, bool) or not str(value).isdigit():
+            if not is_whole_number(value):
                 raise invalid(f"event.{field} must be a whole number.")
             value = int(value)
         elif field and value not in (None, ""):

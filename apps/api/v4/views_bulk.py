@@ -10,6 +10,7 @@ from .base import V4Error, V4View, invalid, text_param
 
 class BulkView(V4View):
     kind = ""
+    success_codes = {"POST": (200, 202), "DELETE": (200, 202)}
 
     def post(self, request):
         return self.run(self.kind)
