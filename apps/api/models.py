@@ -69,3 +69,56 @@ class BulkJob(models.Model):
 
     def __str__(self) -> str:
         return f"bulk {self.kind} ({len(self.items)} items)"
+
+
+class KitImportStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for a worker"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Stopped (see the error; start it again to resume)"
+
+
+class KitImport(models.Model):
+    """Moving in from Kit: one pull of a Kit account over its v4 API. It advances stage by
+    stage and page by page, saving where it is with each page's writes, so a run that dies
+    resumes at the page it was on; records already here are matched, not duplicated."""
+
+    base_url = models.URLField(max_length=500, default="https://api.kit.com")
+    # Kept until the import is done (a resumed run needs it), then blanked.
+    api_key = models.CharField(max_length=200)
+    status = models.CharField(
+        max_length=8, choices=KitImportStatus.choices, default=KitImportStatus.PENDING
+    )
+    stage = models.CharField(max_length=20, blank=True)
+    cursor = models.JSONField(default=dict, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    totals = models.JSONField(default=dict, blank=True)
+    failures = models.JSONField(default=list, blank=True)
+    webhooks = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"Kit import #{self.pk} from {self.base_url} ({self.status})"
+
+
+class KitImportRecord(models.Model):
+    """Which local record a Kit record became, so a second run updates instead of adding."""
+
+    kind = models.CharField(max_length=20)
+    kit_id = models.BigIntegerField()
+    local_id = models.BigIntegerField()
+    key = models.CharField(max_length=255, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "kit_id"], name="api_kit_record_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"Kit {self.kind} {self.kit_id} -> {self.local_id}"

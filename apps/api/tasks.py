@@ -9,3 +9,17 @@ def bulk_job_run(*, job_id: int) -> None:
     from .bulk import bulk_job_finish
 
     bulk_job_finish(job_id=job_id)
+
+
+KIT_IMPORT_RUN_TASK = "api.kit_import_run"
+
+
+@shared_task(name=KIT_IMPORT_RUN_TASK, acks_late=True, ignore_result=True)
+def kit_import_run(*, import_id: int) -> None:
+    """An import started from the admin page (it resumes where a killed run stopped)."""
+    from .kit_import import kit_import_run as run
+    from .models import KitImport, KitImportStatus
+
+    imp = KitImport.objects.filter(pk=import_id).exclude(status=KitImportStatus.DONE).first()
+    if imp is not None:
+        run(kit_import=imp)
