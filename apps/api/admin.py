@@ -1,8 +1,11 @@
+from django import forms
 from django.contrib import admin, messages
-from django.utils.html import format_html
+from django.db import transaction
+from django.utils.html import format_html, format_html_join
 
 from . import services
-from .models import ApiCredential, ApiKey
+from .kit_import import kit_import_create, kit_import_summary
+from .models import ApiCredential, ApiKey, KitImport
 
 
 @admin.register(ApiCredential)
@@ -65,3 +68,69 @@ class ApiKeyAdmin(admin.ModelAdmin):
         for key in queryset.filter(revoked_at__isnull=True):
             services.api_key_revoke(key=key)
         self.message_user(request, "Revoked: integrations using those keys now get 401.")
+
+
+class KitImportForm(forms.ModelForm):
+    api_key = forms.CharField(
+        label="Kit v4 API key",
+        widget=forms.PasswordInput,
+        help_text="In Kit: Settings > Developer > API keys (a v4 key). Kept until the import "
+        "is done, then forgotten.",
+    )
+
+    class Meta:
+        model = KitImport
+        fields = ["base_url", "api_key"]
+
+
+@admin.register(KitImport)
+class KitImportAdmin(admin.ModelAdmin):
+    """Moving in from Kit: start an import (a worker runs it), then watch it here: stage,
+    counts, each record that could not be imported and why, webhooks to re-create."""
+
+    form = KitImportForm
+    change_form_template = "admin/api/kitimport/change_form.html"
+    list_display = ["__str__", "status", "stage", "created_at", "finished_at"]
+    readonly_fields = ["status", "stage", "progress", "not_imported", "error", "finished_at"]
+
+    def get_fields(self, request, obj=None):
+        return ["base_url", "api_key"] if obj is None else self.readonly_fields
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else self.readonly_fields
+
+    def has_add_permission(self, request):
+        # An import creates and changes subscribers, so it needs those rights as well.
+        return request.user.has_perms(
+            ["api.add_kitimport", "crm.add_subscriber", "crm.change_subscriber"]
+        )
+
+    def has_change_permission(self, request, obj=None):
+        return obj is None and super().has_change_permission(request, obj)
+
+    @admin.display(description="progress")
+    def progress(self, obj):
+        lines = kit_import_summary(obj) or ["Waiting for a worker to start it."]
+        return format_html_join("", "<div>{}</div>", ((line,) for line in lines))
+
+    @admin.display(description="not imported")
+    def not_imported(self, obj):
+        if not obj.failures:
+            return "None"
+        return format_html_join(
+            "",
+            "<div>{}: {} ({})</div>",
+            ((f["stage"], f["record"], f["reason"]) for f in obj.failures),
+        )
+
+    def save_model(self, request, obj, form, change):
+        created = kit_import_create(api_key=obj.api_key, base_url=obj.base_url)
+        for field in KitImport._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+
+        def kick():
+            from .tasks import kit_import_run
+
+            kit_import_run.delay(import_id=created.pk)
+
+        transaction.on_commit(kick, robust=True)

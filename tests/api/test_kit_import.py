@@ -156,3 +156,37 @@ def test_the_command_killed_half_way_resumes_where_it_was(kit):
     assert KitImport.objects.get().status == KitImportStatus.DONE
     assert Subscriber.objects.count() == SUBSCRIBERS - 1
     assert Tagging.objects.count() == 2 * (SUBSCRIBERS - 1)
+
+
+@pytest.mark.django_db
+def test_the_admin_page_starts_an_import_and_shows_its_progress(
+    client, django_capture_on_commit_callbacks
+):
+    # given
+    from django.contrib.auth import get_user_model
+
+    boss = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+    client.force_login(boss)
+    # when: the owner starts an import
+    with django_capture_on_commit_callbacks() as kicks:
+        started = client.post(
+            "/admin/api/kitimport/add/",
+            {"base_url": "https://api.kit.com", "api_key": "kit_abc"},
+        )
+    imp = KitImport.objects.get()
+    # and a worker is part-way through it
+    imp.status, imp.stage = KitImportStatus.RUNNING, "subscribers"
+    imp.counts = {
+        "tags": {"seen": 60, "created": 60},
+        "subscribers": {"seen": 2000, "created": 2000},
+    }
+    imp.totals = {"subscribers": 5000}
+    imp.failures = [{"stage": "subscribers", "record": "not an address", "reason": "invalid"}]
+    imp.save()
+    page = client.get(f"/admin/api/kitimport/{imp.pk}/change/")
+    # then: one worker kick, and the page shows where it is and refreshes itself
+    assert started.status_code == 302 and len(kicks) == 1
+    html = page.content.decode()
+    assert "subscribers: 2000 of 5000 read, 2000 new" in html
+    assert "not an address" in html and 'http-equiv="refresh"' in html
+    assert "kit_abc" not in html
