@@ -146,6 +146,8 @@ class V3View(APIView):
         allowed, wait = credential_allow(f"{'s' if self.with_secret else 'k'}:{credential.pk}")
         if not allowed:
             raise too_many(wait)
+        if has_nul(params):
+            raise unprocessable(NUL_REFUSED)
         self.args_ = params
 
     def subscriber_shape(self, subscriber) -> dict:
@@ -192,6 +194,21 @@ class V3View(APIView):
 
 MAX_ID = 2**31 - 1
 _WHOLE = re.compile(r"[0-9]{1,18}")
+
+
+NUL_REFUSED = "Text may not contain NUL (\\u0000) characters."
+
+
+def has_nul(value) -> bool:
+    """Whether a NUL character hides anywhere in a parsed body or query (PostgreSQL cannot
+    store one, so it must be refused up front, not met as a 500 at the insert)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_nul(v) for v in value)
+    return False
 
 
 def is_whole_number(value) -> bool:

@@ -25,12 +25,15 @@ from rest_framework.views import APIView
 
 from apps.api.services import api_key_authenticate
 from apps.api.throttle import credential_allow, throttle_allow, window_retry_after
-from apps.api.v3.base import is_whole_number
+from apps.api.v3.base import NUL_REFUSED, has_nul, is_whole_number
 
 READ_OR_WRITE = {True: "read", False: "write"}
 DEFAULT_PER_PAGE = 500
 MAX_PER_PAGE = 1000
 MAX_ID = 2**31 - 1
+# Dates a filter may name: wide enough for any account, narrow enough that a window of days
+# around them stays a valid date.
+MIN_YEAR, MAX_YEAR = 1970, 9000
 KEY_HEADER = "X-Kit-Api-Key"
 
 
@@ -146,6 +149,9 @@ class V4View(APIView):
         allowed, wait = credential_allow(budget, limit=limit)
         if not allowed:
             raise too_many(wait)
+        query = {k: request.query_params.getlist(k) for k in request.query_params}
+        if has_nul(query) or has_nul(request.data if isinstance(request.data, dict | list) else {}):
+            raise invalid(NUL_REFUSED)
 
     def body(self) -> dict:
         data = self.request.data
@@ -226,6 +232,8 @@ def when_param(params, name: str):
         parsed = None
     if parsed is None:
         raise invalid(f"{name} must be a date (yyyy-mm-dd) or an ISO 8601 time, got {value!r}.")
+    if not MIN_YEAR <= parsed.year <= MAX_YEAR:
+        raise invalid(f"{name} must be between the years {MIN_YEAR} and {MAX_YEAR}.")
     return parsed
 
 
@@ -258,19 +266,29 @@ def _cursor_value(obj, field: str):
     return value.isoformat() if isinstance(value, datetime) else value
 
 
+def _cursor_pk(value) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**63:
+        raise invalid("The cursor belongs to another sort order.")
+    return value
+
+
 def _after_q(field: str, values: list, forward: bool):
     """Rows strictly after ``values`` in (field, pk) order (before, when not ``forward``)."""
     from django.db.models import Q
 
     op = "gt" if forward else "lt"
     if field == "pk":
-        if not isinstance(values[-1], int):
-            raise invalid("The cursor belongs to another sort order.")
-        return Q(**{f"pk__{op}": values[-1]})
-    if len(values) != 2:
+        return Q(**{f"pk__{op}": _cursor_pk(values[-1])})
+    value = None
+    if len(values) == 2 and isinstance(values[0], str):
+        try:
+            value = parse_datetime(values[0])
+        except ValueError:
+            value = None
+    if value is None:
         raise invalid("The cursor belongs to another sort order.")
-    value = parse_datetime(values[0]) if isinstance(values[0], str) else values[0]
-    return Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": values[1]})
+    pk = _cursor_pk(values[1])
+    return Q(**{f"{field}__{op}": value}) | Q(**{field: value, f"pk__{op}": pk})
 
 
 def cursor_page(queryset, params, key: str, render, *, field: str = "pk", desc: bool = False):

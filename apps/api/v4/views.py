@@ -92,6 +92,8 @@ class AccountColorsView(V4View):
 
     def put(self, request):
         colors = self.body().get("colors")
+        if colors is None:
+            raise invalid("Colors can't be blank: send a list of up to 5 hex color codes.")
         profile = account_profile_update(colors=colors)
         return Response({"colors": profile.colors})
 
