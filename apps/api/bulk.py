@@ -6,6 +6,8 @@ the same answer is POSTed to the request's ``callback_url`` (a webhook delivery:
 retried) when it is done.
 """
 
+from datetime import timedelta
+
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -189,6 +191,7 @@ def bulk_job_finish(*, job_id: int) -> BulkJob | None:
     job = BulkJob.objects.filter(pk=job_id, finished_at__isnull=True).first()
     if job is None:
         return None
+    BulkJob.objects.filter(pk=job.pk).update(started_at=timezone.now())
     result = bulk_run(kind=job.kind, items=job.items)
     with transaction.atomic():
         claimed = BulkJob.objects.filter(pk=job.pk, finished_at__isnull=True).update(
@@ -200,3 +203,28 @@ def bulk_job_finish(*, job_id: int) -> BulkJob | None:
             )
     job.refresh_from_db()
     return job
+
+
+# A kept job whose worker message was lost is handed out again after this long; one that a
+# worker started and did not finish (killed) after the longer wait.
+BULK_JOB_UNCLAIMED_AFTER = timedelta(minutes=2)
+BULK_JOB_STALLED_AFTER = timedelta(minutes=30)
+
+
+def bulk_jobs_resume_stalled(*, now=None) -> list[int]:
+    """The ids of kept jobs to hand to a worker again (beat's sweep): never started two
+    minutes after they were kept, or started half an hour ago and not finished."""
+    from django.db.models import Q
+
+    now = now or timezone.now()
+    stalled = list(
+        BulkJob.objects.filter(finished_at__isnull=True)
+        .filter(
+            Q(started_at__isnull=True, created_at__lt=now - BULK_JOB_UNCLAIMED_AFTER)
+            | Q(started_at__lt=now - BULK_JOB_STALLED_AFTER)
+        )
+        .values_list("pk", flat=True)[:20]
+    )
+    # Mark them started now, so the next sweep waits for this hand-over before trying again.
+    BulkJob.objects.filter(pk__in=stalled).update(started_at=now)
+    return stalled

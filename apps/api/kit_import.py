@@ -19,6 +19,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -485,3 +486,22 @@ def kit_import_summary(imp: KitImport) -> list[str]:
     for hook in imp.webhooks:
         lines.append(f"webhook (not re-created): {hook['event']} -> {hook['target_url']}")
     return lines
+
+
+# An import started from the admin page that has not moved for this long (its message lost,
+# its worker killed) is handed to a worker again; a page of 1,000 takes far less.
+KIT_IMPORT_STALLED_AFTER = timedelta(minutes=10)
+
+
+def kit_imports_resume_stalled(*, now=None) -> list[int]:
+    """The ids of unfinished imports to hand to a worker again (beat's sweep). A stopped one
+    (Kit refused) waits for someone to start it again; a running or waiting one resumes."""
+    now = now or timezone.now()
+    stalled = list(
+        KitImport.objects.filter(
+            status__in=[KitImportStatus.PENDING, KitImportStatus.RUNNING],
+            updated_at__lt=now - KIT_IMPORT_STALLED_AFTER,
+        ).values_list("pk", flat=True)[:5]
+    )
+    KitImport.objects.filter(pk__in=stalled).update(updated_at=now)
+    return stalled

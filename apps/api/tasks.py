@@ -23,3 +23,22 @@ def kit_import_run(*, import_id: int) -> None:
     imp = KitImport.objects.filter(pk=import_id).exclude(status=KitImportStatus.DONE).first()
     if imp is not None:
         run(kit_import=imp)
+
+
+API_JOBS_RESUME_TASK = "api.jobs_resume_stalled"
+
+
+@shared_task(name=API_JOBS_RESUME_TASK, acks_late=True, ignore_result=True)
+def jobs_resume_stalled() -> int:
+    """Beat's sweep: kept bulk requests and Kit imports whose worker message was lost or
+    whose worker died are handed out again (both resume where they were)."""
+    from .bulk import bulk_jobs_resume_stalled
+    from .kit_import import kit_imports_resume_stalled
+
+    bulk = bulk_jobs_resume_stalled()
+    for job_id in bulk:
+        bulk_job_run.delay(job_id=job_id)
+    imports = kit_imports_resume_stalled()
+    for import_id in imports:
+        kit_import_run.delay(import_id=import_id)
+    return len(bulk) + len(imports)

@@ -357,3 +357,28 @@ def test_the_admin_shows_a_new_key_once(client):
     assert client.get("/v4/account", HTTP_X_KIT_API_KEY=raw).status_code == 200
     assert raw not in listing.content.decode()
     assert Subscriber.objects.count() == 0
+
+
+def test_kept_bulk_jobs_and_imports_that_stopped_moving_are_handed_out_again():
+    # given: a kept job never started, one started long ago, one just started; an import
+    # the worker lost, and one stopped by Kit (which waits for a person)
+    import time_machine
+
+    from apps.api.bulk import bulk_jobs_resume_stalled
+    from apps.api.kit_import import kit_imports_resume_stalled
+    from apps.api.models import KitImport, KitImportStatus
+
+    with time_machine.travel("2026-01-01 12:00Z", tick=False):
+        lost = BulkJob.objects.create(kind="tags", items=[])
+        died = BulkJob.objects.create(kind="tags", items=[], started_at=timezone.now())
+        stuck = KitImport.objects.create(api_key="kit_x", status=KitImportStatus.RUNNING)
+        KitImport.objects.create(api_key="kit_y", status=KitImportStatus.FAILED)
+    with time_machine.travel("2026-01-01 12:05Z", tick=False):
+        running = BulkJob.objects.create(kind="tags", items=[], started_at=timezone.now())
+        # when
+        early = (bulk_jobs_resume_stalled(), kit_imports_resume_stalled())
+    with time_machine.travel("2026-01-01 12:45Z", tick=False):
+        late = (bulk_jobs_resume_stalled(), kit_imports_resume_stalled())
+    # then
+    assert early == ([lost.pk], [])
+    assert sorted(late[0]) == [lost.pk, died.pk, running.pk] and late[1] == [stuck.pk]
