@@ -5,6 +5,7 @@ and Celery's filesystem broker, also under ``var/``. ``DATABASE_URL`` and ``REDI
 to PostgreSQL and Redis. The README lists each variable.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -208,6 +209,19 @@ LOGIN_REDIRECT_URL = "members:dashboard"
 # Outbound webhooks may target private addresses (a CRM on the same network). Off: only this
 # site's own URL and public addresses are reached.
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
+
+# Trusted proxies (issue 14): the addresses or CIDRs of the proxies in front of the site
+# (comma-separated, e.g. "10.0.0.0/8,127.0.0.1"). Only a request whose socket peer is one of
+# them has its X-Forwarded-For read (config/client_address.py); empty: the socket address is
+# the client, and any X-Forwarded-For is ignored.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an address or CIDR (e.g. 10.0.0.0/8)."
+        ) from None
 
 # Behind TLS (SITE_URL https): cookies only over HTTPS; a proxy in front says so by header.
 if SITE_URL.startswith("https://"):

@@ -15,6 +15,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -210,6 +211,39 @@ def target_check(url: str) -> bool:
     return False
 
 
+# Receivers of this site's own URLs, filled by the apps that own them (members: the Webhook
+# Generator): function(path, body, headers) -> (status, answer) or None when not theirs.
+_LOCAL_RECEIVERS: list[Callable[..., tuple[int, str] | None]] = []
+
+
+def local_receiver_register(receive: Callable[..., tuple[int, str] | None]) -> None:
+    if receive not in _LOCAL_RECEIVERS:
+        _LOCAL_RECEIVERS.append(receive)
+
+
+def _own_path(url: str) -> str | None:
+    """The path of a URL on this site's own origin, else None."""
+    parts = urlsplit(url)
+    if (parts.scheme, parts.hostname, parts.port) != _site_origin():
+        return None
+    site_path = urlsplit(settings.SITE_URL).path.rstrip("/")
+    return parts.path[len(site_path) :] if parts.path.startswith(site_path) else None
+
+
+def _deliver_local(delivery: WebhookDelivery, headers: dict) -> tuple[int, str] | None:
+    """A delivery to one of our own URLs handled in process (DESIGN: no HTTP to ourselves):
+    the same checks and call log, and no share in the limits that the network's callers fill
+    (behind a proxy they all arrive from one address)."""
+    path = _own_path(delivery.url)
+    if path is None:
+        return None
+    for receive in _LOCAL_RECEIVERS:
+        answer = receive(path=path, body=delivery.body, headers=headers)
+        if answer is not None:
+            return answer
+    return None
+
+
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
     """POST once; return (status code or None, response excerpt, error)."""
     try:
@@ -229,6 +263,10 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
                 body=delivery.body,
             )
         )
+    local = _deliver_local(delivery, headers) if trusted else None
+    if local is not None:
+        code, answer = local
+        return code, answer[:RESPONSE_EXCERPT_CHARS], "" if 200 <= code < 300 else f"HTTP {code}"
     request = urllib.request.Request(
         delivery.url, data=delivery.body.encode(), headers=headers, method="POST"
     )

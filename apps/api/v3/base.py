@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from apps.api.services import api_credentials_get
 from apps.api.throttle import throttle_allow
+from config.client_address import client_address
 
 PAGE_SIZE = 50
 AUTH_FAILED = "Authorization Failed"
@@ -114,7 +115,7 @@ class V3View(APIView):
         params = self.params(request)
         # Failed attempts count too: guessing keys costs the guesser the same budget.
         if not throttle_allow(
-            f"addr:{request.META.get('REMOTE_ADDR')}", limit=settings.KIT_API_ADDRESS_RATE_LIMIT
+            f"addr:{client_address(request)}", limit=settings.KIT_API_ADDRESS_RATE_LIMIT
         ):
             raise V3Error(429, "Too Many Requests", "Retry later")
         credential = api_credentials_get()
