@@ -28,13 +28,12 @@ from django.views.decorators.http import require_POST
 from apps.offerings.models import AccessGrant, Lesson, Offering
 from apps.offerings.selectors import completed_lesson_ids, dashboard_for, offering_outline
 from apps.offerings.services import lesson_complete, offering_access
-
 from config.client_address import client_address
 
 from . import services
-from .inbound import Inbound, throttled_log, webhook_inbound_receive
 from .forms import AccountForm, LoginForm, LoginLinkForm
-from .models import EndpointStatus, Member, WebhookEndpoint
+from .inbound import Inbound, throttled_log, webhook_inbound_receive
+from .models import Member, WebhookEndpoint
 from .tokens import login_link_tokens
 
 
