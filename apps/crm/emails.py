@@ -111,9 +111,12 @@ def emails_enqueue(drafts: list[Draft]) -> int:
     return len(created)
 
 
-def email_preview(*, subject: str, body: str, subscriber: Subscriber) -> dict:
-    """Render for one subscriber without sending: the admin's preview."""
-    context = liquid_contexts([subscriber])[subscriber.pk]
+def email_preview(
+    *, subject: str, body: str, subscriber: Subscriber, show_sensitive: bool = False
+) -> dict:
+    """Render for one subscriber without sending: the admin's preview. Sensitive fields read
+    "[redacted]" unless ``show_sensitive`` (a viewer allowed to see them)."""
+    context = liquid_contexts([subscriber], redact_sensitive=not show_sensitive)[subscriber.pk]
     try:
         return {
             "subject": template_render(subject, context),

@@ -16,6 +16,7 @@ from liquid import Environment, FalsyStrictUndefined
 from liquid.exceptions import LiquidError
 
 from .models import Subscriber, SubscriberFieldValue
+from .services import REDACTED
 
 
 @dataclass
@@ -27,8 +28,20 @@ class TemplateError(Exception):
         return f"line {self.line}: {self.message}" if self.line else self.message
 
 
+class _JsonEscaped(str):
+    """A context value already escaped for the inside of a JSON string (a webhook payload
+    written as text); ``raw`` is the value itself, for the ``json`` filter."""
+
+    raw: object
+
+    def __new__(cls, value: str):
+        escaped = super().__new__(cls, json.dumps(value)[1:-1])
+        escaped.raw = value
+        return escaped
+
+
 def _json(value) -> str:
-    return json.dumps(value, default=str)
+    return json.dumps(getattr(value, "raw", value), default=str)
 
 
 _ENV = Environment(undefined=FalsyStrictUndefined)
@@ -65,20 +78,24 @@ def template_render(source: str, context: dict) -> str:
         raise TemplateError(str(exc).splitlines()[0], _line_of(exc, source)) from None
 
 
-def liquid_contexts(subscribers: Iterable[Subscriber]) -> dict[int, dict]:
+def liquid_contexts(
+    subscribers: Iterable[Subscriber], *, redact_sensitive: bool = False
+) -> dict[int, dict]:
     """Every subscriber's template variables, for a batch, in a fixed number of queries:
     ``subscriber.first_name``, ``.email_address``, ``.id``, ``.state``, each custom field with
-    a value by key, the unsubscribe and preferences links, and what higher apps provide."""
+    a value by key, the unsubscribe and preferences links, and what higher apps provide.
+    ``redact_sensitive``: sensitive fields read "[redacted]" (what leaves the site, and what
+    a viewer who may not see them is shown)."""
     from .preferences import preferences_url, unsubscribe_url
 
     subscribers = list(subscribers)
     fields: dict[int, dict] = defaultdict(dict)
-    for sid, key, value in (
+    for sid, key, value, sensitive in (
         SubscriberFieldValue.objects.filter(subscriber__in=subscribers)
         .exclude(value="")
-        .values_list("subscriber_id", "field__key", "value")
+        .values_list("subscriber_id", "field__key", "value", "field__sensitive")
     ):
-        fields[sid][key] = value
+        fields[sid][key] = REDACTED if sensitive and redact_sensitive else value
     extra: dict[int, dict] = defaultdict(dict)
     for provide in _PROVIDERS.values():
         for sid, values in provide(subscribers).items():
@@ -103,5 +120,47 @@ def liquid_contexts(subscribers: Iterable[Subscriber]) -> dict[int, dict]:
     return contexts
 
 
-def subscriber_liquid_context(subscriber: Subscriber) -> dict:
-    return liquid_contexts([subscriber])[subscriber.pk]
+def subscriber_liquid_context(subscriber: Subscriber, *, redact_sensitive: bool = False) -> dict:
+    return liquid_contexts([subscriber], redact_sensitive=redact_sensitive)[subscriber.pk]
+
+
+def _json_escaped(value):
+    if isinstance(value, str):
+        return _JsonEscaped(value)
+    if isinstance(value, dict):
+        return {k: _json_escaped(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_escaped(v) for v in value]
+    return value
+
+
+def _render_strings(data, context: dict):
+    if isinstance(data, str):
+        return template_render(data, context)
+    if isinstance(data, dict):
+        return {_render_strings(k, context): _render_strings(v, context) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_render_strings(v, context) for v in data]
+    return data
+
+
+def json_template_render(source: str, context: dict) -> str:
+    """A JSON body from a Liquid template, where no value can break out of its string.
+
+    A template that is JSON itself (``{"email": "{{ subscriber.email_address }}"}``) is
+    rendered as data: each string is rendered on its own and the whole dumped as JSON. Any
+    other template is rendered as text with every value JSON-escaped (``| json`` still quotes
+    the value itself), and must come out as JSON. Either way a name such as
+    ``x", "vip": true`` stays a name."""
+    try:
+        data = json.loads(source)
+    except ValueError:
+        data = None
+    if isinstance(data, dict | list):
+        return json.dumps(_render_strings(data, context))
+    body = template_render(source, _json_escaped(context))
+    try:
+        json.loads(body)
+    except ValueError as exc:
+        raise TemplateError(f"the payload is not JSON once rendered ({exc})") from None
+    return body
