@@ -8,12 +8,19 @@ still works. Apps above crm add variables (``login_url``, ``set_password_url``) 
 """
 
 import json
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from contextvars import ContextVar
 from dataclasses import dataclass
 
-from liquid import Environment, FalsyStrictUndefined
-from liquid.exceptions import LiquidError
+from liquid import BoundTemplate, Environment, FalsyStrictUndefined, RenderContext
+from liquid.exceptions import (
+    LiquidError,
+    LoopIterationLimitError,
+    OutputStreamLimitError,
+    ResourceLimitError,
+)
 
 from .models import Subscriber, SubscriberFieldValue
 from .services import REDACTED
@@ -44,8 +51,50 @@ def _json(value) -> str:
     return json.dumps(getattr(value, "raw", value), default=str)
 
 
-_ENV = Environment(undefined=FalsyStrictUndefined)
+# Bounds on one render (issue 14, M4): a creator's template (or a subscriber's value, should
+# one ever be rendered) must not tie up a web or Celery worker. Loops are counted before they
+# start, nested loops multiplied; the output stops at its size; the clock is read at the start
+# of every loop, where the time goes.
+LIQUID_LOOP_ITERATIONS_MAX = 10_000
+LIQUID_OUTPUT_CHARS_MAX = 1_000_000
+LIQUID_RENDER_SECONDS_MAX = 2.0
+
+_deadline: ContextVar[float | None] = ContextVar("liquid_deadline", default=None)
+
+
+class RenderTimeLimitError(ResourceLimitError):
+    pass
+
+
+class _BoundedContext(RenderContext):
+    def raise_for_loop_limit(self, length: int = 1) -> None:
+        super().raise_for_loop_limit(length)
+        deadline = _deadline.get()
+        if deadline is not None and time.monotonic() > deadline:
+            raise RenderTimeLimitError("time limit reached", token=None)
+
+
+class _BoundedTemplate(BoundTemplate):
+    context_class = _BoundedContext
+
+
+class _BoundedEnvironment(Environment):
+    loop_iteration_limit = LIQUID_LOOP_ITERATIONS_MAX
+    output_stream_limit = LIQUID_OUTPUT_CHARS_MAX
+    template_class = _BoundedTemplate
+
+
+_ENV = _BoundedEnvironment(undefined=FalsyStrictUndefined)
 _ENV.filters["json"] = _json
+
+_LIMIT_MESSAGES = {
+    LoopIterationLimitError: f"the template loops more than {LIQUID_LOOP_ITERATIONS_MAX:,} "
+    "times in all; loop over fewer items",
+    OutputStreamLimitError: f"the template renders more than {LIQUID_OUTPUT_CHARS_MAX:,} "
+    "characters; make it shorter",
+    RenderTimeLimitError: f"the template took more than {LIQUID_RENDER_SECONDS_MAX:g} s to "
+    "render; loop over fewer items",
+}
 
 # name -> function(subscribers) -> {subscriber id: {variable: value}}
 _PROVIDERS: dict[str, Callable[[list[Subscriber]], dict[int, dict]]] = {}
@@ -72,10 +121,21 @@ def template_check(source: str) -> None:
 
 
 def template_render(source: str, context: dict) -> str:
+    """Render, within the loop, output and time bounds above: past one, a TemplateError that
+    says which (an email is held with it, a preview shows it)."""
+    reset = _deadline.set(time.monotonic() + LIQUID_RENDER_SECONDS_MAX)
     try:
         return _ENV.from_string(source).render(**context)
+    except ResourceLimitError as exc:
+        message = next(
+            (text for kind, text in _LIMIT_MESSAGES.items() if isinstance(exc, kind)),
+            str(exc).splitlines()[0],
+        )
+        raise TemplateError(message, _line_of(exc, source)) from None
     except LiquidError as exc:
         raise TemplateError(str(exc).splitlines()[0], _line_of(exc, source)) from None
+    finally:
+        _deadline.reset(reset)
 
 
 def liquid_contexts(
