@@ -1,7 +1,6 @@
 """Member pages and the inbound webhook. Thin: reads through selectors, writes through
 services."""
 
-import json
 from functools import wraps
 
 from django.conf import settings
@@ -29,6 +28,7 @@ from apps.offerings.models import AccessGrant, Lesson, Offering
 from apps.offerings.selectors import completed_lesson_ids, dashboard_for, offering_outline
 from apps.offerings.services import lesson_complete, offering_access
 from config.client_address import client_address
+from config.jsonlimits import JSONLimitError, has_nul, json_loads_bounded
 
 from . import services
 from .forms import AccountForm, LoginForm, LoginLinkForm
@@ -250,13 +250,18 @@ def no_access_view(request):
 def _payload(request) -> dict:
     if request.content_type == "application/json":
         try:
-            data = json.loads(request.body or b"{}")
+            data = json_loads_bounded(request.body or b"{}")
+        except JSONLimitError as exc:
+            raise ValueError(f"The body was refused: {exc}") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValueError(f"The body is not valid JSON: {exc}.") from None
         if not isinstance(data, dict):
             raise ValueError("The JSON body must be an object.")
         return data
-    return {key: values if len(values) > 1 else values[0] for key, values in request.POST.lists()}
+    data = {key: values if len(values) > 1 else values[0] for key, values in request.POST.lists()}
+    if has_nul(data):
+        raise ValueError("The body was refused: text must not contain NUL characters.")
+    return data
 
 
 @csrf_exempt
@@ -265,6 +270,8 @@ def webhook_inbound_view(request, public_id, operation, offering_id, signature):
     """Answers at once; the operation runs in a worker. 413 too big, 404 unknown, 403 bad
     signature, 410 revoked, 429 too many, 400 no usable contact, 202 accepted."""
     address, path = client_address(request), request.path
+    if "\x00" in path:
+        return JsonResponse({"error": "No webhook endpoint has this address."}, status=404)
     inbound = Inbound(
         public_id=public_id,
         operation=operation,
@@ -274,7 +281,9 @@ def webhook_inbound_view(request, public_id, operation, offering_id, signature):
         parse_error=None,
         remote_addr=address,
         path=path,
-        delivery_id=request.headers.get("webhook-id") or request.headers.get("X-Webhook-Id") or "",
+        delivery_id=(
+            request.headers.get("webhook-id") or request.headers.get("X-Webhook-Id") or ""
+        ).replace("\x00", ""),
     )
     if services.webhook_refusals_exceeded(remote_addr=address):
         throttled_log(source=f"addr:{address}", endpoint=None, inbound=inbound)
