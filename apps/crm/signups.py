@@ -60,9 +60,13 @@ def form_subscribe(
                     kind=EmailKind.SYSTEM,
                     is_marketing=False,
                     subject=f"Confirm your subscription: {form.title or form.name}",
+                    # No name in the greeting: the name is whatever the form's sender typed,
+                    # and this goes to an address not yet confirmed (no text of theirs relayed).
                     body=(
-                        "Hello {{ subscriber.first_name | default: 'there' }},\n\n"
+                        "Hello,\n\n"
                         f"Please confirm your subscription:\n{form_confirm_url(subscription)}\n"
+                        "\nIf you did not ask for this, ignore this email: nothing more will be "
+                        "sent.\n"
                     ),
                 )
             ]
