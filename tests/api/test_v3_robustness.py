@@ -2,13 +2,17 @@
 types, missing fields, odd and unknown ids. Each answer is a documented error, never a 500."""
 
 import json
+import os
+from urllib.parse import quote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from apps.crm.models import Broadcast, CustomField, Form, Hook, Sequence
 from apps.crm.signups import purchase_create
 from apps.tags.services import tag_get_or_create
-from tests.api.fuzz import APIS, nested, route_path
+from tests.api.fuzz import APIS, REQUESTS, nested, route_path
 from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -61,6 +65,7 @@ PATH_IDS = ["987654", "-1", "abc", "99999999999999999999999", "1.5"]
 CASES = [(api, method, route) for api in APIS for method, route in api.routes()]
 ROUTES = [(method, route) for api, method, route in CASES if api.name == "v3"]
 IDS = [f"{api.name} {method} {route}" for api, method, route in CASES]
+
 
 @pytest.fixture
 def existing():
@@ -224,3 +229,97 @@ def test_thirty_concurrent_purchases_with_one_transaction_id_record_one(creds):
 
     purchase = Purchase.objects.get(transaction_id="SAME-1")
     assert answers == [(201, purchase.pk)] * 30
+
+
+# The Webhook Generator's URL: the same causes, and a non-ASCII signature -----------------
+
+
+@pytest.fixture
+def endpoint():
+    from apps.members.models import Operation
+    from apps.members.services import endpoint_mint
+    from tests.offerings.helpers import weekly_course
+
+    return endpoint_mint(operation=Operation.RELEASE, offering=weekly_course())
+
+
+def _hook_post(client, path, body, content_type="application/json", **headers):
+    REQUESTS["webhook"] += 1
+    return client.post(path, body, content_type=content_type, **headers)
+
+
+def test_the_webhook_url_refuses_the_six_causes_with_a_clear_error(client, endpoint):
+    good, signature = endpoint.path, endpoint.signature()
+    paths = [
+        good,
+        good.replace(signature, "sïgnature✓"),
+        good.replace(signature, signature[:-1] + "é"),
+        good.replace(endpoint.public_id, "ïd"),
+        good.replace(signature, "a%00b"),
+        good.replace(endpoint.public_id, "x" * 5000),
+    ]
+    bodies = [
+        (nested(DEEP), "application/json"),
+        (json.dumps({"email": f"{NUL}@example.com"}), "application/json"),
+        (json.dumps({"email": "a@example.com", "first_name": NUL, NUL: 1}), "application/json"),
+        (json.dumps({"email": "a" * 300 + "@example.com"}), "application/json"),
+        (json.dumps({"email": "a@example.com", "pad": LONG[:60_000]}), "application/json"),
+        (json.dumps({"contact_id": 1e100}), "application/json"),
+        (json.dumps({"contact_id": "9" * 400}), "application/json"),
+        ("email=a%00b%40example.com", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe{}", "application/json"),
+    ]
+    for path in paths:
+        for body, content_type in bodies:
+            response = _hook_post(client, path, body, content_type, HTTP_WEBHOOK_ID=LONG[:300])
+            assert response.status_code < 500, (path[:80], body[:80], response.content[:300])
+            assert "error" in response.json() or response.status_code == 202
+
+
+def test_a_non_ascii_signature_is_a_logged_403(client, endpoint):
+    from apps.members.models import WebhookCall
+
+    path = endpoint.path.replace(endpoint.signature(), "sïgnature")
+
+    response = _hook_post(client, path, json.dumps({"email": "a@example.com"}))
+
+    assert response.status_code == 403
+    assert WebhookCall.objects.get().http_status == 403
+
+
+# Random input (hypothesis): bodies of any JSON shape, with the hard characters ------------
+
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "25"))
+_text = st.text(alphabet=st.characters(codec="utf-8"), max_size=40) | st.sampled_from(
+    [NUL, "ü✓", "x" * 400, "1e100", "-1", "", " "]
+)
+_scalar = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**70), max_value=2**70)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.sampled_from([1e100, -1e100, 1e-100])
+    | _text
+)
+_json = st.recursive(
+    _scalar,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(_text, inner, max_size=4),
+    max_leaves=12,
+)
+_bodies_random = st.dictionaries(st.sampled_from(PARAMS) | _text, _json, max_size=6)
+
+
+@pytest.mark.parametrize("api, method, route", CASES, ids=IDS)
+@settings(
+    max_examples=FUZZ_EXAMPLES,
+    deadline=None,
+    derandomize=True,  # the same inputs every run: a failure is reproducible, never flaky
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(body=_bodies_random, odd_id=_text | st.integers())
+def test_every_route_answers_random_input_without_a_500(
+    client, creds, existing, api, method, route, body, odd_id
+):
+    odd = quote(str(odd_id), safe="")
+    for path in (route_path(route, existing), route_path(route, {}, default=odd)):
+        api.check(api.send(client, creds, method, path, body))
