@@ -102,10 +102,10 @@ def test_odd_input_is_refused_with_a_reason_never_a_500(v4):
         if r.status_code >= 500 or (r.status_code >= 400 and not r.json().get("errors"))
     ]
     assert not bad, bad
-    refused = {call[1]: r.json()["errors"] for call, r in answers[:1]}
-    assert refused == {"tags": ["Text may not contain NUL (\\u0000) characters."]}
+    nul = answers[0][1]
+    assert nul.status_code == 400 and "NUL" in nul.json()["errors"][0]
 
 
 def test_v3_refuses_nul_characters_too(v3):
     answer = v3().post("tags", {"tag": {"name": "a\x00b"}})
-    assert answer.status_code == 422 and "NUL" in answer.json()["message"]
+    assert answer.status_code == 400 and "NUL" in answer.json()["message"]

@@ -5,11 +5,13 @@ three). ``api_secret`` works wherever ``api_key`` does."""
 
 import hmac
 import json
+import logging
 import math
 import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -20,8 +22,13 @@ from rest_framework.views import APIView
 
 from apps.api.services import api_credentials_get
 from apps.api.throttle import credential_allow, throttle_allow, window_retry_after
+from config.client_address import client_address
+from config.jsonlimits import has_nul
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+DB_RETRY_AFTER_SECONDS = 5
 AUTH_FAILED = "Authorization Failed"
 
 
@@ -114,6 +121,9 @@ class V3View(APIView):
             merged.update(_unflatten(data))
         elif isinstance(data, dict):
             merged.update(data)
+        if has_nul(merged):
+            # PostgreSQL stores no NUL character in text: refuse it here, whatever the field.
+            raise V3Error(400, "Bad Request", "Text must not contain NUL characters (\\u0000).")
         return merged
 
     def initial(self, request, *args, **kwargs):
@@ -121,7 +131,7 @@ class V3View(APIView):
         params = self.params(request)
         # Failed attempts count too: guessing keys costs the guesser the same budget.
         if not throttle_allow(
-            f"addr:{request.META.get('REMOTE_ADDR')}", limit=settings.KIT_API_ADDRESS_RATE_LIMIT
+            f"addr:{client_address(request)}", limit=settings.KIT_API_ADDRESS_RATE_LIMIT
         ):
             raise too_many(window_retry_after())
         credential = api_credentials_get()
@@ -146,8 +156,6 @@ class V3View(APIView):
         allowed, wait = credential_allow(f"{'s' if self.with_secret else 'k'}:{credential.pk}")
         if not allowed:
             raise too_many(wait)
-        if has_nul(params):
-            raise unprocessable(NUL_REFUSED)
         self.args_ = params
 
     def subscriber_shape(self, subscriber) -> dict:
@@ -189,26 +197,35 @@ class V3View(APIView):
             return Response(
                 {"error": "Unprocessable Entity", "message": " ".join(exc.messages)}, status=422
             )
+        if isinstance(exc, DataError):
+            # The last guard behind the views' own checks: a value the column cannot hold.
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return Response(
+                {
+                    "error": "Unprocessable Entity",
+                    "message": f"A value does not fit its field ({detail}); send it shorter or "
+                    "smaller.",
+                },
+                status=422,
+            )
+        if isinstance(exc, OperationalError | InterfaceError):
+            # The database went away mid-request (a restart, a failover): the transaction was
+            # rolled back, and a retry is safe (a purchase's transaction_id is recorded once).
+            logger.warning("v3 %s answered 503: database unavailable (%s)", self.request.path, exc)
+            return Response(
+                {
+                    "error": "Service Unavailable",
+                    "message": "The database could not be reached, so nothing was recorded. "
+                    "Retry in a few seconds.",
+                },
+                status=503,
+                headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
+            )
         return super().handle_exception(exc)
 
 
 MAX_ID = 2**31 - 1
 _WHOLE = re.compile(r"[0-9]{1,18}")
-
-
-NUL_REFUSED = "Text may not contain NUL (\\u0000) characters."
-
-
-def has_nul(value) -> bool:
-    """Whether a NUL character hides anywhere in a parsed body or query (PostgreSQL cannot
-    store one, so it must be refused up front, not met as a 500 at the insert)."""
-    if isinstance(value, str):
-        return "\x00" in value
-    if isinstance(value, dict):
-        return any(has_nul(k) or has_nul(v) for k, v in value.items())
-    if isinstance(value, list | tuple):
-        return any(has_nul(v) for v in value)
-    return False
 
 
 def is_whole_number(value) -> bool:

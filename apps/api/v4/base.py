@@ -25,8 +25,11 @@ from rest_framework.views import APIView
 
 from apps.api.services import api_key_authenticate
 from apps.api.throttle import credential_allow, throttle_allow, window_retry_after
-from apps.api.v3.base import NUL_REFUSED, has_nul, is_whole_number
+from apps.api.v3.base import is_whole_number
+from config.client_address import client_address
+from config.jsonlimits import has_nul
 
+NUL_REFUSED = "Text must not contain NUL characters (\\u0000)."
 READ_OR_WRITE = {True: "read", False: "write"}
 DEFAULT_PER_PAGE = 500
 MAX_PER_PAGE = 1000
@@ -122,7 +125,7 @@ class V4View(APIView):
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)
-        address = request.META.get("REMOTE_ADDR")
+        address = client_address(request)
         # Failed attempts count too: guessing keys costs the guesser the same budget.
         if not throttle_allow(f"addr:{address}", limit=settings.KIT_API_ADDRESS_RATE_LIMIT):
             raise too_many(window_retry_after())
@@ -151,7 +154,7 @@ class V4View(APIView):
             raise too_many(wait)
         query = {k: request.query_params.getlist(k) for k in request.query_params}
         if has_nul(query) or has_nul(request.data if isinstance(request.data, dict | list) else {}):
-            raise invalid(NUL_REFUSED)
+            raise V4Error(400, NUL_REFUSED)
 
     def body(self) -> dict:
         data = self.request.data
