@@ -26,7 +26,7 @@ from config.doorbell import doorbell_ring
 
 from . import event_types
 from .events import events_record_bulk
-from .liquid import TemplateError, liquid_contexts, template_render
+from .liquid import TemplateError, liquid_contexts, liquid_secrets_hide, template_render
 from .models import (
     Broadcast,
     BroadcastStatus,
@@ -111,9 +111,15 @@ def emails_enqueue(drafts: list[Draft]) -> int:
     return len(created)
 
 
-def email_preview(*, subject: str, body: str, subscriber: Subscriber) -> dict:
-    """Render for one subscriber without sending: the admin's preview."""
-    context = liquid_contexts([subscriber])[subscriber.pk]
+def email_preview(
+    *, subject: str, body: str, subscriber: Subscriber, hide_secrets: bool = True
+) -> dict:
+    """Render for one subscriber without sending: the admin's preview. Secrets (sensitive
+    fields, set-password links) show as placeholders unless ``hide_secrets`` is off."""
+    contexts = liquid_contexts([subscriber])
+    if hide_secrets:
+        contexts = liquid_secrets_hide(contexts)
+    context = contexts[subscriber.pk]
     try:
         return {
             "subject": template_render(subject, context),

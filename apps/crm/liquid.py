@@ -15,7 +15,10 @@ from dataclasses import dataclass
 from liquid import Environment, FalsyStrictUndefined
 from liquid.exceptions import LiquidError
 
-from .models import Subscriber, SubscriberFieldValue
+from .models import CustomField, Subscriber, SubscriberFieldValue
+
+# What a reader without the right to see secrets gets in their place (the admin's preview).
+HIDDEN = "[hidden]"
 
 
 @dataclass
@@ -36,12 +39,18 @@ _ENV.filters["json"] = _json
 
 # name -> function(subscribers) -> {subscriber id: {variable: value}}
 _PROVIDERS: dict[str, Callable[[list[Subscriber]], dict[int, dict]]] = {}
+# Variables providers marked secret (one-time links that log their holder in).
+_SECRET_VARIABLES: set[str] = set()
 
 
 def liquid_context_provider_register(
-    *, name: str, provide: Callable[[list[Subscriber]], dict[int, dict]]
+    *,
+    name: str,
+    provide: Callable[[list[Subscriber]], dict[int, dict]],
+    secrets: Iterable[str] = (),
 ) -> None:
     _PROVIDERS[name] = provide
+    _SECRET_VARIABLES.update(secrets)
 
 
 def _line_of(exc: LiquidError, source: str) -> int | None:
@@ -101,6 +110,20 @@ def liquid_contexts(subscribers: Iterable[Subscriber]) -> dict[int, dict]:
             **extra[s.pk],
         }
     return contexts
+
+
+def liquid_secrets_hide(contexts: dict[int, dict]) -> dict[int, dict]:
+    """The same contexts with every secret shown as ``HIDDEN``: sensitive custom fields and
+    the variables providers marked secret (set-password links)."""
+    sensitive = set(CustomField.objects.filter(sensitive=True).values_list("key", flat=True))
+    hidden = {}
+    for sid, context in contexts.items():
+        shown = {k: HIDDEN if k in _SECRET_VARIABLES else v for k, v in context.items()}
+        shown["subscriber"] = {
+            k: HIDDEN if k in sensitive else v for k, v in context["subscriber"].items()
+        }
+        hidden[sid] = shown
+    return hidden
 
 
 def subscriber_liquid_context(subscriber: Subscriber) -> dict:

@@ -7,7 +7,6 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import (
-    authenticate,
     get_user_model,
     login,
     logout,
@@ -20,7 +19,6 @@ from django.db import transaction
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -28,15 +26,12 @@ from django.views.decorators.http import require_POST
 from apps.offerings.models import AccessGrant, Lesson, Offering
 from apps.offerings.selectors import completed_lesson_ids, dashboard_for, offering_outline
 from apps.offerings.services import lesson_complete, offering_access
+from config.client_address import client_address
 
-from . import services
+from . import logins, services
 from .forms import AccountForm, LoginForm, LoginLinkForm
 from .models import EndpointStatus, Member, WebhookEndpoint
 from .tokens import login_link_tokens
-
-
-def _address(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 def _no_access(request, reason: str, offering=None, status: int = 403):
@@ -69,7 +64,7 @@ def login_view(request):
 
             email = link_form.cleaned_data["email"].strip().lower()
             if services.email_request_allowed(
-                purpose="login_link", email=email, address=_address(request)
+                purpose="login_link", email=email, address=client_address(request)
             ):
                 transaction.on_commit(lambda: login_link_send.delay(email), robust=True)
             return render(request, "members/login_link_sent.html", {"email": email})
@@ -77,23 +72,23 @@ def login_view(request):
         password_form = LoginForm(request.POST)
         if password_form.is_valid():
             email = password_form.cleaned_data["email"].strip().lower()
-            locked = services.login_locked_until(username=email, address=_address(request))
-            if locked:
-                minutes = max(1, round((locked - timezone.now()).total_seconds() / 60))
+            try:
+                user = logins.login_authenticate(
+                    request=request,
+                    username=email,
+                    password=password_form.cleaned_data["password"],
+                    address=client_address(request),
+                )
+            except logins.LoginLocked as locked:
                 password_form.add_error(
                     None,
-                    f"Too many failed attempts: logging in is locked for {minutes} more "
+                    f"Too many failed attempts: logging in is locked for {locked.minutes} more "
                     "minute(s). Try again then, or use a login link sent by email.",
                 )
             else:
-                user = authenticate(
-                    request, username=email, password=password_form.cleaned_data["password"]
-                )
                 if user is None:
-                    services.login_failure_record(username=email, address=_address(request))
                     password_form.add_error(None, "That email and password do not match.")
                 else:
-                    services.login_success_record(username=email)
                     login(request, user)
                     if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
                         next_url = ""
@@ -266,7 +261,7 @@ def _payload(request) -> dict:
 def webhook_inbound_view(request, public_id, operation, offering_id, signature):
     """Answers at once; the operation runs in a worker. 413 too big, 404 unknown, 403 bad
     signature, 410 revoked, 429 too many, 400 no usable contact, 202 accepted."""
-    address, path = _address(request), request.path
+    address, path = client_address(request), request.path
     if services.webhook_refusals_exceeded(remote_addr=address):
         return JsonResponse(
             {"error": "Too many refused calls from this address; retry in a minute."}, status=429
@@ -339,7 +334,7 @@ class ThrottledPasswordResetView(PasswordResetView):
         if not services.email_request_allowed(
             purpose="password_reset",
             email=form.cleaned_data["email"],
-            address=_address(self.request),
+            address=client_address(self.request),
         ):
             return HttpResponseRedirect(self.get_success_url())
         return super().form_valid(form)
