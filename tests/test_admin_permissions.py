@@ -335,3 +335,31 @@ def test_the_generator_hides_urls_and_buttons_without_their_rights(client, world
     client.force_login(staff_user("owner", FULL))
     page = client.get(url).content.decode()
     assert world["endpoint"].url in page and 'value="Rotate"' in page
+
+
+# Actions -----------------------------------------------------------------------------------
+
+
+def test_a_view_only_user_is_offered_no_action_that_changes_anything(rf, db):
+    # given a view-only staff user on every list page
+    request = rf.get("/admin/")
+    request.user = staff_user("viewer", VIEW)
+    # then no list offers them an action (requeue, send a broadcast, revoke, unsubscribe...)
+    offered = {
+        (model._meta.label_lower, name)
+        for model, model_admin in admin.site._registry.items()
+        for name in model_admin.get_actions(request)
+    }
+    assert offered == set()
+
+
+def test_a_full_user_is_offered_every_action(rf, db):
+    request = rf.get("/admin/")
+    request.user = staff_user("owner", FULL)
+    missing = [
+        (model._meta.label_lower, name)
+        for model, model_admin in admin.site._registry.items()
+        for name in (model_admin.actions or [])
+        if (getattr(name, "__name__", name)) not in model_admin.get_actions(request)
+    ]
+    assert missing == []
