@@ -122,6 +122,8 @@ def test_the_matrix_names_every_route_and_method():
         for pattern in router.urls
         if pattern.name and not str(pattern.pattern).endswith("\\.(?P<format>[a-z0-9]+)/?$")
         for method in getattr(pattern.callback, "actions", {"get": "root"})
+        # DRF adds HEAD (as GET) to a route's actions once it has been called
+        if method != "head"
     }
     # then the matrix has a row for each, and no row for a route that does not exist
     assert routes == set(MATRIX)
