@@ -62,6 +62,10 @@ class LockingAuthenticationForm(AdminAuthenticationForm):
         return self.cleaned_data
 
 
+def _by_name(page: dict) -> str:
+    return str(page["name"])
+
+
 def _section(label: str, name: str, models: list[dict]) -> dict:
     return {
         "name": name,
@@ -82,7 +86,7 @@ class TesseraAdminSite(admin.AdminSite):
     def get_app_list(self, request, app_label=None):
         if app_label is not None:  # one app's own page: Django's list
             return super().get_app_list(request, app_label)
-        apps = self._build_app_dict(request)
+        apps = self._build_app_dict(request)  # only what this user may view
         pages = {
             (app["app_label"], model["object_name"].lower()): model
             for app in apps.values()
@@ -94,16 +98,8 @@ class TesseraAdminSite(admin.AdminSite):
                 page = pages.pop(key)
                 page["name"] = PAGE_NAMES.get(key, page["name"])
                 creator.append(page)
-        plumbing = sorted(
-            (
-                page
-                for key, page in list(pages.items())
-                if key[0] in PLUMBING_APPS or key in PLUMBING_MODELS
-            ),
-            key=lambda page: str(page["name"]),
-        )
-        for page in plumbing:
-            pages.pop((page["model"]._meta.app_label, page["model"]._meta.model_name))
+        plumbing_keys = [k for k in pages if k[0] in PLUMBING_APPS or k in PLUMBING_MODELS]
+        plumbing = sorted((pages.pop(k) for k in plumbing_keys), key=_by_name)
         sections = [_section("work", "Your work", creator)] if creator else []
         order = {label: i for i, label in enumerate(APP_ORDER)}
         for app in sorted(
@@ -113,7 +109,7 @@ class TesseraAdminSite(admin.AdminSite):
                 p for p in app["models"] if (app["app_label"], p["object_name"].lower()) in pages
             ]
             if left:
-                sections.append({**app, "models": sorted(left, key=lambda p: str(p["name"]))})
+                sections.append({**app, "models": sorted(left, key=_by_name)})
         if plumbing:
             sections.append(_section("plumbing", "Plumbing", plumbing))
         return sections
