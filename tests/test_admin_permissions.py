@@ -291,7 +291,7 @@ def test_the_preview_hides_secrets_from_those_who_may_not_see_them(client, welco
     page = _preview(client, email, member).content.decode()
     # then the password is a placeholder and the page says why
     assert password not in page
-    assert "Password: [hidden]" in page
+    assert "Password: [redacted]" in page
     assert "seeing them needs" in page
 
 
@@ -314,7 +314,7 @@ def test_a_set_password_link_is_hidden_in_the_preview(client):
     client.force_login(staff_user("support", VIEW))
     # then the link (which would log its holder in) is a placeholder
     page = _preview(client, email, member).content.decode()
-    assert "Set: [hidden]" in page and "/password/" not in page.split('id="preview"')[1]
+    assert "Set: [redacted]" in page and "/password/" not in page.split('id="preview"')[1]
 
 
 def test_the_outbox_page_shows_bodies_only_with_the_body_permission(client, world):

@@ -126,7 +126,7 @@ class SequenceEmailAdmin(admin.ModelAdmin):
                 subject=email.subject,
                 body=email.body,
                 subscriber=subscriber,
-                hide_secrets=not may_see_secrets,
+                show_sensitive=may_see_secrets,
             )
             if subscriber
             else None
