@@ -134,3 +134,29 @@ class KitImportAdmin(admin.ModelAdmin):
             kit_import_run.delay(import_id=created.pk)
 
         transaction.on_commit(kick, robust=True)
+
+
+# django-oauth-toolkit's own admin pages are left out: apps are registered and deleted (which
+# revokes their tokens) at /oauth/applications/, by staff.
+def _oauth_admin_unregister() -> None:
+    from oauth2_provider.models import (
+        get_access_token_model,
+        get_application_model,
+        get_grant_model,
+        get_id_token_model,
+        get_refresh_token_model,
+    )
+
+    for get_model in (
+        get_application_model,
+        get_access_token_model,
+        get_refresh_token_model,
+        get_grant_model,
+        get_id_token_model,
+    ):
+        model = get_model()
+        if admin.site.is_registered(model):
+            admin.site.unregister(model)
+
+
+_oauth_admin_unregister()

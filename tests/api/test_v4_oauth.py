@@ -21,7 +21,10 @@ def _pkce() -> tuple[str, str]:
 
 @pytest.fixture
 def staff(client):
+    from django.contrib.auth.models import Permission
+
     user = get_user_model().objects.create_user("owner", is_staff=True)
+    user.user_permissions.add(Permission.objects.get(codename="add_apikey"))
     client.force_login(user)
     return user
 
@@ -155,10 +158,10 @@ def test_a_read_only_token_cannot_change_anything(client, staff):
     assert write.status_code == 403 and "write" in write.json()["errors"][0]
 
 
-def test_only_staff_register_apps_or_consent(client):
-    # given: a member of the site (not staff)
-    member = get_user_model().objects.create_user("member")
-    client.force_login(member)
+@pytest.mark.parametrize("is_staff", [False, True])
+def test_only_staff_who_may_make_keys_register_apps_or_consent(client, is_staff):
+    # given: a member of the site, or staff without the right to make API keys
+    client.force_login(get_user_model().objects.create_user("someone", is_staff=is_staff))
     # when
     register = client.get("/oauth/applications/register/")
     consent = client.get("/oauth/authorize/", {"client_id": "x", "response_type": "code"})

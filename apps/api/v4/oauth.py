@@ -1,8 +1,8 @@
 """OAuth 2 for Kit v4's third-party apps, served by django-oauth-toolkit under /oauth/:
 authorization code with PKCE (required), refresh tokens, revocation.
 
-Only staff may register apps (/oauth/applications/) and grant consent (/oauth/authorize/):
-a token reaches the whole account's CRM, which a member of the site must not hand out. The
+Only staff who may make API keys (Owner) register apps (/oauth/applications/) and grant
+consent (/oauth/authorize/): a token reaches the whole account's CRM, as a key does. The
 scopes are ``read`` (GET calls) and ``write`` (everything else).
 """
 
@@ -12,6 +12,7 @@ from oauth2_provider import views as oauth_views
 from oauth2_provider.oauth2_backends import get_oauthlib_core
 
 READ_SCOPE, WRITE_SCOPE = "read", "write"
+API_KEY_PERMISSION = "api.add_apikey"
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
@@ -21,7 +22,9 @@ class StaffOnly(UserPassesTestMixin):
     raise_exception = False
 
     def test_func(self):
-        return self.request.user.is_active and self.request.user.is_staff
+        # A token reaches what an API key does: the same right as making a key (Owner).
+        user = self.request.user
+        return user.is_active and user.is_staff and user.has_perm(API_KEY_PERMISSION)
 
 
 def _staff(view):
