@@ -223,7 +223,8 @@ def leases_release_held() -> int:
         return 0
     for pause in (*RELEASE_PAUSES, None):
         try:
-            connection.close_if_unusable_or_obsolete()
+            if not connection.in_atomic_block:  # a broken connection is replaced
+                connection.close_if_unusable_or_obsolete()
             freed = 0
             for kind, pairs in held.items():
                 freed += _free_held(_KINDS[kind], pairs)
@@ -232,6 +233,8 @@ def leases_release_held() -> int:
                 logger.warning("gave back %s leases a failed task still held", freed)
             return freed
         except DatabaseError:
+            if connection.in_atomic_block:  # not ours to close (an eager caller's transaction)
+                raise
             connection.close()
             if pause is None:
                 logger.warning("could not give back held leases; they run out", exc_info=True)
