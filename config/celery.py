@@ -62,12 +62,18 @@ def _heartbeat_end(**kwargs) -> None:
     heartbeat_stop()
 
 
+def _is_eager(task) -> bool:
+    return bool(getattr(getattr(task, "request", None), "is_eager", False))
+
+
 @signals.task_prerun.connect
-def _task_request_id(task_id=None, **kwargs) -> None:
-    """Log lines a task writes carry its id as their request id."""
+def _task_request_id(task_id=None, task=None, **kwargs) -> None:
+    """Log lines a worker's task writes carry its id as their request id (an eager task
+    keeps the id of the request that ran it)."""
     from .logs import request_id_set
 
-    request_id_set(task_id or "-")
+    if not _is_eager(task):
+        request_id_set(task_id or "-")
 
 
 @signals.task_postrun.connect
@@ -77,6 +83,6 @@ def _task_leases_release(sender=None, **kwargs) -> None:
 
     from .logs import request_id_set
 
-    if not getattr(getattr(sender, "request", None), "is_eager", False):
+    if not _is_eager(sender):
         leases_release_held()
-    request_id_set("-")
+        request_id_set("-")
