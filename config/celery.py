@@ -39,19 +39,23 @@ def _db_connections_close(**kwargs) -> None:
 def _heartbeat_in_child(**kwargs) -> None:
     """A prefork child beats from its own thread (a thread started before the fork would
     not exist in the child; its connection would be shared)."""
+    from django.conf import settings
+
     from apps.core.leases import heartbeat_start
 
-    heartbeat_start()
+    if settings.WORKER_HEARTBEATS:
+        heartbeat_start()
 
 
 @signals.worker_ready.connect
 def _heartbeat_in_main(sender=None, **kwargs) -> None:
     """The solo and thread pools run tasks in the main process: it beats itself."""
     from celery.concurrency.prefork import TaskPool as PreforkPool
+    from django.conf import settings
 
     from apps.core.leases import heartbeat_start
 
-    if not isinstance(getattr(sender, "pool", None), PreforkPool):
+    if settings.WORKER_HEARTBEATS and not isinstance(getattr(sender, "pool", None), PreforkPool):
         heartbeat_start()
 
 

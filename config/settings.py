@@ -302,6 +302,7 @@ EMAIL_SWEEP_SECONDS = env.int("EMAIL_SWEEP_SECONDS", default=10)
 # Every worker process writes a heartbeat every WORKER_HEARTBEAT_SECONDS; one silent for
 # WORKER_DEAD_AFTER_SECONDS is dead, and the reaper (every LEASE_REAP_SECONDS) hands on the
 # runs, emails and deliveries it held, instead of waiting out their lease.
+WORKER_HEARTBEATS = True
 WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=2)
 WORKER_DEAD_AFTER_SECONDS = env.int("WORKER_DEAD_AFTER_SECONDS", default=10)
 LEASE_REAP_SECONDS = env.int("LEASE_REAP_SECONDS", default=5)

@@ -139,6 +139,13 @@ def _heartbeat_write(holder: str, kind: str, *, first: bool = False) -> None:
 
 
 def _heartbeat_loop(holder: str, kind: str) -> None:
+    try:
+        _heartbeat_beat(holder, kind)
+    finally:
+        connection.close()  # this thread's own connection goes with it
+
+
+def _heartbeat_beat(holder: str, kind: str) -> None:
     while not _stop.wait(HEARTBEAT_SECONDS):
         try:
             close_old_connections()
