@@ -99,8 +99,14 @@ def heartbeat_start(*, kind: str = ProcessKind.WORKER) -> str:
         if _process["pid"] == os.getpid():
             return _process["holder"]
         holder = f"{kind}:{socket.gethostname()}:{os.getpid()}:{token_hex(3)}"
-        _heartbeat_write(holder, kind, first=True)
-        _process.update(pid=os.getpid(), holder=holder, healthy_since=float("-inf"), thread=None)
+        healthy_since = float("-inf")
+        try:
+            _heartbeat_write(holder, kind, first=True)
+        except DatabaseError:  # the database is away: the thread beats once it is back
+            logger.warning("first heartbeat of %s failed", holder, exc_info=True)
+            connection.close()
+            healthy_since = None
+        _process.update(pid=os.getpid(), holder=holder, healthy_since=healthy_since, thread=None)
         _stop.clear()
         thread = threading.Thread(
             target=_heartbeat_loop, args=(holder, kind), name="tessera-heartbeat", daemon=True
@@ -303,7 +309,8 @@ def leases_reap(*, now: datetime | None = None, kinds: Iterable[str] | None = No
     freed = 0
     for kind in chosen:
         freed += _reap_kind(kind, now=now, alive=alive, lost=lost and kind.waits_in_broker)
-    _heartbeats_forget()
+    if kinds is None:  # beat's full round, not a sweep's look at its own kind
+        _heartbeats_forget()
     return freed
 
 
