@@ -41,7 +41,7 @@ class Migration(migrations.Migration):
         ("staff", "0001_staff_roles"),
         ("api", "0003_kit_import"),
         ("tags", "0002_kit_v4_segments"),
-        ("crm", "0007_kit_v4_email_templates"),
+        ("crm", "0008_kit_v4_email_templates"),
         ("oauth2_provider", "__latest__"),
     ]
 
