@@ -361,8 +361,17 @@ OAUTH2_PROVIDER = {
     "SCOPES": {"read": "Read your subscribers, tags, forms and more", "write": "Change them"},
     "DEFAULT_SCOPES": ["read", "write"],
     "PKCE_REQUIRED": True,
-    # http too: self-hosted n8n and desktop apps call back to http://localhost (PKCE guards it).
-    "ALLOWED_REDIRECT_URI_SCHEMES": ["https", "http"],
+    # Redirect URIs over https only (RFC 9700): a self-hosted app needs a TLS callback.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    # RFC 9700 throughout: no implicit or password grant, S256 only, tokens not in the query,
+    # tokens stored hashed, a replayed refresh token revokes its whole family, iss returned.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
     "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=2 * 24 * 3600),
     "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_REFRESH_TOKEN_SECONDS", default=90 * 24 * 3600),
     "ROTATE_REFRESH_TOKEN": True,
