@@ -1,9 +1,14 @@
-from django.contrib import admin
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 
 from apps.crm.admin import ReadOnlyInline, subscriber_admin_extend
 
 from . import services
-from .models import AccessGrant, Lesson, Module, ModuleRelease, Offering
+from .content import video_url_check
+from .lessons import lesson_save, lesson_slug_unique
+from .models import AccessGrant, Lesson, LessonAttachment, Module, ModuleRelease, Offering
 
 
 class ModuleInline(admin.TabularInline):
@@ -24,6 +29,8 @@ class OfferingAdmin(admin.ModelAdmin):
         "slug",
         "kind",
         "description",
+        "image",
+        "progression",
         "store_password",
         "password_field_key",
         "base_tag",
@@ -42,6 +49,8 @@ class OfferingAdmin(admin.ModelAdmin):
                     "slug",
                     "kind",
                     "description",
+                    "image",
+                    "progression",
                     "store_password",
                     "password_field_key",
                 ]
@@ -55,6 +64,9 @@ class OfferingAdmin(admin.ModelAdmin):
             password_field_key=obj.password_field_key,
             slug=obj.slug,
         )
+        if obj.image or obj.progression != created.progression:
+            created.image, created.progression = obj.image, obj.progression
+            created.save(update_fields=["image", "progression"])
         obj.pk = created.pk
 
     def save_formset(self, request, form, formset, change):
@@ -83,11 +95,13 @@ class OfferingAdmin(admin.ModelAdmin):
                 )
 
 
-class LessonInline(admin.StackedInline):
+class LessonInline(admin.TabularInline):
+    """Titles and order here; the body, video and files on the lesson's own page."""
+
     model = Lesson
-    fields = ["position", "title", "slug", "body", "completion_tag"]
+    fields = ["position", "title", "slug"]
     extra = 0
-    autocomplete_fields = ["completion_tag"]
+    show_change_link = True
 
 
 @admin.register(Module)
@@ -103,8 +117,102 @@ class ModuleAdmin(admin.ModelAdmin):
         for obj in formset.deleted_objects:
             obj.delete()
         for lesson in instances:
-            lesson.body = services.lesson_body_clean(lesson.body)
-            lesson.save()
+            try:
+                removed = lesson_save(lesson=lesson, module=form.instance)
+            except ValidationError as exc:
+                messages.error(request, f"{lesson.title}: {' '.join(exc.messages)}")
+                continue
+            _warn_removed(request, lesson, removed)
+
+
+def _warn_removed(request, lesson: Lesson, removed: list[str]) -> None:
+    if removed:
+        messages.warning(
+            request,
+            f"“{lesson.title}”: the cleaner removed what lessons may not contain: "
+            f"{', '.join(removed)}. Embedded players may come from "
+            f"{', '.join(settings.LESSON_IFRAME_HOSTS)} (setting LESSON_IFRAME_HOSTS); "
+            "scripts never run in lessons.",
+        )
+
+
+class AttachmentForm(forms.ModelForm):
+    class Meta:
+        model = LessonAttachment
+        fields = ["position", "title", "file"]
+
+    def clean_file(self):
+        file = self.cleaned_data.get("file")
+        limit = settings.FILE_UPLOAD_MAX_BYTES
+        if file is not None and file.size > limit:
+            raise ValidationError(
+                f"{file.name} is {file.size} bytes; files may be up to {limit} bytes "
+                "(setting FILE_UPLOAD_MAX_BYTES)."
+            )
+        return file
+
+
+class AttachmentInline(admin.TabularInline):
+    model = LessonAttachment
+    form = AttachmentForm
+    fields = ["position", "title", "file"]
+    extra = 1
+
+
+class LessonForm(forms.ModelForm):
+    video_url = forms.URLField(
+        required=False,
+        max_length=500,
+        assume_scheme="https",
+        help_text=Lesson._meta.get_field("video_url").help_text,
+    )
+
+    class Meta:
+        model = Lesson
+        fields = ["module", "position", "title", "slug", "video_url", "body", "completion_tag"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["position"].required = False
+        self.fields["position"].help_text = "Empty: after the module's last lesson."
+
+    def clean_position(self):
+        return self.cleaned_data.get("position") or 0
+
+    def clean_video_url(self):
+        url = self.cleaned_data.get("video_url", "").strip()
+        video_url_check(url)
+        return url
+
+    def clean(self):
+        data = super().clean()
+        module = data.get("module")
+        if module is not None and data.get("title"):
+            try:
+                data["slug"] = lesson_slug_unique(
+                    offering_id=module.offering_id,
+                    title=data["title"],
+                    slug=data.get("slug", ""),
+                    lesson_id=self.instance.pk,
+                )
+            except ValidationError as exc:
+                self.add_error("slug", exc)
+        return data
+
+
+@admin.register(Lesson)
+class LessonAdmin(admin.ModelAdmin):
+    form = LessonForm
+    list_display = ["title", "module", "slug", "position"]
+    list_filter = ["offering"]
+    list_select_related = ["module__offering"]
+    search_fields = ["title", "slug"]
+    autocomplete_fields = ["completion_tag"]
+    inlines = [AttachmentInline]
+    prepopulated_fields = {"slug": ["title"]}
+
+    def save_model(self, request, obj, form, change):
+        _warn_removed(request, obj, lesson_save(lesson=obj, module=obj.module))
 
 
 class ReleaseInline(ReadOnlyInline):
