@@ -18,20 +18,17 @@ from django.contrib.auth.views import PasswordResetView
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from apps.offerings.models import AccessGrant, Lesson, Offering
-from apps.offerings.selectors import completed_lesson_ids, dashboard_for, offering_outline
-from apps.offerings.services import lesson_complete, offering_access
-
 from . import services
 from .forms import AccountForm, LoginForm, LoginLinkForm
 from .models import EndpointStatus, Member, WebhookEndpoint
+from .player_views import staff_without_profile_reason
 from .tokens import login_link_tokens
 
 
@@ -52,7 +49,7 @@ def member_required(view):
             return redirect(f"{reverse('members:login')}?next={request.get_full_path()}")
         member = Member.objects.select_related("subscriber").filter(user=request.user).first()
         if member is None:
-            return _no_access(request, "This login has no member profile.")
+            return _no_access(request, staff_without_profile_reason(request))
         request.member = member
         return view(request, *args, **kwargs)
 
@@ -125,69 +122,6 @@ def logout_view(request):
     logout(request)
     messages.info(request, "You are logged out.")
     return redirect("members:login")
-
-
-@member_required
-def dashboard_view(request):
-    return render(
-        request,
-        "members/dashboard.html",
-        {"items": dashboard_for(subscriber_id=request.member.subscriber_id)},
-    )
-
-
-def _offering_context(member: Member, offering: Offering) -> dict:
-    grant = AccessGrant.objects.filter(
-        subscriber_id=member.subscriber_id, offering=offering
-    ).first()
-    modules = offering_outline(offering=offering)
-    access = offering_access(
-        subscriber_id=member.subscriber_id, offering=offering, modules=modules, grant=grant
-    )
-    return {
-        "offering": offering,
-        "grant": grant,
-        "access": access,
-        "completed": completed_lesson_ids(subscriber_id=member.subscriber_id, offering=offering),
-    }
-
-
-@member_required
-def offering_view(request, slug):
-    offering = get_object_or_404(Offering, slug=slug)
-    context = _offering_context(request.member, offering)
-    if not any(a.open for a in context["access"]):
-        return _no_access(request, "You do not have access to this offering.", offering, status=403)
-    lessons = sum(len(a.module.lessons.all()) for a in context["access"])
-    context["percent"] = round(100 * len(context["completed"]) / lessons) if lessons else 0
-    return render(request, "members/offering.html", context)
-
-
-@member_required
-def lesson_view(request, slug, lesson_slug):
-    offering = get_object_or_404(Offering, slug=slug)
-    context = _offering_context(request.member, offering)
-    for item in context["access"]:
-        lesson = next((x for x in item.module.lessons.all() if x.slug == lesson_slug), None)
-        if lesson is not None:
-            break
-    else:
-        return _no_access(request, "There is no such lesson.", offering, status=404)
-    if request.method == "POST":
-        if not item.open:
-            return _no_access(request, "This lesson is still locked.", offering, status=403)
-        lesson_complete(
-            subscriber=request.member.subscriber,
-            lesson=Lesson.objects.select_related("module").get(pk=lesson.pk),
-        )
-        messages.success(request, f"“{lesson.title}” is complete.")
-        return redirect("members:lesson", slug=slug, lesson_slug=lesson_slug)
-    if not any(a.open for a in context["access"]):
-        return _no_access(request, "You do not have access to this offering.", offering, status=403)
-    context.update(
-        {"lesson": lesson, "module_access": item, "done": lesson.pk in context["completed"]}
-    )
-    return render(request, "members/lesson.html", context)
 
 
 @member_required

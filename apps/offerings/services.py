@@ -445,19 +445,29 @@ class ModuleAccess:
     reason: str
 
 
+def offering_relevant_tags(offering: Offering, modules: list[Module]) -> set[int]:
+    relevant = {offering.base_tag_id, offering.instant_tag_id, offering.revoke_tag_id}
+    return relevant | {m.access_tag_id for m in modules}
+
+
 def offering_access(
-    *, subscriber_id: int, offering: Offering, modules: list[Module], grant: AccessGrant | None
+    *,
+    subscriber_id: int | None,
+    offering: Offering,
+    modules: list[Module],
+    grant: AccessGrant | None,
+    held: set[int] | None = None,
 ) -> list[ModuleAccess]:
     """Which modules this member may open, from their tags (one query whatever the number of
-    tags): any allow tag (the module's, the base tag for the first module, the instant tag)
-    and not the revoke tag. Locked modules say when they open."""
-    relevant = {offering.base_tag_id, offering.instant_tag_id, offering.revoke_tag_id}
-    relevant |= {m.access_tag_id for m in modules}
-    held = set(
-        Tagging.objects.filter(subscriber_id=subscriber_id, tag_id__in=relevant).values_list(
-            "tag_id", flat=True
+    tags, none when ``held`` is given: a preview's chosen tags, or tags read in bulk): any
+    allow tag (the module's, the base tag for the first module, the instant tag) and not the
+    revoke tag. Locked modules say when they open."""
+    if held is None:
+        held = set(
+            Tagging.objects.filter(
+                subscriber_id=subscriber_id, tag_id__in=offering_relevant_tags(offering, modules)
+            ).values_list("tag_id", flat=True)
         )
-    )
     result = []
     first = min((m.position for m in modules), default=None)
     for module in modules:
