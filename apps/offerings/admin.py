@@ -41,6 +41,17 @@ class OfferingAdmin(admin.ModelAdmin):
     readonly_fields = ["base_tag", "instant_tag", "revoke_tag", "purchase_tag"]
     inlines = [ModuleInline]
 
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Adds the tags a "Preview as a member" can choose: the offering's own, in order."""
+        offering = self.get_object(request, object_id)
+        tags = []
+        if offering is not None:
+            modules = list(offering.modules.select_related("access_tag").order_by("position"))
+            tags = [offering.base_tag, offering.instant_tag]
+            tags += [m.access_tag for m in modules] + [offering.revoke_tag]
+        extra_context = (extra_context or {}) | {"preview_tags": tags}
+        return super().change_view(request, object_id, form_url, extra_context)
+
     def save_model(self, request, obj, form, change):
         if change:
             obj.save(
