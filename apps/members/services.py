@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language, gettext
 
 from apps.crm.events import event_record, events_buffered
 from apps.crm.models import Subscriber
@@ -160,12 +161,16 @@ def member_email_change_request(*, member: Member, email: str) -> str | None:
     if new == member.subscriber.email:
         return None
     if Subscriber.objects.filter(email=new).exclude(pk=member.subscriber_id).exists():
-        raise ValidationError(f"Another subscriber already uses {new}.")
+        message = gettext("Another subscriber already uses %(email)s.")
+        raise ValidationError(message % {"email": new})
     token = signing.dumps({"member": member.pk, "email": new}, salt=EMAIL_CHANGE_SALT)
     link = f"{settings.SITE_URL}{reverse('members:email_confirm', args=[token])}"
     from .tasks import email_change_send
 
-    transaction.on_commit(lambda: email_change_send.delay(new, link), robust=True)
+    language = get_language()
+    transaction.on_commit(
+        lambda: email_change_send.delay(new, link, language=language), robust=True
+    )
     return new
 
 
@@ -175,7 +180,7 @@ def member_email_change_confirm(*, token: str) -> Member:
             token, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE.total_seconds()
         )
     except signing.BadSignature:
-        raise ValidationError("This confirmation link is invalid or expired.") from None
+        raise ValidationError(gettext("This confirmation link is invalid or expired.")) from None
     member = Member.objects.select_related("subscriber", "user").get(pk=data["member"])
     return member_account_update(
         member=member, first_name=member.subscriber.first_name, email=data["email"]

@@ -1,6 +1,8 @@
 from celery import shared_task
 from django.conf import settings
 from django.core.mail import send_mail
+from django.utils import translation
+from django.utils.translation import gettext as _
 
 from config.doorbell import doorbell_drain
 
@@ -23,8 +25,9 @@ def webhook_call_process(call_id: int) -> str:
 
 
 @shared_task(name="members.login_link_send", acks_late=True, ignore_result=True)
-def login_link_send(email: str) -> bool:
-    """Email a one-time login link, if a member has this address (the page never says)."""
+def login_link_send(email: str, language: str | None = None) -> bool:
+    """Email a one-time login link, if a member has this address (the page never says), in
+    the language of the page it was asked from."""
     member = (
         Member.objects.select_related("user")
         .filter(user__email=email, user__is_active=True, user__is_staff=False)
@@ -32,28 +35,34 @@ def login_link_send(email: str) -> bool:
     )
     if member is None:
         return False
-    send_mail(
-        subject="Your login link",
-        message=(
-            f"Hello {member.subscriber.first_name or 'there'},\n\n"
-            f"Open this link to log in (it works once):\n{services.member_login_link_url(member)}"
-            f"\n\nIf you did not ask for it, ignore this email.\n"
-        ),
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[member.user.email],
-    )
+    with translation.override(language or settings.LANGUAGE_CODE):
+        name = member.subscriber.first_name or _("there")
+        send_mail(
+            subject=_("Your login link"),
+            message=_(
+                "Hello %(name)s,\n\nOpen this link to log in (it works once):\n%(link)s\n\n"
+                "If you did not ask for it, ignore this email.\n"
+            )
+            % {"name": name, "link": services.member_login_link_url(member)},
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[member.user.email],
+        )
     return True
 
 
 @shared_task(name="members.email_change_send", acks_late=True, ignore_result=True)
-def email_change_send(email: str, link: str) -> None:
-    send_mail(
-        subject="Confirm your new email address",
-        message=f"Open this link to use {email} for your account:\n{link}\n\n"
-        "If you did not ask for this, ignore this email.",
-        from_email=settings.DEFAULT_FROM_EMAIL,
-        recipient_list=[email],
-    )
+def email_change_send(email: str, link: str, language: str | None = None) -> None:
+    with translation.override(language or settings.LANGUAGE_CODE):
+        send_mail(
+            subject=_("Confirm your new email address"),
+            message=_(
+                "Open this link to use %(email)s for your account:\n%(link)s\n\n"
+                "If you did not ask for this, ignore this email."
+            )
+            % {"email": email, "link": link},
+            from_email=settings.DEFAULT_FROM_EMAIL,
+            recipient_list=[email],
+        )
 
 
 CALLS_RESUME_TASK = "members.webhook_calls_resume_stuck"

@@ -22,6 +22,8 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
@@ -68,7 +70,10 @@ def login_view(request):
             if services.email_request_allowed(
                 purpose="login_link", email=email, address=_address(request)
             ):
-                transaction.on_commit(lambda: login_link_send.delay(email), robust=True)
+                language = get_language()
+                transaction.on_commit(
+                    lambda: login_link_send.delay(email, language=language), robust=True
+                )
             return render(request, "members/login_link_sent.html", {"email": email})
     elif request.method == "POST":
         password_form = LoginForm(request.POST)
@@ -79,8 +84,11 @@ def login_view(request):
                 minutes = max(1, round((locked - timezone.now()).total_seconds() / 60))
                 password_form.add_error(
                     None,
-                    f"Too many failed attempts: logging in is locked for {minutes} more "
-                    "minute(s). Try again then, or use a login link sent by email.",
+                    _(
+                        "Too many failed attempts: logging in is locked for %(minutes)s more "
+                        "minute(s). Try again then, or use a login link sent by email."
+                    )
+                    % {"minutes": minutes},
                 )
             else:
                 user = authenticate(
@@ -88,7 +96,7 @@ def login_view(request):
                 )
                 if user is None:
                     services.login_failure_record(username=email, address=_address(request))
-                    password_form.add_error(None, "That email and password do not match.")
+                    password_form.add_error(None, _("That email and password do not match."))
                 else:
                     services.login_success_record(username=email)
                     login(request, user)
@@ -120,7 +128,7 @@ def login_link_view(request, uidb64, token):
 @require_POST
 def logout_view(request):
     logout(request)
-    messages.info(request, "You are logged out.")
+    messages.info(request, _("You are logged out."))
     return redirect("members:login")
 
 
@@ -136,7 +144,7 @@ def account_view(request):
         if password_form.is_valid():
             user = password_form.save()
             update_session_auth_hash(request, user)
-            messages.success(request, "Your password is changed.")
+            messages.success(request, _("Your password is changed."))
             return redirect("members:account")
     elif request.method == "POST":
         account_form = AccountForm(request.POST)
@@ -155,8 +163,13 @@ def account_view(request):
             else:
                 messages.success(
                     request,
-                    "Your details are saved."
-                    + (f" To use {pending}, open the link we sent there." if pending else ""),
+                    _("Your details are saved.")
+                    + (
+                        " "
+                        + _("To use %(email)s, open the link we sent there.") % {"email": pending}
+                        if pending
+                        else ""
+                    ),
                 )
                 return redirect("members:account")
     return render(
@@ -172,12 +185,14 @@ def email_confirm_view(request, token):
         member = services.member_email_change_confirm(token=token)
     except ValidationError as exc:
         return _no_access(request, " ".join(exc.messages), status=400)
-    messages.success(request, f"Your email is now {member.subscriber.email}.")
+    messages.success(
+        request, _("Your email is now %(email)s.") % {"email": member.subscriber.email}
+    )
     return redirect("members:account" if request.user.is_authenticated else "members:login")
 
 
 def no_access_view(request):
-    return _no_access(request, "You do not have access to this page.")
+    return _no_access(request, _("You do not have access to this page."))
 
 
 # Inbound webhooks ---------------------------------------------------------------------------
