@@ -4,11 +4,13 @@ widths, staff previewing as a member, and axe-core on every member page."""
 import json
 from datetime import timedelta
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
+from apps.crm.preferences import preferences_url, unsubscribe_url
 from apps.members.models import Operation
 from apps.members.services import member_login_ensure, operation_run
 from apps.offerings.lessons import lesson_save
@@ -149,7 +151,16 @@ def test_axe_core_finds_nothing_critical_or_serious_on_any_member_page(
         pytest.fail("axe-core is missing: run `npm ci` (the README's test setup, .ci/run)")
     locked = Lesson.objects.get(title="M2 lesson 1")
     first = Lesson.objects.get(title="M1 lesson 1")
-    public = ["/login/", "/password/reset/", "/password/reset/sent/", "/no/such/page/"]
+    reader = SubscriberFactory(email="a-rather-long-address-for-a-phone@example.com")
+    public = [
+        "/login/",
+        "/password/reset/",
+        "/password/reset/sent/",
+        "/login/link/bad/token/",
+        "/no/such/page/",
+        urlsplit(unsubscribe_url(reader)).path,
+        urlsplit(preferences_url(reader)).path,
+    ]
     members = [
         "/",
         f"/offerings/{course.slug}/",
@@ -167,6 +178,12 @@ def test_axe_core_finds_nothing_critical_or_serious_on_any_member_page(
     for path in members:
         page.goto(f"{live_server.url}{path}")
         found[path] = _axe(page)
+
+    # The unsubscribe page's heading fits a phone screen.
+    page.set_viewport_size(WIDTHS["phone"])
+    page.goto(f"{live_server.url}{public[5]}")
+    assert page.evaluate("document.documentElement.scrollWidth") <= WIDTHS["phone"]["width"]
+    _shot(page, "unsubscribe-phone")
 
     serious = {
         path: [(v["id"], v["help"]) for v in items] for path, items in found.items() if items
