@@ -1,7 +1,10 @@
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse
+from django.shortcuts import get_object_or_404
+from django.urls import path, reverse
 
 from apps.crm.admin import ReadOnlyInline, subscriber_admin_extend
 
@@ -147,10 +150,38 @@ def _warn_removed(request, lesson: Lesson, removed: list[str]) -> None:
         )
 
 
+class _StaffFile:
+    """A stored file as the admin's file input shows it, linked to the staff download (the
+    storage's own URL is deliberately not served)."""
+
+    def __init__(self, file, url: str):
+        self.file, self.url = file, url
+
+    def __str__(self) -> str:
+        return self.file.name
+
+
+class StaffDownloadInput(forms.ClearableFileInput):
+    download_url = ""
+
+    def format_value(self, value):
+        if self.is_initial(value) and self.download_url:
+            return _StaffFile(value, self.download_url)
+        return super().format_value(value)
+
+
 class AttachmentForm(forms.ModelForm):
     class Meta:
         model = LessonAttachment
         fields = ["position", "title", "file"]
+        widgets = {"file": StaffDownloadInput}
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["file"].widget.download_url = reverse(
+                "admin:offerings_lesson_attachment", args=[self.instance.pk]
+            )
 
     def clean_file(self):
         file = self.cleaned_data.get("file")
@@ -224,6 +255,24 @@ class LessonAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         _warn_removed(request, obj, lesson_save(lesson=obj, module=obj.module))
+
+    def get_urls(self):
+        download = self.admin_site.admin_view(self.attachment_view)
+        return [
+            path("attachments/<int:pk>/", download, name="offerings_lesson_attachment"),
+            *super().get_urls(),
+        ]
+
+    def attachment_view(self, request, pk):
+        """Staff download a lesson's file here, through the app like members do."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        attachment = get_object_or_404(LessonAttachment, pk=pk)
+        return FileResponse(
+            attachment.file.open("rb"),
+            as_attachment=True,
+            filename=attachment.file.name.rsplit("/", 1)[-1],
+        )
 
 
 class ReleaseInline(ReadOnlyInline):

@@ -189,3 +189,32 @@ def test_axe_core_finds_nothing_critical_or_serious_on_any_member_page(
         path: [(v["id"], v["help"]) for v in items] for path, items in found.items() if items
     }
     assert serious == {}, json.dumps(serious, indent=1)
+
+
+def test_the_lesson_editor_keeps_a_video_embed_and_warns_about_what_it_removed(
+    live_server, page, course, admin_user
+):
+    # given: a lesson whose stored body has a Vimeo player, and a script pasted in its source
+    lesson = Lesson.objects.get(title="M1 lesson 2")
+    Lesson.objects.filter(pk=lesson.pk).update(body=VIMEO + "<script>alert(1)</script>")
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+
+    # when: opened in the rich editor and saved as it is
+    page.goto(f"{live_server.url}/admin/offerings/lesson/{lesson.pk}/change/")
+    page.wait_for_selector(".prose-editor")
+    assert page.locator(".prose-editor iframe").count() == 1
+    _shot(page, "lesson-editor")
+    # Enter in a text field submits with the form's default button, "Save".
+    page.focus("#id_title")
+    page.keyboard.press("Enter")
+
+    # then: the player survived the editor, the script did not, and the admin says so
+    warning = page.wait_for_selector(".messagelist .warning")
+    assert "the cleaner removed what lessons may not contain: <script>" in warning.inner_text()
+    lesson.refresh_from_db()
+    assert 'src="https://player.vimeo.com/video/76979871"' in lesson.body
+    assert "<script" not in lesson.body
+    _shot(page, "lesson-editor-warning")
