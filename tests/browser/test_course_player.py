@@ -2,6 +2,8 @@
 widths, staff previewing as a member, and axe-core on every member page."""
 
 import json
+import struct
+import zlib
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -41,6 +43,7 @@ def course(settings, live_server, tmp_path):
     }
     course = weekly_course("Foundation Course")
     course.description = "Six short lessons to set up your practice, one module a week."
+    course.image.save("cover.png", ContentFile(_cover_png()), save=False)
     course.save()
     lesson = Lesson.objects.get(title="M1 lesson 2")
     lesson.body = VIMEO
@@ -55,6 +58,27 @@ def course(settings, live_server, tmp_path):
         operation=Operation.RELEASE, offering=course, email=subscriber.email, source="test"
     )
     return course
+
+
+def _cover_png(width: int = 600, height: int = 260) -> bytes:
+    """A small gradient picture for the course card, written without an imaging library."""
+    rows = b"".join(
+        b"\x00"
+        + b"".join(bytes((40 + x * 60 // width, 90 + y * 80 // height, 200)) for x in range(width))
+        for y in range(height)
+    )
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(rows))
+        + chunk(b"IEND", b"")
+    )
 
 
 def _log_in(page, live_server):
