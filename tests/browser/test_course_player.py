@@ -89,6 +89,14 @@ def _log_in(page, live_server):
     page.wait_for_selector(".offering")
 
 
+def _admin_log_in(page, live_server):
+    page.goto(f"{live_server.url}/admin/login/")
+    page.fill("#id_username", "admin")
+    page.fill("#id_password", "password")
+    page.click("input[type=submit]")
+    page.wait_for_selector("#user-tools")
+
+
 def _shot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -130,10 +138,7 @@ def test_staff_preview_as_a_member_with_tags_sees_exactly_their_open_and_locked_
 ):
     # given: a member holding the base tag and module 3's tag (not module 2's)
     module_three = course.modules.get(position=3)
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "password")
-    page.click("input[type=submit]")
+    _admin_log_in(page, live_server)
     page.goto(f"{live_server.url}/admin/offerings/offering/{course.pk}/change/")
 
     # when
@@ -221,10 +226,7 @@ def test_the_lesson_editor_keeps_a_video_embed_and_warns_about_what_it_removed(
     # given: a lesson whose stored body has a Vimeo player, and a script pasted in its source
     lesson = Lesson.objects.get(title="M1 lesson 2")
     Lesson.objects.filter(pk=lesson.pk).update(body=VIMEO + "<script>alert(1)</script>")
-    page.goto(f"{live_server.url}/admin/login/")
-    page.fill("#id_username", "admin")
-    page.fill("#id_password", "password")
-    page.click("input[type=submit]")
+    _admin_log_in(page, live_server)
 
     # when: opened in the rich editor and saved as it is
     page.goto(f"{live_server.url}/admin/offerings/lesson/{lesson.pk}/change/")
