@@ -7,8 +7,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Prefetch
-
 from apps.tags.models import Tagging
 
 from .models import AccessGrant, Lesson, LessonProgress, Module, Offering, Progression
@@ -91,6 +89,7 @@ class Outline:
 def _build(
     offering: Offering,
     modules: list[Module],
+    lessons: dict[int, list[Lesson]],
     grant: AccessGrant | None,
     held: set[int],
     completed: set[int],
@@ -103,7 +102,7 @@ def _build(
     items, all_done_so_far = [], True
     for module_access in access:
         item = ModuleItem(module_access)
-        for lesson in module_access.module.lessons.all():
+        for lesson in lessons[module_access.module.pk]:
             done = lesson.pk in completed
             is_open, reason = module_access.open, module_access.reason
             if is_open and in_order and not all_done_so_far:
@@ -114,18 +113,20 @@ def _build(
     return Outline(offering, grant, items)
 
 
-def _modules(offering_ids: list[int]) -> dict[int, list[Module]]:
-    lessons = Lesson.objects.order_by("position", "pk").only(
-        "pk", "module_id", "offering_id", "position", "title", "slug"
-    )
+def _modules(offering_ids: list[int]) -> tuple[dict[int, list[Module]], dict[int, list[Lesson]]]:
+    """Modules by offering and lessons by module: two queries. Grouped here rather than by
+    prefetch_related, which builds a queryset per module (a third of the dashboard's time)."""
     by_offering = defaultdict(list)
-    for module in (
-        Module.objects.filter(offering_id__in=offering_ids)
-        .order_by("position", "pk")
-        .prefetch_related(Prefetch("lessons", queryset=lessons))
-    ):
+    for module in Module.objects.filter(offering_id__in=offering_ids).order_by("position", "pk"):
         by_offering[module.offering_id].append(module)
-    return by_offering
+    by_module = defaultdict(list)
+    for lesson in (
+        Lesson.objects.filter(offering_id__in=offering_ids)
+        .order_by("position", "pk")
+        .only("pk", "module_id", "offering_id", "position", "title", "slug")
+    ):
+        by_module[lesson.module_id].append(lesson)
+    return by_offering, by_module
 
 
 def outlines_for(
@@ -139,7 +140,7 @@ def outlines_for(
     lessons (two queries), the subscriber's relevant tags (one) and completed lessons (one),
     unless a preview gives ``held`` and ``completed``."""
     offering_ids = [offering.pk for offering, _ in pairs]
-    modules = _modules(offering_ids)
+    modules, lessons = _modules(offering_ids)
     if held is None:
         relevant = set()
         for offering, _ in pairs:
@@ -156,7 +157,7 @@ def outlines_for(
             ).values_list("lesson_id", flat=True)
         )
     return [
-        _build(offering, modules[offering.pk], grant, held, completed, subscriber_id)
+        _build(offering, modules[offering.pk], lessons, grant, held, completed, subscriber_id)
         for offering, grant in pairs
     ]
 
