@@ -277,7 +277,11 @@ def offering_image_view(request, slug):
 def preview_start_view(request):
     """From the offering's admin page: see it as a member with the chosen tags, or as one
     subscriber. Stored in the session only; nothing is written anywhere else."""
-    offering = get_object_or_404(Offering, pk=request.POST.get("offering"))
+    offering_id = request.POST.get("offering", "")
+    offering = Offering.objects.filter(pk=offering_id).first() if offering_id.isdigit() else None
+    if offering is None:
+        messages.error(request, "Choose an offering to preview, from its admin page.")
+        return redirect("admin:offerings_offering_changelist")
     admin_page = reverse("admin:offerings_offering_change", args=[offering.pk])
     email = (request.POST.get("email") or "").strip().lower()
     preview = {"offering_id": offering.pk, "started_at": timezone.now().isoformat()}

@@ -207,3 +207,13 @@ def test_the_lesson_page_with_its_outline_does_not_grow_with_the_course(client):
     ]
 
     assert counts[0] == counts[1]
+
+
+def test_a_preview_of_no_offering_or_odd_tags_is_refused_with_a_message(admin_client):
+    course = weekly_course()
+
+    for data in ({"offering": "abc"}, {}, {"offering": course.pk, "tags": ["x"]}):
+        response = admin_client.post(reverse("members:preview_start"), data, follow=True)
+        assert response.status_code == 200
+        assert "Choose" in response.content.decode()
+    assert "member_preview" not in admin_client.session
