@@ -217,12 +217,20 @@ if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 EMAIL_SWEEP_SECONDS = env.int("EMAIL_SWEEP_SECONDS", default=10)
 
-# Caches: Redis when REDIS_URL is set (shared by every process: the API throttle needs that),
-# else memory in each process (the demo runs one web process).
+# Caches: Redis when REDIS_URL is set, else files under var/cache/. Either way every process
+# shares it: the doorbells' "a ring is queued" flags are set by the web process and cleared
+# by the worker, and the throttles count across every web process. A per-process memory
+# cache silenced the demo's doorbells (config/cache.py).
 CACHES = {
     "default": {"BACKEND": "config.cache.ReusingRedisCache", "LOCATION": REDIS_URL}
     if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    else {
+        "BACKEND": "config.cache.SharedFileCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+        # Culling drops a third of the keys at random past this: throttle counters and
+        # doorbell flags are few, so it should never happen.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
 }
 # Kit's limit: 120 requests per rolling 60 seconds per API key.
 KIT_API_RATE_LIMIT = env.int("KIT_API_RATE_LIMIT", default=120)
