@@ -26,18 +26,35 @@ class SubscriberForm(forms.ModelForm):
             raise forms.ValidationError(exc.messages) from None
 
 
-class ReadOnlyAdminMixin:
-    """A log or record that only services write: viewable, never added, changed or deleted
-    by hand."""
+class LogAdminMixin:
+    """A log that services and workers write (emails, calls, deliveries, events, runs): each
+    row's page is for reading, every field read-only, with the list's actions (replay,
+    re-queue) as buttons. Nothing is added, edited or deleted by hand: a save from a page
+    opened a minute ago would write back a status the worker has since moved on."""
+
+    change_form_template = "admin/log_change_form.html"
 
     def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        # The list keeps its actions (Django asks for "change" there); a row is read-only.
+        return obj is None and super().has_change_permission(request)
+
+    def get_fields(self, request, obj=None):
+        # A lease token is the worker's fencing number: nothing a reader can use.
+        return [f for f in super().get_fields(request, obj) if f != "lease_token"]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        actions = [
+            (name, description)
+            for name, (_func, _name, description) in self.get_actions(request).items()
+        ]
+        extra_context = {**(extra_context or {}), "log_actions": actions}
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -147,7 +164,7 @@ class CustomFieldAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class EventAdmin(LogAdminMixin, admin.ModelAdmin):
     """The event log, read-only: it is the record of what happened."""
 
     list_display = ["id", "type", "subscriber", "created_at", "dispatched_at", "attempts"]
@@ -159,7 +176,7 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(LogAdminMixin, admin.ModelAdmin):
     """Every POST Tessera owes and how it went (the outbound log)."""
 
     list_display = [

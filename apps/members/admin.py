@@ -6,7 +6,7 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from apps.crm.admin import ReadOnlyInline
+from apps.crm.admin import LogAdminMixin, ReadOnlyInline
 from apps.offerings.models import Offering
 from apps.tags.models import Tag
 
@@ -141,7 +141,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookCall)
-class WebhookCallAdmin(admin.ModelAdmin):
+class WebhookCallAdmin(LogAdminMixin, admin.ModelAdmin):
     """The call log: every inbound call with what it carried and what it did."""
 
     list_display = ["id", "received_at", "endpoint", "http_status", "status", "result", "error"]
@@ -150,6 +150,7 @@ class WebhookCallAdmin(admin.ModelAdmin):
     list_select_related = ["endpoint__offering"]
     readonly_fields = [
         "endpoint",
+        "subscriber",
         "received_at",
         "remote_addr",
         "path",
@@ -161,11 +162,9 @@ class WebhookCallAdmin(admin.ModelAdmin):
         "error",
         "finished_at",
     ]
+    fields = readonly_fields
     actions = ["replay"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Replay selected calls", permissions=["change"])
     def replay(self, request, queryset):

@@ -177,3 +177,34 @@ def _empty_inlines() -> dict:
             ("MAX_NUM_FORMS", "1000"),
         )
     }
+
+
+@pytest.mark.parametrize(
+    "url_name", ["admin:crm_emailmessage_change", "admin:automations_run_change"]
+)
+def test_outbox_and_run_pages_are_read_only_and_keep_their_actions(admin_client, url_name):
+    # given: an email in the outbox and a run, each with its row page
+    from apps.automations.models import Run
+    from apps.crm.emails import email_transactional_queue
+    from apps.crm.models import EmailKind, EmailMessage
+    from tests.automations.helpers import add, build, on_tag
+
+    subscriber = SubscriberFactory()
+    email_transactional_queue(
+        subscriber=subscriber, kind=EmailKind.LOGIN_LINK, subject="Hi", body="Hello"
+    )
+    flow = build(triggers=on_tag("Go"), steps=[add("Done")])
+    run = Run.objects.create(automation=flow, subscriber=subscriber)
+    row = EmailMessage.objects.get() if "email" in url_name else run
+    url = reverse(url_name, args=[row.pk])
+
+    # when
+    page = admin_client.get(url)
+    posted = admin_client.post(url, {"status": "sent"})
+
+    # then
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "<select" not in html and "lease_token" not in html and 'name="_save"' not in html
+    assert 'name="action"' in html  # re-queue, exit or retry: as buttons
+    assert posted.status_code == 403

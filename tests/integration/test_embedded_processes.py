@@ -7,13 +7,16 @@ worker, so a second Webhook Generator call within the flag's lifetime (15 s) was
 waited for the two-minute sweep. No beat runs here: only a ring can get a call done.
 """
 
+import http.cookiejar
 import json
 import os
+import re
 import socket
 import sqlite3
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 import pytest
@@ -66,6 +69,27 @@ def _call_status(database: str, call_id: int) -> str | None:
         query = "SELECT status FROM members_webhookcall WHERE id = ?"
         row = db.execute(query, [call_id]).fetchone()
     return row[0] if row else None
+
+
+def _email_statuses(database: str, kind: str) -> list[str]:
+    with sqlite3.connect(database, timeout=30) as db:
+        query = "SELECT status FROM crm_emailmessage WHERE kind = ?"
+        return [status for (status,) in db.execute(query, [kind])]
+
+
+def _login_link_ask(port: int, email: str) -> str:
+    """Ask for a login link on the login page, as a browser does (cookie and CSRF token)."""
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    login = f"http://127.0.0.1:{port}/login/"
+    page = browser.open(login, timeout=30).read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    form = urllib.parse.urlencode(
+        {"csrfmiddlewaretoken": token, "email": email, "action": "link"}
+    ).encode()
+    request = urllib.request.Request(login, data=form, headers={"Referer": login})
+    return browser.open(request, timeout=30).read().decode()
 
 
 def _wait_until(predicate, timeout: float) -> bool:
@@ -136,14 +160,22 @@ def _web_up(port: int) -> bool:
     return True
 
 
-def test_two_webhook_calls_five_seconds_apart_are_both_done_promptly(embedded_env, processes):
-    # given: a migrated embedded site with a Release Offering URL, a web server and a worker
+@pytest.fixture
+def embedded_site(embedded_env, processes):
+    """A migrated embedded site with a Release Offering URL, a web server and a worker:
+    (the URL, the web port, the SQLite file)."""
     env, port, database = embedded_env
     _manage(env, "migrate", "--noinput")
     url = _manage(env, "shell", "-c", _SETUP).strip().splitlines()[-1]
     processes.append(_web_start(env, port))
     processes.append(worker_start(name="embedded", env=env))
     assert _wait_until(lambda: _web_up(port), START_TIMEOUT_SECONDS), "no answer from the web"
+    return url, port, database
+
+
+def test_two_webhook_calls_five_seconds_apart_are_both_done_promptly(embedded_site):
+    # given: the site, and a first call
+    url, _port, database = embedded_site
     # A first call warms the worker up (its start is not what is measured).
     warm = _post(url, {"email": "warm-up@example.com"})["call"]
     assert _wait_until(lambda: _call_status(database, warm) == "done", START_TIMEOUT_SECONDS)
@@ -164,3 +196,20 @@ def test_two_webhook_calls_five_seconds_apart_are_both_done_promptly(embedded_en
         lambda: _call_status(database, second) == "done",
         second_sent + CALL_DONE_WITHIN_SECONDS - time.monotonic(),
     ), f"the second call is {_call_status(database, second)!r}"
+
+
+def test_a_login_link_asked_for_on_the_login_page_is_sent_by_the_worker(embedded_site):
+    # given: a member (made by a release) on the site
+    url, port, database = embedded_site
+    call = _post(url, {"email": "student@example.com"})["call"]
+    assert _wait_until(lambda: _call_status(database, call) == "done", START_TIMEOUT_SECONDS)
+
+    # when
+    answer = _login_link_ask(port, "student@example.com")
+
+    # then: an outbox row, which the worker sends
+    assert "a login link is on its way" in answer
+    assert _email_statuses(database, "login_link") in (["queued"], ["sending"], ["sent"])
+    assert _wait_until(
+        lambda: _email_statuses(database, "login_link") == ["sent"], START_TIMEOUT_SECONDS
+    )
