@@ -1,3 +1,5 @@
+import re
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
@@ -10,13 +12,15 @@ from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
 from apps.crm.admin import ReadOnlyInline, subscriber_admin_extend
-from apps.crm.models import Subscriber
+from apps.crm.models import Form, Hook, Subscriber
 
 from . import services
 from .models import Tag, Tagging
 from .selectors import tags_suggest
 from .tagmap import tag_map_csv, tag_map_groups, tag_map_rows
 from .widgets import TagNameField, TagNameInput
+
+TAG_LIST_SEPARATORS = re.compile(r"[,;]")
 
 
 class TagForm(forms.ModelForm):
@@ -129,6 +133,14 @@ class TagAdmin(admin.ModelAdmin):
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(subscriber_count=Count("taggings"))
 
+    def get_search_results(self, request, queryset, search_term):
+        # The list's search and every autocomplete over tags (a lesson's completion tag, an
+        # automation's entry tag) fold case, spacing and dashes as tag names do.
+        key = services.tag_name_fold(search_term or "")
+        if not key:
+            return queryset, False
+        return queryset.filter(name_key__contains=key).order_by("name_key"), False
+
     @admin.display(description="Subscribers", ordering="subscriber_count")
     def subscriber_count(self, obj):
         return obj.subscriber_count
@@ -213,6 +225,98 @@ def remove_tag(modeladmin, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
         removed = services.tag_bulk_remove(tag=tag, subscriber_ids=ids, source="admin")
         modeladmin.message_user(request, f"Removed {tag.name!r} from {removed} subscriber(s).")
+
+
+def _names_of(tag_ids) -> str:
+    names = dict(Tag.objects.filter(pk__in=tag_ids or []).values_list("pk", "name"))
+    return ", ".join(names[int(pk)] for pk in tag_ids or [] if int(pk) in names)
+
+
+class FormTagsForm(forms.ModelForm):
+    """crm's sign-up form, with its tags typed by name (suggested as typed) instead of a
+    JSON list of ids."""
+
+    tags = forms.CharField(
+        required=False,
+        max_length=2000,
+        widget=TagNameInput(many=True),
+        help_text="Tags added to everyone who subscribes through this form, separated by "
+        "commas. A new name creates the tag.",
+    )
+
+    class Meta:
+        model = Form
+        fields = [
+            "name",
+            "kind",
+            "title",
+            "description",
+            "sign_up_button_text",
+            "success_message",
+            "double_opt_in",
+            "tags",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tags"].initial = _names_of(self.instance.tag_ids)
+
+    def clean_tags(self) -> list[str]:
+        try:
+            return [
+                services.tag_name_clean(name)
+                for name in TAG_LIST_SEPARATORS.split(self.cleaned_data["tags"] or "")
+                if name.strip()
+            ]
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.messages) from None
+
+    def save(self, commit=True):
+        self.instance.tag_ids = [
+            services.tag_get_or_create(name=name)[0].pk for name in self.cleaned_data["tags"]
+        ]
+        return super().save(commit)
+
+
+class HookTagForm(forms.ModelForm):
+    """A Kit hook's tag filter typed by name (an existing tag) instead of an id."""
+
+    tag = TagNameField(
+        existing=True,
+        required=False,
+        label="Tag",
+        help_text="For tag events: the tag whose adding or removing sends the hook.",
+    )
+
+    class Meta:
+        model = Hook
+        fields = [
+            "event_name",
+            "tag",
+            "form_id",
+            "sequence_id",
+            "product_id",
+            "custom_field_id",
+            "initiator_value",
+            "target_url",
+            "active",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["tag"].widget.attrs["data-tag-new"] = "no"
+        self.fields["tag"].initial = _names_of(
+            [self.instance.tag_id] if self.instance.tag_id else []
+        )
+
+    def save(self, commit=True):
+        tag = self.cleaned_data["tag"]
+        self.instance.tag_id = tag.pk if tag else None
+        return super().save(commit)
+
+
+admin.site._registry[Form].form = FormTagsForm
+admin.site._registry[Hook].form = HookTagForm
 
 
 def _tags_tool(request, subscriber) -> dict:

@@ -134,3 +134,56 @@ def test_the_migration_leaves_distinct_names_and_rekeys_them():
         spaced.pk: "course-paid",
         other.pk: "module 1 access",
     }
+
+
+def test_a_forms_tags_and_a_hooks_tag_are_typed_by_name_in_the_admin(admin_client):
+    # given
+    vip = tag_get_or_create(name="VIP Member")[0]
+    form_add = reverse("admin:crm_form_add")
+    hook_add = reverse("admin:crm_hook_add")
+
+    # when
+    admin_client.post(
+        form_add,
+        {
+            "name": "Sign up",
+            "kind": "hosted",
+            "sign_up_button_text": "Go",
+            "success_message": "Thanks",
+            "tags": "vip member, Brand New",
+        },
+    )
+    unknown = admin_client.post(
+        hook_add,
+        {"event_name": "tag_add", "tag": "No such tag", "target_url": "https://example.com/h"},
+    )
+    admin_client.post(
+        hook_add,
+        {"event_name": "tag_add", "tag": "  vip MEMBER", "target_url": "https://example.com/h"},
+    )
+
+    # then: names became ids (a new one made), and an unknown hook tag is refused
+    form = Form.objects.get()
+    assert form.tag_ids == [vip.pk, Tag.objects.get(name="Brand New").pk]
+    assert "No tag is named" in unknown.content.decode()
+    assert Hook.objects.get().tag_id == vip.pk
+    page = admin_client.get(reverse("admin:crm_form_change", args=[form.pk])).content.decode()
+    assert 'value="VIP Member, Brand New"' in page and "data-tag-input" in page
+
+
+def test_autocompletes_over_tags_fold_dashes(admin_client):
+    offering_create(name="Foundation Course")
+
+    response = admin_client.get(
+        reverse("admin:autocomplete"),
+        {
+            "term": "course - purchase",
+            "app_label": "offerings",
+            "model_name": "lesson",
+            "field_name": "completion_tag",
+        },
+    )
+
+    assert [r["text"] for r in response.json()["results"]] == [
+        "Foundation Course – Purchase Success"
+    ]
