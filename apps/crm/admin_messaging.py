@@ -177,7 +177,7 @@ class EmailMessageAdmin(LogAdminMixin, admin.ModelAdmin):
     def purpose(self, obj):
         return "Marketing" if obj.is_marketing else "Transactional"
 
-    @admin.action(description="Queue held or failed emails again")
+    @admin.action(description="Queue held or failed emails again", permissions=["change"])
     def requeue(self, request, queryset):
         count = emails.emails_requeue(message_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Queued {count} email(s) again.")

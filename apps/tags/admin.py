@@ -4,6 +4,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Count
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -87,8 +88,9 @@ class TagAdmin(admin.ModelAdmin):
         except forms.ValidationError as exc:
             self.message_user(request, "Tag: " + " ".join(exc.messages), messages.ERROR)
             return redirect("admin:crm_subscriber_change", subscriber.pk)
-        tag, created = services.tag_get_or_create(name=name)
-        added = services.subscriber_tag_add(subscriber=subscriber, tag=tag, source="admin")
+        with transaction.atomic():  # a new tag is only kept with its tagging
+            tag, created = services.tag_get_or_create(name=name)
+            added = services.subscriber_tag_add(subscriber=subscriber, tag=tag, source="admin")
         made = " (a new tag)" if created else ""
         self.message_user(
             request, f"Added {tag.name!r}{made}." if added else f"They already had {tag.name!r}."
