@@ -188,7 +188,11 @@ class TagListFilter(admin.SimpleListFilter):
 
 
 class TagActionForm(ActionForm):
-    tag = TagNameField(required=False, label="Tag")
+    tag = TagNameField(
+        required=False,
+        label="Tag",
+        widget=TagNameInput({"size": 28, "placeholder": "Tag name", "aria-label": "Tag"}),
+    )
 
 
 def _selected_tag(modeladmin, request, *, create: bool) -> Tag | None:
