@@ -15,8 +15,8 @@ from tests.processes import ROOT
 
 def _run(script: str, *args: str) -> subprocess.CompletedProcess:
     db = connection.settings_dict
-    # Named after this run's test database: two checkouts running these at once on one
-    # server must not drop each other's bench database.
+    # Named after the test database so two checkouts' suites on one server never drop each
+    # other's bench database.
     url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}_benchcheck"
     return subprocess.run(
         [sys.executable, script, *args],
