@@ -10,7 +10,10 @@ is kept and reused.
 
 import fcntl
 import os
+import pickle
 import threading
+import time
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -83,5 +86,18 @@ class SharedFileCache(FileBasedCache):
             return super().add(key, value, timeout, version)
 
     def incr(self, key, delta=1, version=None):
+        """Add ``delta`` keeping the key's expiry (Django's file cache rewrites it with the
+        default timeout, so a one-hour rate window forgot its counts after five minutes)."""
         with self.atomic():
-            return super().incr(key, delta, version)
+            try:
+                with open(self._key_to_file(key, version), "rb") as handle:
+                    expires = pickle.load(handle)
+                    value = pickle.loads(zlib.decompress(handle.read()))
+            except (FileNotFoundError, EOFError):
+                expires, value = 0, None
+            now = time.time()
+            if value is None or (expires is not None and expires < now):
+                raise ValueError(f"Key {key!r} not found.")
+            value += delta
+            self.set(key, value, None if expires is None else expires - now, version)
+            return value

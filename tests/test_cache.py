@@ -85,3 +85,22 @@ def test_the_file_cache_lock_nests_within_one_thread(tmp_path):
     with cache.atomic():
         assert cache.add("flag", 1)  # add takes the lock again: it must not wait on itself
         assert not cache.add("flag", 1)
+
+
+def test_counting_in_the_file_cache_keeps_the_counters_lifetime(tmp_path):
+    """A one-hour rate window must not forget its count when it is incremented."""
+    import time_machine
+
+    from config.cache import SharedFileCache
+
+    cache = SharedFileCache(str(tmp_path), {})
+    with time_machine.travel(0, tick=False) as clock:
+        cache.add("hits", 1, timeout=3600)
+        clock.shift(60)
+        assert cache.incr("hits") == 2
+        clock.shift(3000)  # past Django's default 300 s, inside the hour
+        assert cache.get("hits") == 2
+        clock.shift(600)  # past the hour
+        assert cache.get("hits") is None
+        with pytest.raises(ValueError):
+            cache.incr("hits")
