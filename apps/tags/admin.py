@@ -215,7 +215,7 @@ def _selected_tag(modeladmin, request, *, create: bool) -> Tag | None:
     return tag
 
 
-@admin.action(description="Add the tag typed to selected subscribers")
+@admin.action(description="Add the tag typed to selected subscribers", permissions=["change"])
 def add_tag(modeladmin, request, queryset):
     tag = _selected_tag(modeladmin, request, create=True)
     if tag:
@@ -224,7 +224,7 @@ def add_tag(modeladmin, request, queryset):
         modeladmin.message_user(request, f"Tagged {added} subscriber(s) with {tag.name!r}.")
 
 
-@admin.action(description="Remove the tag typed from selected subscribers")
+@admin.action(description="Remove the tag typed from selected subscribers", permissions=["change"])
 def remove_tag(modeladmin, request, queryset):
     tag = _selected_tag(modeladmin, request, create=False)
     if tag:
