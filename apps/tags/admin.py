@@ -88,6 +88,14 @@ class TagAdmin(admin.ModelAdmin):
         except forms.ValidationError as exc:
             self.message_user(request, "Tag: " + " ".join(exc.messages), messages.ERROR)
             return redirect("admin:crm_subscriber_change", subscriber.pk)
+        exists = Tag.objects.filter(name_key=services.tag_name_key(name)).exists()
+        if not exists and not self.has_add_permission(request):
+            self.message_user(
+                request,
+                f"No tag is named {name!r}, and making tags needs the right to add tags.",
+                messages.ERROR,
+            )
+            return redirect("admin:crm_subscriber_change", subscriber.pk)
         with transaction.atomic():  # a new tag is only kept with its tagging
             tag, created = services.tag_get_or_create(name=name)
             added = services.subscriber_tag_add(subscriber=subscriber, tag=tag, source="admin")
