@@ -6,7 +6,6 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import (
-    authenticate,
     get_user_model,
     login,
     logout,
@@ -15,13 +14,10 @@ from django.contrib.auth import (
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import PasswordResetView
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
-from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -29,7 +25,7 @@ from django.views.decorators.http import require_POST
 from config.client_address import client_address
 from config.jsonlimits import JSONLimitError, has_nul, json_loads_bounded
 
-from . import services
+from . import logins, services
 from .forms import AccountForm, LoginForm, LoginLinkForm
 from .inbound import Inbound, throttled_log, webhook_inbound_receive
 from .models import Member, WebhookEndpoint
@@ -63,41 +59,36 @@ def login_view(request):
     if request.method == "POST" and request.POST.get("action") == "link":
         link_form = LoginLinkForm(request.POST)
         if link_form.is_valid():
-            from .tasks import login_link_send
-
             email = link_form.cleaned_data["email"].strip().lower()
             if services.email_request_allowed(
                 purpose="login_link", email=email, address=client_address(request)
             ):
-                language = get_language()
-                transaction.on_commit(
-                    lambda: login_link_send.delay(email, language=language), robust=True
-                )
+                services.member_login_link_email(email=email)
             return render(request, "members/login_link_sent.html", {"email": email})
     elif request.method == "POST":
         password_form = LoginForm(request.POST)
         if password_form.is_valid():
             email = password_form.cleaned_data["email"].strip().lower()
-            locked = services.login_locked_until(username=email, address=client_address(request))
-            if locked:
-                minutes = max(1, round((locked - timezone.now()).total_seconds() / 60))
+            try:
+                user = logins.login_authenticate(
+                    request=request,
+                    username=email,
+                    password=password_form.cleaned_data["password"],
+                    address=client_address(request),
+                )
+            except logins.LoginLocked as locked:
                 password_form.add_error(
                     None,
                     _(
                         "Too many failed attempts: logging in is locked for %(minutes)s more "
                         "minute(s). Try again then, or use a login link sent by email."
                     )
-                    % {"minutes": minutes},
+                    % {"minutes": locked.minutes},
                 )
             else:
-                user = authenticate(
-                    request, username=email, password=password_form.cleaned_data["password"]
-                )
                 if user is None:
-                    services.login_failure_record(username=email, address=client_address(request))
                     password_form.add_error(None, _("That email and password do not match."))
                 else:
-                    services.login_success_record(username=email)
                     login(request, user)
                     if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
                         next_url = ""
@@ -121,7 +112,7 @@ def login_link_view(request, uidb64, token):
         # A click, not a prefetch by a mail scanner, spends the one-time link.
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("members:dashboard")
-    return render(request, "members/login_link_confirm.html", {"user": user})
+    return render(request, "members/login_link_confirm.html", {"link_email": user.email})
 
 
 @require_POST

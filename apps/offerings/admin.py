@@ -5,6 +5,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path, reverse
+from js_asset.media import Media as AssetMedia
 
 from apps.crm.admin import ReadOnlyInline, subscriber_admin_extend
 
@@ -215,8 +216,10 @@ class LessonForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["position"].required = False
-        self.fields["position"].help_text = "Empty: after the module's last lesson."
+        # A view-only user's form has no editable fields at all.
+        if "position" in self.fields:
+            self.fields["position"].required = False
+            self.fields["position"].help_text = "Empty: after the module's last lesson."
 
     def clean_position(self):
         return self.cleaned_data.get("position") or 0
@@ -252,6 +255,12 @@ class LessonAdmin(admin.ModelAdmin):
     autocomplete_fields = ["completion_tag"]
     inlines = [AttachmentInline]
     prepopulated_fields = {"slug": ["title"]}
+
+    def render_change_form(self, request, context, *args, **kwargs):
+        # The editor's import map is an inline <script>: under the Content-Security-Policy it
+        # runs only with the page's nonce.
+        context["media"] = AssetMedia.from_media(context["media"], nonce=str(request.csp_nonce))
+        return super().render_change_form(request, context, *args, **kwargs)
 
     def save_model(self, request, obj, form, change):
         _warn_removed(request, obj, lesson_save(lesson=obj, module=obj.module))
@@ -307,7 +316,7 @@ class AccessGrantAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Revoke access")
+    @admin.action(description="Revoke access", permissions=["change"])
     def revoke(self, request, queryset):
         done = sum(
             services.offering_revoke(
