@@ -40,9 +40,14 @@ class Migration(migrations.Migration):
     dependencies = [
         ("staff", "0001_staff_roles"),
         ("api", "0003_kit_import"),
-        ("tags", "0002_kit_v4_segments"),
-        ("crm", "0008_kit_v4_email_templates"),
+        ("tags", "0003_kit_v4_segments"),
+        ("crm", "0009_kit_v4_email_templates"),
         ("oauth2_provider", "__latest__"),
+        # Owner gets every permission that exists by then: the other apps' latest models too.
+        ("offerings", "__latest__"),
+        ("automations", "__latest__"),
+        ("members", "__latest__"),
+        ("core", "__latest__"),
     ]
 
     operations = [migrations.RunPython(roles_extend, migrations.RunPython.noop)]

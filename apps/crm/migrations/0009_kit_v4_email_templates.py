@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0007_lease_holder'),
+        ('crm', '0008_email_kinds_13b'),
     ]
 
     operations = [

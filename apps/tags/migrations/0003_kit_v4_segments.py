@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('tags', '0001_initial'),
+        ('tags', '0002_tag_name_dashes_13b'),
     ]
 
     operations = [
