@@ -10,6 +10,7 @@ from pathlib import Path
 
 import environ
 from csp.constants import NONCE
+from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
 from django.utils.functional import lazy
@@ -124,6 +125,14 @@ else:
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Password hashers (issue 16): Django's defaults first, so every password a person chooses is
+# stretched and every older hash is upgraded to the first; then a fast salted hash that only
+# site-generated random passwords (>= 128 bits) use, upgraded to the default at first login.
+PASSWORD_HASHERS = [
+    *global_settings.PASSWORD_HASHERS,
+    "apps.members.hashers.GeneratedPasswordHasher",
+]
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -8,7 +8,11 @@ from .settings import *  # noqa: E402,F403
 
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 # Fast hashing for tests that create many users; production keeps Django's defaults.
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# The generated-password hasher stays registered (apps/members/hashers.py asks for it by name).
+PASSWORD_HASHERS = [
+    "django.contrib.auth.hashers.MD5PasswordHasher",
+    "apps.members.hashers.GeneratedPasswordHasher",
+]
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 # Tests talk to HTTP servers they start on 127.0.0.1; the SSRF test turns this off again.
 OUTBOUND_ALLOW_PRIVATE = True

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
@@ -31,6 +32,7 @@ from config.doorbell import doorbell_ring
 from config.throttle import window_allow, window_hit
 
 from .event_types import MEMBER_LOGIN_CREATED
+from .hashers import GENERATED_PASSWORD_ALGORITHM, GENERATED_PASSWORD_MIN_BITS
 from .lock_objects import calls_accepted_claim
 from .logins import LOGIN_WINDOW
 from .models import (
@@ -46,7 +48,8 @@ from .tokens import LOGIN_LINK_MAX_AGE, login_link_tokens, set_password_tokens, 
 
 logger = logging.getLogger(__name__)
 
-GENERATED_PASSWORD_BYTES = 12
+# 16 bytes from secrets = 128 bits: enough entropy for the fast hasher (apps/members/hashers.py).
+GENERATED_PASSWORD_BYTES = GENERATED_PASSWORD_MIN_BITS // 8
 REDACTED = "[redacted]"
 _SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey", "signature")
 
@@ -99,7 +102,8 @@ def member_login_ensure(
         )
         if offering is not None and offering.store_password:
             password = secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
-            user.set_password(password)
+            # A random secret needs no stretching: the fast hasher, upgraded at first login.
+            user.password = make_password(password, hasher=GENERATED_PASSWORD_ALGORITHM)
         else:
             user.set_unusable_password()
         user.save()
