@@ -290,6 +290,11 @@ LOGIN_REDIRECT_URL = "members:dashboard"
 # site's own URL and public addresses are reached.
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 
+# Local delivery (issue 16): a hook or webhook step whose target is one of this site's own
+# Webhook Generator URLs is handled in process (same checks, call log and events, no HTTP
+# request). Off: every target, ours included, is posted over HTTP like any other.
+WEBHOOKS_LOCAL_DELIVERY = env.bool("WEBHOOKS_LOCAL_DELIVERY", default=True)
+
 # Trusted proxies (issue 14): the addresses or CIDRs of the proxies in front of the site
 # (comma-separated, e.g. "10.0.0.0/8,127.0.0.1"). Only a request whose socket peer is one of
 # them has its X-Forwarded-For read (config/client_address.py); empty: the socket address is

@@ -326,7 +326,9 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
                 body=delivery.body,
             )
         )
-    local = _deliver_local(delivery, headers) if trusted else None
+    local = (
+        _deliver_local(delivery, headers) if trusted and settings.WEBHOOKS_LOCAL_DELIVERY else None
+    )
     if local is not None:
         code, answer = local
         return code, answer[:RESPONSE_EXCERPT_CHARS], "" if 200 <= code < 300 else f"HTTP {code}"
