@@ -31,7 +31,8 @@ from apps.offerings.services import lesson_complete, offering_access
 
 from . import services
 from .forms import AccountForm, LoginForm, LoginLinkForm
-from .models import EndpointStatus, Member, WebhookEndpoint
+from .models import EndpointStatus, Member, Operation, WebhookEndpoint
+from .purchases import CartRequest, purchase_handler
 from .tokens import login_link_tokens
 
 
@@ -319,11 +320,23 @@ def webhook_inbound_view(request, public_id, operation, offering_id, signature):
         return JsonResponse({"error": "Too many calls to this URL; retry in a minute."}, status=429)
     if parse_error:
         return refuse(400, parse_error)
-    try:
-        services.contact_from_payload(payload)
-    except services.ContactError as exc:
-        return refuse(400, str(exc))
     delivery_id = request.headers.get("webhook-id") or request.headers.get("X-Webhook-Id") or ""
+    if endpoint.operation == Operation.PURCHASE:
+        cart = CartRequest(body=request.body, headers=dict(request.headers), payload=payload)
+        handler = purchase_handler()
+        refusal = handler.refusal(endpoint=endpoint, request=cart)
+        if refusal:
+            return refuse(403, refusal)
+        skipped = handler.skipped(endpoint=endpoint, request=cart)
+        if skipped:
+            # Carts post every event to one URL; answering 200 stops their retries.
+            return JsonResponse({"status": "ignored", "reason": skipped}, status=200)
+        delivery_id = handler.delivery_id(endpoint=endpoint, request=cart) or delivery_id
+    else:
+        try:
+            services.contact_from_payload(payload)
+        except services.ContactError as exc:
+            return refuse(400, str(exc))
     call, fresh = services.webhook_call_accept(
         endpoint=endpoint, payload=payload, remote_addr=address, path=path, delivery_id=delivery_id
     )
