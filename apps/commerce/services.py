@@ -172,7 +172,11 @@ def consequence_apply(
 def order_refund(*, order: Order, amount_refunded: Decimal, full: bool, source: str) -> str:
     """Record a refund on an order; a full one applies the product's refund consequence,
     once."""
-    order = Order.objects.select_for_update().select_related("price__product").get(pk=order.pk)
+    order = (
+        Order.objects.select_for_update(of=("self",))
+        .select_related("price__product", "offering", "subscriber")
+        .get(pk=order.pk)
+    )
     was_refunded = order.status == OrderStatus.REFUNDED
     order.amount_refunded = amount_refunded
     if full:

@@ -399,7 +399,7 @@ def _renewal_note(subscription: Subscription, invoice: dict, *, created: bool) -
 
 def _subscription_for(obj_id: str) -> Subscription:
     subscription = (
-        Subscription.objects.select_for_update()
+        Subscription.objects.select_for_update(of=("self",))
         .select_related("price__product__offering", "subscriber")
         .filter(stripe_id=obj_id)
         .first()

@@ -37,3 +37,16 @@ def stripe_post(client, django_capture_on_commit_callbacks):
             return post_event(client, payload, **sign)
 
     return post
+
+
+@pytest.fixture
+def stripe_api(monkeypatch):
+    """Stripe's API as a local server (the library pointed at it with ``stripe.api_base``)."""
+    import stripe
+
+    from .fake_stripe import FakeStripe
+
+    with FakeStripe() as fake:
+        monkeypatch.setattr(stripe, "api_base", fake.url)
+        monkeypatch.setattr(stripe, "max_network_retries", 0)
+        yield fake
