@@ -7,13 +7,16 @@ class CommerceConfig(AppConfig):
     verbose_name = "Sales"
 
     def ready(self) -> None:
+        from apps.crm.health import health_check_register
         from apps.members.purchases import purchase_handler_register
         from config.periodic import PeriodicSpec, connect
 
         from .carts import CartPurchases
+        from .health import sales_health
         from .tasks import EVENTS_SWEEP_TASK
 
         purchase_handler_register(CartPurchases())
+        health_check_register(name="commerce", order=40, check=sales_health)
         connect(
             self,
             [

@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from apps.crm.models import Subscriber
 from config.doorbell import doorbell_ring
+from config.throttle import window_hit
 
 from .lock_objects import events_pending_claim
 from .models import (
@@ -38,7 +39,6 @@ logger = logging.getLogger(__name__)
 PRICE_METADATA_KEY = "tessera_price"
 EVENTS_PER_RUN = 50
 EVENT_STUCK_AFTER = timedelta(minutes=2)
-REFUSALS_KEPT_BYTES = 2000
 
 
 class Flagged(Exception):
@@ -59,6 +59,7 @@ def stripe_configured() -> bool:
 def stripe_event_refuse(*, reason: str, remote_addr: str | None, http_status: int) -> StripeEvent:
     """Log a webhook that was refused. Its body is not kept: nobody vouched for it."""
     logger.warning("stripe webhook refused (%s) from %s", reason, remote_addr)
+    window_hit(f"refused:{remote_addr}")  # shared with the Webhook Generator's refusals
     return StripeEvent.objects.create(
         status=EventStatus.REFUSED,
         http_status=http_status,

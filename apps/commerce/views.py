@@ -12,6 +12,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from apps.members.models import Member
+from apps.members.services import webhook_refusals_exceeded
 from apps.members.views import member_required
 
 from . import checkout, selectors, stripe_events
@@ -83,6 +84,9 @@ def stripe_webhook_view(request):
     """Stripe's one webhook URL. 403 for a missing, wrong or stale signature (logged, nothing
     else written); 200 once the event is stored, processed by a worker after commit."""
     address = _address(request)
+    if webhook_refusals_exceeded(remote_addr=address):
+        # An address that keeps knocking with bad signatures is not logged again.
+        return JsonResponse({"error": "Too many refused calls; retry in a minute."}, status=429)
 
     def refuse(status: int, message: str):
         stripe_events.stripe_event_refuse(reason=message, remote_addr=address, http_status=status)

@@ -91,9 +91,7 @@ def test_my_orders_lists_purchases_with_receipts_and_the_subscriptions_next_paym
     login.member.user.save()
     _on_sale(weekly_course("Foundation Course"), slug="foundation", amount="197.00")
     _on_sale(weekly_course("Advanced Course"), slug="advanced", amount="297.00")
-    _on_sale(
-        weekly_course("Inner Circle"), slug="circle", amount="29.00", kind=PriceKind.MONTHLY
-    )
+    _on_sale(weekly_course("Inner Circle"), slug="circle", amount="29.00", kind=PriceKind.MONTHLY)
     receipts = []
     for slug, cents in (("foundation", 19700), ("advanced", 29700)):
         session = sp.checkout_session(email=buyer.email, price_slug=slug, amount=cents)
@@ -180,9 +178,7 @@ def test_the_admin_home_shows_revenue_per_month_and_offering_as_a_chart(
         )
         order, _ = sale_record(sale=sale, offering=course)
     order_refund(order=order, amount_refunded=order.amount, full=True, source="test")
-    Subscription.objects.create(
-        stripe_id="sub_chart", subscriber=order.subscriber, started_at=now
-    )
+    Subscription.objects.create(stripe_id="sub_chart", subscriber=order.subscriber, started_at=now)
 
     # when
     page.goto(f"{live_server.url}/admin/login/")

@@ -154,3 +154,35 @@ def test_a_logged_in_member_finds_their_name_and_email_prefilled(client, sell, s
 
 def test_an_unknown_price_is_a_404(client):
     assert client.get(reverse("commerce:order_form", args=["nothing"])).status_code == 404
+
+
+def test_my_orders_costs_the_same_queries_for_many_orders(client, sell, stripe_post):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.members.models import Member
+    from tests.commerce import stripe_payloads as sp
+
+    # given
+    course = weekly_course(FC)
+    sell(course, slug="foundation", amount="10.00")
+    operation_run(
+        operation=Operation.RELEASE, offering=course, email="ada@example.com", source="test"
+    )
+    client.force_login(Member.objects.get().user)
+
+    def buy_and_count() -> int:
+        session = sp.checkout_session(email="ada@example.com", price_slug="foundation", amount=1000)
+        stripe_post(sp.event("checkout.session.completed", session))
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(reverse("commerce:my_orders")).status_code == 200
+        return len(captured)
+
+    # when
+    one = buy_and_count()
+    for _ in range(5):
+        buy_and_count()
+    many = buy_and_count()
+
+    # then
+    assert many == one

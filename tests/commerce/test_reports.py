@@ -81,3 +81,18 @@ def test_the_report_costs_the_same_queries_for_many_orders():
     for n in range(20):
         _sold(course, on=datetime(2026, 1 + n % 11, 2, tzinfo=UTC), amount="10.00", ref=f"r{n}")
     assert queries() == few
+
+
+def test_failed_events_and_flagged_payments_show_on_health(admin_client, stripe_post):
+    from tests.commerce import stripe_payloads as sp
+
+    # given: a payment for a price nobody sells
+    session = sp.checkout_session(email="x@example.com", price_slug="gone", amount=100)
+    stripe_post(sp.event("checkout.session.completed", session))
+
+    # when
+    home = admin_client.get(reverse("admin:index")).content.decode()
+
+    # then
+    flagged = home.split("Payments flagged (24 h)")[1]
+    assert 'status__exact=flagged">1</a>' in flagged.split("</tr>")[0]

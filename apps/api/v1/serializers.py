@@ -3,6 +3,7 @@ from rest_framework import serializers
 from apps.automations.models import Automation, Run, RunStep
 from apps.crm.models import EmailMessage, Event
 from apps.members.models import Member, Operation, WebhookEndpoint
+from apps.members.purchases import Cart
 from apps.offerings.models import AccessGrant, Module, ModuleRelease, Offering
 
 
@@ -150,6 +151,7 @@ class EndpointSerializer(serializers.ModelSerializer):
             "operation",
             "offering",
             "trigger_tag",
+            "cart",
             "status",
             "url",
             "created_at",
@@ -167,6 +169,11 @@ class EndpointMintSerializer(serializers.Serializer):
         allow_null=True,
     )
     label = serializers.CharField(required=False, allow_blank=True, default="")
+    # The purchase operation: the cart that posts to the URL, and that cart's own secret.
+    cart = serializers.ChoiceField(choices=Cart.values, required=False, default="")
+    cart_secret = serializers.CharField(
+        required=False, allow_blank=True, default="", write_only=True
+    )
 
 
 class EmailSerializer(serializers.ModelSerializer):
