@@ -47,6 +47,11 @@ class SalesReport:
     height: int = CHART_HEIGHT
 
 
+def _cents(value) -> Decimal:
+    """A sum as money: SQLite's SUM of decimals comes back without its two places."""
+    return Decimal(value or 0).quantize(Decimal("0.01"))
+
+
 def _month_start(now: datetime, back: int) -> datetime:
     year, month = now.year, now.month - back
     while month <= 0:
@@ -79,9 +84,8 @@ def sales_report(*, now: datetime | None = None) -> SalesReport | None:
         .values("month", "offering__name")
         .annotate(total=Sum("amount"))
     ):
-        revenue[(row["month"].strftime("%Y-%m"), row["offering__name"] or "(no offering)")] += row[
-            "total"
-        ]
+        key = (row["month"].strftime("%Y-%m"), row["offering__name"] or "(no offering)")
+        revenue[key] += _cents(row["total"])
     refunds = defaultdict(Decimal)
     for row in (
         Order.objects.filter(currency=currency, refunded_at__gte=since)
@@ -89,7 +93,7 @@ def sales_report(*, now: datetime | None = None) -> SalesReport | None:
         .values("month")
         .annotate(total=Sum("amount_refunded"))
     ):
-        refunds[row["month"].strftime("%Y-%m")] += row["total"]
+        refunds[row["month"].strftime("%Y-%m")] += _cents(row["total"])
     for row in (
         Order.objects.filter(
             currency=currency, status=OrderStatus.PARTIALLY_REFUNDED, refunded_at__isnull=True
@@ -98,7 +102,7 @@ def sales_report(*, now: datetime | None = None) -> SalesReport | None:
         .values("month")
         .annotate(total=Sum("amount_refunded"))
     ):
-        refunds[row["month"].strftime("%Y-%m")] += row["total"]
+        refunds[row["month"].strftime("%Y-%m")] += _cents(row["total"])
     months = [
         _month_start(now, back).strftime("%Y-%m") for back in range(REPORT_MONTHS - 1, -1, -1)
     ]
