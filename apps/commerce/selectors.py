@@ -1,6 +1,6 @@
 from apps.crm.models import Subscriber
 
-from .models import Order, OrderStatus, Price, Subscription
+from .models import Order, Price, Subscription
 
 
 def orders_of(*, subscriber: Subscriber) -> list[Order]:
@@ -32,6 +32,5 @@ def order_of_session(*, session_id: str) -> Order | None:
     return (
         Order.objects.select_related("offering", "subscriber")
         .filter(checkout_session=session_id)
-        .exclude(status=OrderStatus.FLAGGED)
         .first()
     )

@@ -357,7 +357,12 @@ def _invoice_paid(invoice: dict, event: dict) -> str:
         paid_at=_when((invoice.get("status_transitions") or {}).get("paid_at"))
         or _when(invoice.get("created")),
         receipt_url=invoice.get("hosted_invoice_url") or "",
-        stripe={"customer": invoice.get("customer"), "subscription": subscription_id},
+        stripe={
+            "customer": invoice.get("customer"),
+            "subscription": subscription_id,
+            # Older API versions name it here; a refund of this payment finds the order by it.
+            "payment_intent": invoice.get("payment_intent"),
+        },
     )
     order, created = sale_record(
         sale=sale, offering=price.product.offering if price else None, price=price, flag=flag

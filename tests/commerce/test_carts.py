@@ -12,7 +12,7 @@ import pytest
 
 from apps.commerce.models import Order
 from apps.crm.models import Purchase
-from apps.members.models import CallStatus, Operation, WebhookCall
+from apps.members.models import CallStatus, Operation, WebhookCall, WebhookEndpoint
 from apps.members.purchases import Cart
 from apps.members.services import endpoint_mint
 from tests.automations.helpers import tags_of
@@ -309,3 +309,61 @@ def test_minting_a_purchase_url_says_what_is_missing(kwargs, message):
 
     with pytest.raises(ValidationError, match=message):
         endpoint_mint(operation=Operation.PURCHASE, offering=weekly_course(FC), **kwargs)
+
+
+def test_the_generator_page_mints_a_purchase_url_and_says_what_is_missing(admin_client):
+    # given
+    course = weekly_course(FC)
+    page = "/admin/members/webhookendpoint/"
+
+    # when
+    missing = admin_client.post(
+        page, {"operation": "purchase", "offering": course.pk, "cart": "woocommerce"}
+    )
+    minted = admin_client.post(
+        page,
+        {
+            "operation": "purchase",
+            "offering": course.pk,
+            "cart": "woocommerce",
+            "cart_secret": "wc-secret",
+        },
+    )
+
+    # then
+    assert "the WooCommerce webhook&#x27;s secret" in missing.content.decode()
+    assert minted.status_code == 302
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.operation, endpoint.cart, endpoint.cart_secret) == (
+        "purchase",
+        "woocommerce",
+        "wc-secret",
+    )
+    listed = admin_client.get(page).content.decode()
+    assert "Record Purchase (a cart&#x27;s webhook)" in listed and "WooCommerce" in listed
+
+
+def test_the_api_mints_a_purchase_url_with_its_cart(client, django_user_model):
+    from rest_framework.authtoken.models import Token
+
+    # given
+    staff = django_user_model.objects.create_superuser("api", "api@example.com", "x")
+    token = Token.objects.create(user=staff)
+
+    # when
+    minted = client.post(
+        "/api/v1/webhook-endpoints/",
+        {
+            "operation": "purchase",
+            "offering": weekly_course(FC).pk,
+            "cart": "gumroad",
+            "cart_secret": "seller-1",
+        },
+        content_type="application/json",
+        HTTP_AUTHORIZATION=f"Token {token.key}",
+    )
+
+    # then: the cart is shown, its secret never
+    assert minted.status_code == 201, minted.content
+    assert minted.json()["cart"] == "gumroad" and "cart_secret" not in minted.json()
+    assert WebhookEndpoint.objects.get().cart_secret == "seller-1"

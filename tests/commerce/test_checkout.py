@@ -186,3 +186,20 @@ def test_my_orders_costs_the_same_queries_for_many_orders(client, sell, stripe_p
 
     # then
     assert many == one
+
+
+def test_the_thank_you_page_says_a_flagged_payment_is_being_checked(client, sell, stripe_post):
+    from tests.commerce import stripe_payloads as sp
+
+    # given: paid in euros for a dollar price
+    sell(weekly_course(FC), slug="foundation", amount="197.00")
+    session = sp.checkout_session(
+        email="ada@example.com", price_slug="foundation", amount=19700, currency="eur"
+    )
+    stripe_post(sp.event("checkout.session.completed", session))
+
+    # when
+    page = client.get(reverse("commerce:thanks"), {"session_id": session["id"]}).content.decode()
+
+    # then
+    assert "the team is checking it" in page and "http-equiv" not in page
