@@ -8,15 +8,20 @@ class CommerceConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.crm.health import health_check_register
+        from apps.crm.timeline import timeline_provider_register
         from apps.members.purchases import purchase_handler_register
         from config.periodic import PeriodicSpec, connect
 
         from .carts import CartPurchases
         from .health import sales_health
+        from .timeline import orders_timeline
         from .tasks import EVENTS_SWEEP_TASK
 
         purchase_handler_register(CartPurchases())
         health_check_register(name="commerce", order=40, check=sales_health)
+        timeline_provider_register(
+            name="commerce", provide=orders_timeline, permissions={"order": "commerce.view_order"}
+        )
         connect(
             self,
             [

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from apps.commerce.models import Subscription
+from apps.commerce.models import Order, Subscription
 from apps.commerce.reports import sales_report
 from apps.commerce.services import Sale, order_refund, sale_record
 from tests.factories import SubscriberFactory
@@ -96,3 +96,21 @@ def test_failed_events_and_flagged_payments_show_on_health(admin_client, stripe_
     # then
     flagged = home.split("Payments flagged (24 h)")[1]
     assert 'status__exact=flagged">1</a>' in flagged.split("</tr>")[0]
+
+
+def test_orders_show_on_the_subscribers_timeline(stripe_post, sell):
+    from apps.crm.timeline import subscriber_timeline
+    from tests.commerce import stripe_payloads as sp
+
+    # given
+    sell(weekly_course("Foundation"), slug="foundation", amount="197.00")
+    session = sp.checkout_session(email="tim@example.com", price_slug="foundation", amount=19700)
+    stripe_post(sp.event("checkout.session.completed", session))
+    order = Order.objects.get()
+
+    # when
+    entries = subscriber_timeline(subscriber=order.subscriber)
+
+    # then
+    titles = [e.title for e in entries if e.kind == "order"]
+    assert titles == ["Order: 197.00 USD (checkout)"]
