@@ -14,8 +14,8 @@ class CommerceConfig(AppConfig):
 
         from .carts import CartPurchases
         from .health import sales_health
-        from .timeline import orders_timeline
         from .tasks import EVENTS_SWEEP_TASK
+        from .timeline import orders_timeline
 
         purchase_handler_register(CartPurchases())
         health_check_register(name="commerce", order=40, check=sales_health)
