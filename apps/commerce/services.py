@@ -17,7 +17,7 @@ from apps.crm.signups import purchase_create
 from apps.offerings.models import Offering
 from apps.tags.services import taggings_add, taggings_remove
 
-from .models import Consequence, Order, OrderStatus, Price, Product
+from .models import Consequence, Order, OrderStatus, Price, PriceKind, Product
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +40,37 @@ class Sale:
     paid_at: datetime | None = None
     receipt_url: str = ""
     stripe: dict = field(default_factory=dict)
+
+
+@transaction.atomic
+def product_create(
+    *,
+    offering: Offering,
+    name: str,
+    slug: str,
+    amount: Decimal,
+    currency: str = "USD",
+    kind: str = PriceKind.ONE_TIME,
+    instalments: int = 0,
+    description: str = "",
+) -> Price:
+    """Put an offering on sale: a product and its first price (whose order form is
+    ``/buy/<slug>/``). Returns the price."""
+    if Price.objects.filter(slug=slug).exists():
+        raise ValidationError(f"A price already uses the address /buy/{slug}/; choose another.")
+    if amount <= 0:
+        raise ValidationError("The amount must be more than zero.")
+    if kind == PriceKind.PLAN and instalments < 2:
+        raise ValidationError("A payment plan needs at least two instalments.")
+    product = Product.objects.create(offering=offering, name=name, description=description)
+    return Price.objects.create(
+        product=product,
+        slug=slug,
+        amount=amount,
+        currency=currency.upper(),
+        kind=kind,
+        instalments=instalments,
+    )
 
 
 def product_for(*, offering: Offering, price: Price | None) -> Product | None:

@@ -9,7 +9,8 @@ import pytest
 import stripe
 from django.test import Client
 
-from apps.commerce.models import Order, Price, PriceKind, Product
+from apps.commerce.models import Order, PriceKind
+from apps.commerce.services import product_create
 from apps.members.services import member_login_ensure
 from tests.commerce import stripe_payloads as sp
 from tests.commerce.fake_stripe import FakeStripe
@@ -31,13 +32,15 @@ def shop(settings, live_server, monkeypatch):
         yield fake
 
 
-def _on_sale(offering, *, slug, amount, kind=PriceKind.ONE_TIME, name=None):
-    product = Product.objects.create(
+def _on_sale(offering, *, slug, amount, kind=PriceKind.ONE_TIME):
+    return product_create(
         offering=offering,
-        name=name or offering.name,
+        name=offering.name,
+        slug=slug,
+        amount=Decimal(amount),
+        kind=kind,
         description="Twelve weeks, one module a week, lessons you keep for life.",
     )
-    return Price.objects.create(product=product, slug=slug, amount=Decimal(amount), kind=kind)
 
 
 def test_the_order_form_goes_to_stripe_and_the_thank_you_page_says_what_happens_next(

@@ -2,7 +2,8 @@ from decimal import Decimal
 
 import pytest
 
-from apps.commerce.models import Price, PriceKind, Product
+from apps.commerce.models import PriceKind
+from apps.commerce.services import product_create
 
 from .stripe_payloads import WEBHOOK_SECRET
 
@@ -18,9 +19,13 @@ def sell():
     """Put an offering on sale: a product and one price (amount in currency units)."""
 
     def make(offering, *, slug="course", amount="197.00", kind=PriceKind.ONE_TIME, **price):
-        product = Product.objects.create(offering=offering, name=f"{offering.name} (product)")
-        return Price.objects.create(
-            product=product, slug=slug, amount=Decimal(amount), kind=kind, **price
+        return product_create(
+            offering=offering,
+            name=f"{offering.name} (product)",
+            slug=slug,
+            amount=Decimal(amount),
+            kind=kind,
+            **price,
         )
 
     return make

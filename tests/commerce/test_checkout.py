@@ -203,3 +203,21 @@ def test_the_thank_you_page_says_a_flagged_payment_is_being_checked(client, sell
 
     # then
     assert "the team is checking it" in page and "http-equiv" not in page
+
+
+def test_putting_an_offering_on_sale_says_what_is_wrong():
+    from decimal import Decimal
+
+    from django.core.exceptions import ValidationError
+
+    from apps.commerce.services import product_create
+
+    course = weekly_course(FC)
+    product_create(offering=course, name="FC", slug="fc", amount=Decimal("10"))
+    for kwargs, message in [
+        ({"slug": "fc", "amount": Decimal("10")}, "already uses the address /buy/fc/"),
+        ({"slug": "free", "amount": Decimal("0")}, "more than zero"),
+        ({"slug": "plan", "amount": Decimal("10"), "kind": "plan"}, "at least two"),
+    ]:
+        with pytest.raises(ValidationError, match=message):
+            product_create(offering=course, name="FC", **kwargs)
