@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.crm.models import Subscriber
@@ -96,6 +96,16 @@ def sale_record(
         if sale.receipt_url and not existing.receipt_url:
             Order.objects.filter(pk=existing.pk).update(receipt_url=sale.receipt_url)
         return existing, False
+    try:
+        with transaction.atomic():
+            return _sale_create(sale=sale, offering=offering, price=price, flag=flag), True
+    except IntegrityError:
+        # The same payment recorded by another worker at this moment (a subscription's first
+        # invoice arrives as checkout.session.completed and invoice.paid): theirs stands.
+        return Order.objects.get(external_id=sale.external_id), False
+
+
+def _sale_create(*, sale: Sale, offering: Offering | None, price: Price | None, flag: str):
     subscriber, _ = subscriber_get_or_create(email=sale.email, first_name=sale.first_name)
     order = Order(
         external_id=sale.external_id,
@@ -117,7 +127,7 @@ def sale_record(
         order.status, order.flag_reason = OrderStatus.FLAGGED, flag
         order.save()
         logger.warning("order %s flagged: %s", sale.external_id, flag)
-        return order, True
+        return order
     if offering is None:
         raise ValidationError("A paid sale needs the offering it gives access to.")
     product = product_for(offering=offering, price=price)
@@ -151,7 +161,7 @@ def sale_record(
         pairs=[(subscriber.pk, t) for t in _success_tag_ids(offering=offering, product=product)],
         source=f"purchase:{sale.source}",
     )
-    return order, True
+    return order
 
 
 def sale_check(*, price: Price | None, price_ref: str, currency: str, amount_cents: int) -> str:

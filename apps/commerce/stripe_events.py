@@ -39,6 +39,8 @@ logger = logging.getLogger(__name__)
 PRICE_METADATA_KEY = "tessera_price"
 EVENTS_PER_RUN = 50
 EVENT_STUCK_AFTER = timedelta(minutes=2)
+EVENT_MAX_ATTEMPTS = 5
+EVENT_RETRY_AFTER = timedelta(minutes=2)
 
 
 class Flagged(Exception):
@@ -171,9 +173,18 @@ def stripe_event_process(
 
 
 def stripe_events_resume_stuck() -> int:
-    """Events stored but never processed (a lost ring, a dead worker): process them now."""
+    """Events stored but never processed (a lost ring, a dead worker): process them now;
+    and retry an event that failed (a deadlock, a lost connection, Stripe's API down for a
+    plan's cancel), after a pause that grows with each attempt, up to EVENT_MAX_ATTEMPTS."""
+    now = timezone.now()
+    for attempts in range(1, EVENT_MAX_ATTEMPTS):
+        StripeEvent.objects.filter(
+            status=EventStatus.FAILED,
+            attempts=attempts,
+            processed_at__lt=now - EVENT_RETRY_AFTER * attempts,
+        ).update(status=EventStatus.PENDING)
     done, more = 0, True
-    before = timezone.now() - EVENT_STUCK_AFTER
+    before = now - EVENT_STUCK_AFTER
     while more:
         ran, more = stripe_events_process(received_before=before)
         done += ran

@@ -201,3 +201,35 @@ def test_replaying_a_failed_event_after_the_fix_records_it(
     event.refresh_from_db()
     assert event.status == EventStatus.DONE, event.error
     assert Purchase.objects.get().email_address == "lee@example.com"
+
+
+@pytest.mark.django_db
+def test_a_failed_event_is_retried_by_the_sweep_with_a_growing_pause(stripe_post, sell):
+    import time_machine
+    from django.utils import timezone
+
+    from apps.commerce.stripe_events import (
+        EVENT_MAX_ATTEMPTS,
+        EVENT_RETRY_AFTER,
+        stripe_events_resume_stuck,
+    )
+
+    # given: an event that fails (no email anywhere in the session)
+    sell(weekly_course(FC), slug="foundation")
+    session = sp.checkout_session(email="", price_slug="foundation", amount=19700)
+    completed = sp.event("checkout.session.completed", session)
+    stripe_post(completed)
+    event = StripeEvent.objects.get(event_id=completed["id"])
+    assert (event.status, event.attempts) == (EventStatus.FAILED, 1)
+    assert "names no customer email" in event.error
+
+    # when: the sweep runs before the pause, then after each growing pause
+    stripe_events_resume_stuck()
+    assert StripeEvent.objects.get(pk=event.pk).attempts == 1
+    for attempt in range(1, EVENT_MAX_ATTEMPTS + 2):
+        with time_machine.travel(timezone.now() + EVENT_RETRY_AFTER * attempt * 10, tick=False):
+            stripe_events_resume_stuck()
+
+    # then: retried up to the limit, then left for a person (replay from the admin)
+    event.refresh_from_db()
+    assert (event.status, event.attempts) == (EventStatus.FAILED, EVENT_MAX_ATTEMPTS)
