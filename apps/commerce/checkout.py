@@ -10,7 +10,7 @@ from django.urls import reverse
 from apps.crm.models import Subscriber
 
 from .models import Order, Price, PriceKind, Subscription
-from .stripe_events import PRICE_METADATA_KEY
+from .stripe_handlers import PRICE_METADATA_KEY
 
 # What a buyer is told when Stripe cannot be reached or refuses: the order form stays.
 STRIPE_DOWN = "The payment page could not be opened ({}); please try again in a minute."

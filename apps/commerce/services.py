@@ -246,7 +246,3 @@ def price_for_slug(slug: str | None) -> Price | None:
     if not slug:
         return None
     return Price.objects.select_related("product__offering").filter(slug=slug, active=True).first()
-
-
-def validation_message(exc: ValidationError) -> str:
-    return " ".join(exc.messages)
