@@ -188,7 +188,7 @@ class CartPurchases:
                 "(ThriveCart: Settings > API & Webhooks)."
             )
         if cart == Cart.WOOCOMMERCE and not _woocommerce_ping(request):
-            given = request.headers.get("X-Wc-Webhook-Signature", "")
+            given = request.headers.get("X-WC-Webhook-Signature", "")
             expected = base64.b64encode(
                 hmac.new(secret.encode(), request.body, hashlib.sha256).digest()
             ).decode()

@@ -6,6 +6,7 @@ form. Products, prices and what a sale adds live above this app (``apps.commerce
 module only holds the hook the inbound view and the call worker use; ``commerce`` registers
 the handler in its ``AppConfig.ready()``."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -25,7 +26,7 @@ class CartRequest:
     """What the cart sent, as the cart's own check needs it (the raw body for an HMAC)."""
 
     body: bytes
-    headers: dict[str, str]
+    headers: Mapping[str, str]  # the request's own, looked up in any case
     payload: dict
 
 

@@ -322,7 +322,7 @@ def webhook_inbound_view(request, public_id, operation, offering_id, signature):
         return refuse(400, parse_error)
     delivery_id = request.headers.get("webhook-id") or request.headers.get("X-Webhook-Id") or ""
     if endpoint.operation == Operation.PURCHASE:
-        cart = CartRequest(body=request.body, headers=dict(request.headers), payload=payload)
+        cart = CartRequest(body=request.body, headers=request.headers, payload=payload)
         handler = purchase_handler()
         refusal = handler.refusal(endpoint=endpoint, request=cart)
         if refusal:

@@ -10,7 +10,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from apps.commerce.models import Order, Subscription
+from apps.commerce.models import Order, StripeEvent, Subscription
 from apps.commerce.reports import sales_report
 from apps.commerce.services import Sale, order_refund, sale_record
 from tests.factories import SubscriberFactory
@@ -114,3 +114,30 @@ def test_orders_show_on_the_subscribers_timeline(stripe_post, sell):
     # then
     titles = [e.title for e in entries if e.kind == "order"]
     assert titles == ["Order: 197.00 USD (checkout)"]
+
+
+def test_the_sales_admin_pages_open(admin_client, stripe_post, sell):
+    from tests.commerce import stripe_payloads as sp
+
+    # given: one of everything
+    sell(weekly_course("Foundation"), slug="monthly", amount="29.00", kind="monthly")
+    session = sp.checkout_session(
+        email="ann@example.com", price_slug="monthly", amount=2900, mode="subscription"
+    )
+    stripe_post(sp.event("checkout.session.completed", session))
+    stripe_post(sp.event("charge.refunded", {"id": "ch_x", "object": "charge"}))
+    pages = [
+        reverse(f"admin:commerce_{model}_changelist")
+        for model in ("product", "order", "subscription", "stripeevent")
+    ]
+    pages += [
+        reverse("admin:commerce_product_change", args=[Order.objects.get().price.product_id]),
+        reverse("admin:commerce_order_change", args=[Order.objects.get().pk]),
+        reverse("admin:commerce_stripeevent_change", args=[StripeEvent.objects.first().pk]),
+    ]
+
+    # when / then
+    for page in pages:
+        assert admin_client.get(page).status_code == 200, page
+    ignored = StripeEvent.objects.get(type="charge.refunded")
+    assert ignored.status == "ignored" and "No order Tessera recorded" in ignored.result
