@@ -14,16 +14,13 @@ from django.views.decorators.http import require_POST
 from apps.members.models import Member
 from apps.members.services import webhook_refusals_exceeded
 from apps.members.views import member_required
+from config.client_address import client_address
 
 from . import checkout, selectors, stripe_events
 from .forms import OrderForm
 
 # Stripe's events are small, but an invoice with many lines is bigger than a CRM's hook.
 STRIPE_WEBHOOK_MAX_BYTES = 512 * 1024
-
-
-def _address(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 def _member_of(request) -> Member | None:
@@ -83,7 +80,7 @@ def thanks_view(request):
 def stripe_webhook_view(request):
     """Stripe's one webhook URL. 403 for a missing, wrong or stale signature (logged, nothing
     else written); 200 once the event is stored, processed by a worker after commit."""
-    address = _address(request)
+    address = client_address(request)
     if webhook_refusals_exceeded(remote_addr=address):
         # An address that keeps knocking with bad signatures is not logged again.
         return JsonResponse({"error": "Too many refused calls; retry in a minute."}, status=429)

@@ -7,6 +7,7 @@ class MembersConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.automations.facts import offering_facts_register
+        from apps.crm.delivery import local_receiver_register
         from apps.crm.demo import seed_step_register
         from apps.crm.liquid import liquid_context_provider_register
         from apps.crm.timeline import subscriber_panel_register, timeline_provider_register
@@ -16,12 +17,14 @@ class MembersConfig(AppConfig):
         from . import event_types
         from .automation_facts import offering_facts
         from .dependents import endpoint_uses_of_tag
+        from .inbound import webhook_local_deliver
         from .seed import seed_demo_member
         from .services import member_liquid_variables
         from .tasks import CALLS_RESUME_TASK
         from .timeline import login_panel, webhook_calls_timeline
 
         event_types.register()
+        local_receiver_register(webhook_local_deliver)
         tag_dependents_register(name="members", find=endpoint_uses_of_tag)
         timeline_provider_register(
             name="members",
