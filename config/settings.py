@@ -9,7 +9,10 @@ import ipaddress
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
+from django.utils.functional import lazy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -36,7 +39,8 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[:
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[SITE_URL])
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    # Django's admin with Tessera's site (apps/staff/site.py): branding, order, login lock.
+    "apps.staff.apps.TesseraAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -48,6 +52,9 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_prose_editor",
+    "csp",
+    "apps.core",
     "apps.crm",
     "apps.tags",
     "apps.automations",
@@ -55,12 +62,20 @@ INSTALLED_APPS = [
     "apps.members",
     "apps.commerce",
     "apps.api",
+    "apps.staff",
 ]
 
 MIDDLEWARE = [
+    # First: /healthz answers before the Host check and the HTTPS redirect (a load balancer
+    # or a compose healthcheck calls it by address, over plain HTTP).
+    "config.health.HealthzMiddleware",
+    "config.logs.RequestIdMiddleware",
+    "config.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -117,7 +132,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -127,7 +142,7 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},  # see "Files" below
     "staticfiles": {
         "BACKEND": env.str(
             "STATICFILES_BACKEND",
@@ -194,24 +209,68 @@ if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
         "CELERY_TASK_TIME_LIMIT must be larger than CELERY_TASK_SOFT_TIME_LIMIT (the soft limit "
         "gives a task time to stop cleanly before the hard one)."
     )
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "config.beat:Scheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
+# --- Logs and error reports (issue 14) -------------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line, each with the request id of the request (or the
+# task id of the Celery task) it belongs to. The periodic sweeps log at DEBUG unless they did
+# some work (config/logs.py), so an idle site writes next to nothing.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "config.logs.RequestIdFilter"},
+        "quiet_sweeps": {"()": "config.logs.QuietSweepsFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Celery's per-task lines ("received", "succeeded", beat's "sending due task").
+        **{
+            name: {"filters": ["quiet_sweeps"]}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
+    },
 }
+# Celery keeps Django's logging (the format above) instead of installing its own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Sentry, when SENTRY_DSN is set: errors of web requests and Celery tasks, with no personal
+# data (no addresses, cookies or bodies) and no performance tracing unless asked for.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        send_default_pii=False,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
 
 # Tessera's own knobs.
 EVENT_DISPATCH_BATCH_SIZE = env.int("EVENT_DISPATCH_BATCH_SIZE", default=500)
 EVENT_SWEEP_SECONDS = env.int("EVENT_SWEEP_SECONDS", default=5)
 DELIVERY_SWEEP_SECONDS = env.int("DELIVERY_SWEEP_SECONDS", default=10)
 RUN_SWEEP_SECONDS = env.int("RUN_SWEEP_SECONDS", default=2)
-RUN_REAP_SECONDS = env.int("RUN_REAP_SECONDS", default=30)
 RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=300)
 DRIP_SWEEP_SECONDS = env.int("DRIP_SWEEP_SECONDS", default=5)
 INBOUND_WEBHOOK_MAX_BYTES = env.int("INBOUND_WEBHOOK_MAX_BYTES", default=64 * 1024)
@@ -224,6 +283,12 @@ STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
 STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
 # Stripe's own default: a signature older than this is refused (a replayed capture).
 STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# The order form and My orders post to us and are redirected to Stripe's hosted pages: the
+# Content-Security-Policy's form-action on those two pages lets exactly these origins through.
+STRIPE_REDIRECT_ORIGINS = env.list(
+    "STRIPE_REDIRECT_ORIGINS",
+    default=["https://checkout.stripe.com", "https://billing.stripe.com"],
+)
 LOGIN_URL = "members:login"
 LOGIN_REDIRECT_URL = "members:dashboard"
 # Outbound webhooks may target private addresses (a CRM on the same network). Off: only this
@@ -243,20 +308,69 @@ for _proxy in TRUSTED_PROXIES:
             f"TRUSTED_PROXIES: {_proxy!r} is not an address or CIDR (e.g. 10.0.0.0/8)."
         ) from None
 
-# Behind TLS (SITE_URL https): cookies only over HTTPS; a proxy in front says so by header.
-if SITE_URL.startswith("https://"):
-    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+# --- Headers and HTTPS (issue 14) -----------------------------------------------------------
+# Behind TLS (SITE_URL https): cookies only over HTTPS, plain HTTP redirected, and HSTS once
+# SECURE_HSTS_SECONDS says so (it is sticky in browsers, so it is never on by default). A
+# proxy in front says the request was HTTPS by header (BEHIND_TLS_PROXY). README's
+# "Production environment" sets all of them; `check --deploy` then prints nothing.
+HTTPS = SITE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy (django-csp): scripts only from this site's own files, never inline
+# (the builder's htmx, the import progress and the generator's copy button are static files);
+# no plugins, no framing by other sites. Styles allow inline style attributes: admin pages
+# and htmx's loading indicator set them, and CSS cannot run script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        # NONCE: a page may mark its one inline script (the API docs' start-up).
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 EMAIL_SWEEP_SECONDS = env.int("EMAIL_SWEEP_SECONDS", default=10)
 
-# Caches: Redis when REDIS_URL is set (shared by every process: the API throttle needs that),
-# else memory in each process (the demo runs one web process).
+# --- Worker heartbeats and the lease reaper (issue 14, apps/core/leases.py) ------------------
+# Every worker process writes a heartbeat every WORKER_HEARTBEAT_SECONDS; one silent for
+# WORKER_DEAD_AFTER_SECONDS is dead, and the reaper (every LEASE_REAP_SECONDS) hands on the
+# runs, emails and deliveries it held, instead of waiting out their lease.
+WORKER_HEARTBEATS = True
+WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=2)
+WORKER_DEAD_AFTER_SECONDS = env.int("WORKER_DEAD_AFTER_SECONDS", default=10)
+LEASE_REAP_SECONDS = env.int("LEASE_REAP_SECONDS", default=5)
+# How often beat runs inbound webhook calls whose ring was lost (a flushed broker).
+CALL_SWEEP_SECONDS = env.int("CALL_SWEEP_SECONDS", default=10)
+# Beat silent this long is reported down by /healthz?deep=1.
+BEAT_STALE_AFTER_SECONDS = env.int("BEAT_STALE_AFTER_SECONDS", default=30)
+
+# Caches: Redis when REDIS_URL is set, else files under var/cache/. Either way every process
+# shares it: the doorbells' "a ring is queued" flags are set by the web process and cleared
+# by the worker, and the throttles count across every web process. A per-process memory
+# cache silenced the demo's doorbells (config/cache.py).
 CACHES = {
     "default": {"BACKEND": "config.cache.ReusingRedisCache", "LOCATION": REDIS_URL}
     if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    else {
+        "BACKEND": "config.cache.SharedFileCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+        # Culling drops a third of the keys at random past this: throttle counters and
+        # doorbell flags are few, so it should never happen.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
 }
 # Kit's limit: 120 requests per rolling 60 seconds per API key.
 KIT_API_RATE_LIMIT = env.int("KIT_API_RATE_LIMIT", default=120)
@@ -298,3 +412,73 @@ SPECTACULAR_SETTINGS = {
         "EndpointStatusEnum": "apps.members.models.EndpointStatus",
     },
 }
+
+# Course player (issue 18) -----------------------------------------------------------------
+# Files (lesson attachments, offering images) go through Django's storage API. Local files by
+# default, under var/files/ and never under a public URL: the app serves each download after
+# checking access. S3-compatible storage when S3_BUCKET is set (django-storages): private
+# objects, and downloads redirect to a signed URL that expires after S3_URL_EXPIRE_SECONDS.
+FILES_ROOT = Path(env.str("FILES_ROOT", default=str(VAR_DIR / "files")))
+S3_BUCKET = env.str("S3_BUCKET", default="")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("S3_REGION", default="") or None,
+            "access_key": env.str("S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("S3_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env.int("S3_URL_EXPIRE_SECONDS", default=300),
+            "file_overwrite": False,
+        },
+    }
+else:
+    # base_url points nowhere that is served: a stray file.url must not become a public path.
+    STORAGES["default"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(FILES_ROOT), "base_url": "/files-are-served-by-the-app/"},
+    }
+FILE_UPLOAD_MAX_BYTES = env.int("FILE_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
+# Hosts a lesson's <iframe> may come from (exact host names). Anything else is removed when
+# the lesson is saved, and the admin says so.
+LESSON_IFRAME_HOSTS = env.list(
+    "LESSON_IFRAME_HOSTS",
+    default=[
+        "www.youtube.com",
+        "youtube.com",
+        "www.youtube-nocookie.com",
+        "player.vimeo.com",
+        "fast.wistia.net",
+        "fast.wistia.com",
+        "www.loom.com",
+        "loom.com",
+        "iframe.mediadelivery.net",
+        "player.mediadelivery.net",
+    ],
+)
+# Hosts a lesson's <video>/<audio> may load from besides this site's own paths.
+LESSON_MEDIA_HOSTS = env.list("LESSON_MEDIA_HOSTS", default=[])
+# The Content-Security-Policy lets lesson pages (and the editor) frame exactly the video hosts
+# the cleaner keeps, and play <video>/<audio> from the allowed media hosts.
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["frame-src"] += [f"https://{h}" for h in LESSON_IFRAME_HOSTS]
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["media-src"] = [
+    "'self'",
+    *(f"https://{h}" for h in LESSON_MEDIA_HOSTS),
+]
+DJANGO_PROSE_EDITOR_EXTENSIONS = [
+    {
+        # Resolved late: the static storage's hashed name exists only once apps are loaded.
+        "js": [lazy(static, str)("offerings/embed.js")],
+        "extensions": {"Embed": "apps.offerings.content.embed_allowlist"},
+    }
+]
+# Member pages in the visitor's language (LocaleMiddleware: the language cookie set from My
+# account, else the browser's); dates in the site's time zone, labelled.
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The lesson body is cleaned by apps/offerings/content.py (with a report of what it removed),
+# not by the editor field's own sanitizer, which would remove silently.
+SILENCED_SYSTEM_CHECKS = ["django_prose_editor.W004"]

@@ -3,12 +3,14 @@ broadcasts and hooks. Writes go through services."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from . import emails
+from .admin import LogAdminMixin
 from .liquid import TemplateError, template_check
 from .models import (
     Broadcast,
@@ -104,8 +106,16 @@ class SequenceEmailAdmin(admin.ModelAdmin):
         ]
 
     def preview_view(self, request, pk):
-        """Render the email for a chosen subscriber, showing a Liquid error with its line."""
+        """Render the email for a chosen subscriber, showing a Liquid error with its line.
+        It shows a subscriber's data, so it needs "view email" and "view subscriber"; their
+        secrets (sensitive fields, set-password links) only with the right to see them."""
         email = get_object_or_404(SequenceEmail, pk=pk)
+        if not (
+            self.has_view_permission(request, email)
+            and request.user.has_perm("crm.view_subscriber")
+        ):
+            raise PermissionDenied
+        may_see_secrets = request.user.has_perm("crm.view_subscriber_secrets")
         subscriber = (
             Subscriber.objects.filter(pk=request.GET.get("subscriber")).first()
             if request.GET.get("subscriber", "").isdigit()
@@ -113,7 +123,12 @@ class SequenceEmailAdmin(admin.ModelAdmin):
         )
         subscriber = subscriber or Subscriber.objects.order_by("pk").first()
         rendered = (
-            emails.email_preview(subject=email.subject, body=email.body, subscriber=subscriber)
+            emails.email_preview(
+                subject=email.subject,
+                body=email.body,
+                subscriber=subscriber,
+                show_sensitive=may_see_secrets,
+            )
             if subscriber
             else None
         )
@@ -126,13 +141,14 @@ class SequenceEmailAdmin(admin.ModelAdmin):
                 "email": email,
                 "subscriber": subscriber,
                 "rendered": rendered,
+                "secrets_hidden": not may_see_secrets,
                 "opts": self.model._meta,
             },
         )
 
 
 @admin.register(EmailMessage)
-class EmailMessageAdmin(admin.ModelAdmin):
+class EmailMessageAdmin(LogAdminMixin, admin.ModelAdmin):
     """The outbox: every email, rendered, with what became of it."""
 
     list_display = [
@@ -140,6 +156,7 @@ class EmailMessageAdmin(admin.ModelAdmin):
         "to_email",
         "subject",
         "kind",
+        "purpose",
         "status",
         "uncertain",
         "attempts",
@@ -164,15 +181,25 @@ class EmailMessageAdmin(admin.ModelAdmin):
         "sent_at",
         "sequence_email",
         "broadcast",
+        "next_attempt_at",
     ]
+    fields = readonly_fields
     actions = ["requeue"]
     show_full_result_count = False
     list_per_page = 100
 
-    def has_add_permission(self, request):
-        return False
+    @admin.display(description="marketing?", ordering="is_marketing")
+    def purpose(self, obj):
+        return "Marketing" if obj.is_marketing else "Transactional"
 
-    @admin.action(description="Queue held or failed emails again")
+    def get_fields(self, request, obj=None):
+        # Bodies hold live set-password links: reading them is a right of its own.
+        fields = super().get_fields(request, obj)
+        if request.user.has_perm("crm.view_emailmessage_body"):
+            return fields
+        return [f for f in fields if f != "body_text"]
+
+    @admin.action(description="Queue held or failed emails again", permissions=["change"])
     def requeue(self, request, queryset):
         count = emails.emails_requeue(message_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Queued {count} email(s) again.")
@@ -228,7 +255,7 @@ class BroadcastAdmin(admin.ModelAdmin):
     list_display = ["subject", "status", "send_at", "published_at"]
     actions = ["send_now"]
 
-    @admin.action(description="Send selected broadcasts now")
+    @admin.action(description="Send selected broadcasts now", permissions=["change"])
     def send_now(self, request, queryset):
         for broadcast in queryset:
             if broadcast.status != BroadcastStatus.DRAFT and broadcast.status != (

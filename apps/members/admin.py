@@ -1,14 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from apps.crm.admin import ReadOnlyInline
+from apps.crm.admin import LogAdminMixin, ReadOnlyInline
 from apps.offerings.models import Offering
-from apps.tags.models import Tag
+from apps.tags.services import tag_get_or_create
+from apps.tags.widgets import TagNameField
 
 from . import services
 from .models import Member, Operation, WebhookCall, WebhookEndpoint
@@ -29,12 +31,11 @@ class MemberAdmin(admin.ModelAdmin):
 class MintForm(forms.Form):
     operation = forms.ChoiceField(choices=Operation.choices)
     offering = forms.ModelChoiceField(queryset=Offering.objects.all())
-    trigger_tag = forms.ModelChoiceField(
-        queryset=Tag.objects.all(),
+    trigger_tag = TagNameField(
         required=False,
         label="CRM tag that fires it (optional)",
         help_text="With a tag, the built-in CRM POSTs to the URL when the tag is added, and the "
-        "operation removes the tag afterwards.",
+        "operation removes the tag afterwards. A new name creates the tag.",
     )
     label = forms.CharField(max_length=200, required=False)
     cart = forms.ChoiceField(
@@ -50,6 +51,13 @@ class MintForm(forms.Form):
         help_text="ThriveCart's secret word, the WooCommerce webhook secret, your Gumroad "
         "seller id, or the Stripe signing secret (whsec_...). SamCart sends none.",
     )
+
+
+@transaction.atomic
+def _mint(*, trigger_tag: str | None, **fields) -> WebhookEndpoint:
+    """The tag typed, made if it is new, in the same transaction as the endpoint."""
+    tag = tag_get_or_create(name=trigger_tag)[0] if trigger_tag else None
+    return services.endpoint_mint(trigger_tag=tag, **fields)
 
 
 class CallInline(ReadOnlyInline):
@@ -96,8 +104,23 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         ]
         return custom + urls
 
+    # A URL is a capability: seeing, minting, rotating and revoking one each need their own
+    # permission, beyond viewing the endpoint (``WebhookEndpoint.Meta.permissions``).
+    def has_url_permission(self, request) -> bool:
+        return request.user.has_perm("members.view_webhookendpoint_url")
+
     def has_mint_permission(self, request) -> bool:
-        return request.user.has_perm("members.add_webhookendpoint")
+        return request.user.has_perm("members.mint_webhookendpoint")
+
+    def has_rotate_permission(self, request) -> bool:
+        return request.user.has_perm("members.rotate_webhookendpoint")
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("members.revoke_webhookendpoint")
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields if self.has_url_permission(request) else [f for f in fields if f != "url"]
 
     def changelist_view(self, request, extra_context=None):
         # This page replaces Django's changelist, so it makes Django's checks itself: the URLs
@@ -109,7 +132,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         form = MintForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                endpoint = services.endpoint_mint(**form.cleaned_data)
+                endpoint = _mint(**form.cleaned_data)
             except ValidationError as exc:
                 form.add_error(None, " ".join(exc.messages))
             else:
@@ -131,11 +154,15 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             "form": form,
             "endpoints": endpoints,
             "opts": self.model._meta,
+            "may_see_urls": self.has_url_permission(request),
+            "may_mint": self.has_mint_permission(request),
+            "may_rotate": self.has_rotate_permission(request),
+            "may_revoke": self.has_revoke_permission(request),
         }
         return TemplateResponse(request, "admin/members/webhook_generator.html", context)
 
     def rotate_view(self, request, pk):
-        if not self.has_change_permission(request):
+        if not self.has_rotate_permission(request):
             raise PermissionDenied
         endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
         if request.method == "POST":
@@ -144,7 +171,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return redirect("admin:members_webhookendpoint_changelist")
 
     def revoke_view(self, request, pk):
-        if not self.has_change_permission(request):
+        if not self.has_revoke_permission(request):
             raise PermissionDenied
         endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
         if request.method == "POST":
@@ -156,7 +183,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookCall)
-class WebhookCallAdmin(admin.ModelAdmin):
+class WebhookCallAdmin(LogAdminMixin, admin.ModelAdmin):
     """The call log: every inbound call with what it carried and what it did."""
 
     list_display = ["id", "received_at", "endpoint", "http_status", "status", "result", "error"]
@@ -165,6 +192,7 @@ class WebhookCallAdmin(admin.ModelAdmin):
     list_select_related = ["endpoint__offering"]
     readonly_fields = [
         "endpoint",
+        "subscriber",
         "received_at",
         "remote_addr",
         "path",
@@ -176,11 +204,9 @@ class WebhookCallAdmin(admin.ModelAdmin):
         "error",
         "finished_at",
     ]
+    fields = readonly_fields
     actions = ["replay"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Replay selected calls", permissions=["change"])
     def replay(self, request, queryset):

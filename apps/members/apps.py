@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class MembersConfig(AppConfig):
@@ -33,7 +34,9 @@ class MembersConfig(AppConfig):
         )
         subscriber_panel_register(name="members", provide=login_panel)
         offering_facts_register(name="members", provide=offering_facts)
-        liquid_context_provider_register(name="members", provide=member_liquid_variables)
+        liquid_context_provider_register(
+            name="members", provide=member_liquid_variables, secrets=["set_password_url"]
+        )
         seed_step_register(name="members.demo", order=50, run=seed_demo_member)
         connect(
             self,
@@ -41,7 +44,7 @@ class MembersConfig(AppConfig):
                 PeriodicSpec(
                     name="members: run webhook calls left unprocessed",
                     task=CALLS_RESUME_TASK,
-                    every_seconds=60,
+                    every_seconds=settings.CALL_SWEEP_SECONDS,
                 )
             ],
         )

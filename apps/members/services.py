@@ -12,9 +12,11 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from apps.crm.emails import email_transactional_queue
 from apps.crm.events import event_record, events_buffered
-from apps.crm.models import Subscriber
+from apps.crm.models import EmailKind, Subscriber
 from apps.crm.services import (
     email_normalize,
     subscriber_fields_set,
@@ -30,6 +32,7 @@ from config.throttle import window_allow, window_hit
 
 from .event_types import MEMBER_LOGIN_CREATED
 from .lock_objects import calls_accepted_claim
+from .logins import LOGIN_WINDOW
 from .models import (
     CallStatus,
     EndpointStatus,
@@ -40,15 +43,11 @@ from .models import (
     WebhookEndpoint,
 )
 from .purchases import Cart, purchase_handler
-from .tokens import login_link_tokens, set_password_tokens, uid_for
+from .tokens import LOGIN_LINK_MAX_AGE, login_link_tokens, set_password_tokens, uid_for
 
 logger = logging.getLogger(__name__)
 
 GENERATED_PASSWORD_BYTES = 12
-LOGIN_MAX_FAILURES = 10
-LOGIN_ADDRESS_MAX_FAILURES = 50
-LOGIN_WINDOW = timedelta(minutes=15)
-LOGIN_LOCK = timedelta(minutes=15)
 REDACTED = "[redacted]"
 _SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey", "signature")
 
@@ -149,6 +148,38 @@ def member_login_link_url(member: Member) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
+LINK_MINUTES = int(LOGIN_LINK_MAX_AGE.total_seconds() // 60)
+
+
+@transaction.atomic
+def member_login_link_email(*, email: str) -> bool:
+    """Queue a one-time login link in the outbox if a member has this address (the page
+    never says whether one does). Staff log in through the admin, never by link."""
+    member = (
+        Member.objects.select_related("user", "subscriber")
+        .filter(user__email__iexact=email, user__is_active=True, user__is_staff=False)
+        .first()
+    )
+    if member is None:
+        return False
+    email_transactional_queue(
+        subscriber=member.subscriber,
+        kind=EmailKind.LOGIN_LINK,
+        subject=gettext("Your login link"),
+        body=gettext(
+            "Hello %(name)s,\n\nOpen this link to log in (it works once, within %(minutes)s "
+            "minutes):\n%(link)s\n\nIf you did not ask for it, ignore this email.\n"
+        )
+        % {
+            "name": member.subscriber.first_name or gettext("there"),
+            "minutes": LINK_MINUTES,
+            "link": member_login_link_url(member),
+        },
+        to_email=member.user.email,
+    )
+    return True
+
+
 EMAIL_CHANGE_SALT = "tessera.members.email_change"
 EMAIL_CHANGE_MAX_AGE = timedelta(days=2)
 
@@ -161,12 +192,21 @@ def member_email_change_request(*, member: Member, email: str) -> str | None:
     if new == member.subscriber.email:
         return None
     if Subscriber.objects.filter(email=new).exclude(pk=member.subscriber_id).exists():
-        raise ValidationError(f"Another subscriber already uses {new}.")
+        message = gettext("Another subscriber already uses %(email)s.")
+        raise ValidationError(message % {"email": new})
     token = signing.dumps({"member": member.pk, "email": new}, salt=EMAIL_CHANGE_SALT)
     link = f"{settings.SITE_URL}{reverse('members:email_confirm', args=[token])}"
-    from .tasks import email_change_send
-
-    transaction.on_commit(lambda: email_change_send.delay(new, link), robust=True)
+    email_transactional_queue(
+        subscriber=member.subscriber,
+        kind=EmailKind.EMAIL_CHANGE,
+        subject=gettext("Confirm your new email address"),
+        body=gettext(
+            "Open this link to use %(email)s for your account:\n%(link)s\n\n"
+            "If you did not ask for this, ignore this email."
+        )
+        % {"email": new, "link": link},
+        to_email=new,
+    )
     return new
 
 
@@ -176,7 +216,7 @@ def member_email_change_confirm(*, token: str) -> Member:
             token, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE.total_seconds()
         )
     except signing.BadSignature:
-        raise ValidationError("This confirmation link is invalid or expired.") from None
+        raise ValidationError(gettext("This confirmation link is invalid or expired.")) from None
     member = Member.objects.select_related("subscriber", "user").get(pk=data["member"])
     return member_account_update(
         member=member, first_name=member.subscriber.first_name, email=data["email"]
@@ -430,7 +470,10 @@ def webhook_call_refuse(
 
 
 CALLS_PER_BATCH = 50
-CALL_STUCK_AFTER = timedelta(minutes=2)
+# An accepted call is rung at once; one still waiting after this lost its ring (a flushed
+# broker, a dead worker). Calls being run are row-locked and skipped, so the sweep may be
+# eager: a lost ring costs seconds, not minutes.
+CALL_STUCK_AFTER = timedelta(seconds=10)
 CALLS_RESUMED_PER_SWEEP = 200
 
 
@@ -645,41 +688,7 @@ def endpoint_revoke(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     return endpoint
 
 
-# Login throttling -------------------------------------------------------------------------
-
-
-def _throttle_keys(username: str, address: str | None) -> list[tuple[str, int]]:
-    keys = [(f"account:{(username or '').strip().lower()}", LOGIN_MAX_FAILURES)]
-    if address:
-        keys.append((f"address:{address}", LOGIN_ADDRESS_MAX_FAILURES))
-    return keys
-
-
-def login_locked_until(*, username: str, address: str | None):
-    now = timezone.now()
-    keys = [k for k, _ in _throttle_keys(username, address)]
-    return (
-        LoginThrottle.objects.filter(key__in=keys, locked_until__gt=now)
-        .order_by("-locked_until")
-        .values_list("locked_until", flat=True)
-        .first()
-    )
-
-
-@transaction.atomic
-def login_failure_record(*, username: str, address: str | None) -> None:
-    now = timezone.now()
-    for key, limit in _throttle_keys(username, address):
-        row, _ = LoginThrottle.objects.select_for_update().get_or_create(
-            key=key, defaults={"window_started_at": now}
-        )
-        if row.window_started_at < now - LOGIN_WINDOW:
-            row.failures, row.window_started_at = 0, now
-        row.failures += 1
-        if row.failures >= limit:
-            row.locked_until = now + LOGIN_LOCK
-            logger.warning("login locked for %s after %s failures", key.split(":")[0], row.failures)
-        row.save()
+# Email requests (login links, password resets) ----------------------------------------
 
 
 LINK_REQUESTS_PER_EMAIL = 5
@@ -705,7 +714,3 @@ def email_request_allowed(*, purpose: str, email: str, address: str | None) -> b
         row.save(update_fields=["failures", "window_started_at"])
         allowed = allowed and row.failures <= limit
     return allowed
-
-
-def login_success_record(*, username: str) -> None:
-    LoginThrottle.objects.filter(key=f"account:{(username or '').strip().lower()}").delete()

@@ -28,6 +28,7 @@ def shop(settings, live_server, monkeypatch):
     settings.STRIPE_WEBHOOK_SECRET = sp.WEBHOOK_SECRET
     with FakeStripe() as fake:
         monkeypatch.setattr(stripe, "api_base", fake.url)
+        settings.STRIPE_REDIRECT_ORIGINS = [fake.url.rstrip("/")]
         monkeypatch.setattr(stripe, "max_network_retries", 0)
         yield fake
 

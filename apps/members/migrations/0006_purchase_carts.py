@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0004_webhookcall_accepted_index'),
+        ('members', '0005_staff_permissions'),
     ]
 
     operations = [
