@@ -124,7 +124,7 @@ class AutomationAdmin(admin.ModelAdmin):
     list_display = ["name", "status", "reentry", *RUN_COUNTS]
     list_filter = ["status"]
     search_fields = ["name"]
-    fields = ["name", "status", "reentry", "description"]
+    fields = ["name", "status", "reentry", "wait_warn_days", "description"]
     inlines = [TriggerInline, NodeInline]
     change_list_template = "admin/automations/automation/change_list.html"
     change_form_template = "admin/automations/automation/change_form.html"
@@ -235,7 +235,11 @@ class AutomationAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if not change:
             created = services.automation_create(
-                name=obj.name, status="draft", reentry=obj.reentry, description=obj.description
+                name=obj.name,
+                status="draft",
+                reentry=obj.reentry,
+                description=obj.description,
+                wait_warn_days=obj.wait_warn_days,
             )
             obj.pk, obj.created_at = created.pk, created.created_at
             self._wanted_status = obj.status
@@ -243,7 +247,11 @@ class AutomationAdmin(admin.ModelAdmin):
         status = obj.status
         current = Automation.objects.get(pk=obj.pk)
         services.automation_update(
-            automation=current, name=obj.name, reentry=obj.reentry, description=obj.description
+            automation=current,
+            name=obj.name,
+            reentry=obj.reentry,
+            description=obj.description,
+            wait_warn_days=obj.wait_warn_days,
         )
         if status != current.status:
             services.automation_set_status(automation=current, status=status)

@@ -51,10 +51,14 @@ class SendEmailKind(NodeKind):
                 )
             ]
         )
-        status, error = EmailMessage.objects.filter(key=key).values_list("status", "error").get()
+        pk, status, error = (
+            EmailMessage.objects.filter(key=key).values_list("pk", "status", "error").get()
+        )
         if status == EmailStatus.HELD:
-            return Outcome(detail=f"email held: {error}")
-        return Outcome(detail="email queued")
+            # The run moves on; the email waits in the outbox and the hold sweep sends it
+            # once it renders (the login exists), or a creator releases or cancels it.
+            return Outcome(held=True, detail=f"held: {error} (email #{pk})")
+        return Outcome(detail=f"email #{pk} queued")
 
 
 class EmailSequenceKind(NodeKind):

@@ -7,6 +7,7 @@ from .models import ACTIVE_RUN_STATUSES, Automation, Node, Run, RunStatus, RunSt
 
 PASSED_OUTCOMES = (
     StepOutcome.PASSED,
+    StepOutcome.HELD,
     StepOutcome.BRANCHED,
     StepOutcome.COMPLETED,
     StepOutcome.EXITED,

@@ -11,8 +11,12 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True)
 class EventType:
+    """``filters``: payload keys an entry trigger or event step may narrow this event by
+    (``offering_id``: "access granted to *this* offering")."""
+
     key: str
     label: str
+    filters: tuple[str, ...] = ()
 
 
 SUBSCRIBER_ACTIVATE = "subscriber_activate"
@@ -33,11 +37,15 @@ LINK_CLICK = "link_click"
 _REGISTRY: dict[str, EventType] = {}
 
 
-def event_type_register(*, key: str, label: str) -> None:
+def event_type_register(*, key: str, label: str, filters: tuple[str, ...] = ()) -> None:
     existing = _REGISTRY.get(key)
     if existing is not None and existing.label != label:
         raise ValueError(f"Event type {key!r} is already registered as {existing.label!r}.")
-    _REGISTRY[key] = EventType(key=key, label=label)
+    _REGISTRY[key] = EventType(key=key, label=label, filters=tuple(filters))
+
+
+def event_type_get(key: str) -> EventType | None:
+    return _REGISTRY.get(key)
 
 
 def event_types_all() -> list[EventType]:
@@ -47,6 +55,14 @@ def event_types_all() -> list[EventType]:
 def event_type_is_known(key: str) -> bool:
     return key in _REGISTRY
 
+
+_FILTERS = {
+    FORM_SUBSCRIBE: ("form_id",),
+    COURSE_SUBSCRIBE: ("sequence_id",),
+    COURSE_COMPLETE: ("sequence_id",),
+    COURSE_CANCEL: ("sequence_id",),
+    PRODUCT_PURCHASE: ("product_id",),
+}
 
 for _key, _label in (
     (SUBSCRIBER_ACTIVATE, "Subscriber activated"),
@@ -64,4 +80,4 @@ for _key, _label in (
     (FIELD_DELETED, "Custom field deleted"),
     (LINK_CLICK, "Clicked a link (not tracked yet)"),
 ):
-    event_type_register(key=_key, label=_label)
+    event_type_register(key=_key, label=_label, filters=_FILTERS.get(_key, ()))

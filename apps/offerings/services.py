@@ -284,13 +284,21 @@ def drip_sweep(*, now=None, max_batches: int = 100) -> int:
 
 @transaction.atomic
 def offering_grant(
-    *, subscriber: Subscriber, offering: Offering, source: str, now=None
+    *,
+    subscriber: Subscriber,
+    offering: Offering,
+    source: str,
+    now=None,
+    announce: bool = False,
+    new_login: bool = False,
 ) -> AccessGrant:
     """Give access: the base tag, and every module due now, then the drip for the rest.
 
     Granting again after a revoke continues the drip from the first grant (modules that came
     due meanwhile open at once); it does not restart it. Granting an active grant again changes
-    nothing."""
+    nothing, and records no ``access_granted`` unless ``announce``: a release always ends in
+    that event (``already_active`` says it changed nothing), so a flow waiting for "access to
+    this offering" moves on for a returning member as for a new one (``new_login``)."""
     now = now or timezone.now()
     grant = grant_for_update(subscriber_id=subscriber.pk, offering_id=offering.pk).first()
     changed = False
@@ -311,11 +319,16 @@ def offering_grant(
         )
     taggings_add(pairs=[(subscriber.pk, offering.base_tag_id)], source=f"offering:{source}")
     grants_release_due(grants=[grant], now=now, source=source)
-    if changed:
+    if changed or announce:
         event_record(
             subscriber_id=subscriber.pk,
             type=ACCESS_GRANTED,
-            payload={"offering_id": offering.pk, "source": source},
+            payload={
+                "offering_id": offering.pk,
+                "source": source,
+                "new_login": new_login,
+                "already_active": not changed,
+            },
         )
     return grant
 
