@@ -8,7 +8,7 @@ from django.db.models import Q
 
 from apps.crm.health import HealthItem, admin_list_url, seconds_shown
 
-from .engine import engine_health
+from .engine import _label, engine_health
 from .models import Automation, Run, RunStatus
 
 # A due run later than this means the run sweep is behind (or beat is not running).
@@ -59,10 +59,10 @@ def automations_health(now: datetime) -> list[HealthItem]:
             hint="The reaper hands them on; manage.py resume_stuck does it now.",
         ),
         HealthItem(
-            label="Runs waiting past their automation's limit",
+            label="Runs waiting longer than their automation allows",
             value=str(late)
             + (
-                f" · longest: {oldest.subscriber.email} at {oldest.current_node} "
+                f" · longest: {oldest.subscriber.email} at {_label(oldest.current_node)} "
                 f"in {oldest.automation.name!r} since {oldest.node_arrived_at:%Y-%m-%d}"
                 if oldest
                 else ""

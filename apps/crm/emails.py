@@ -44,6 +44,12 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 EMAIL_LEASE = timedelta(minutes=5)
+# A held email is rendered again after HOLD_RECHECK_BASE, then twice as long each time up to
+# HOLD_RECHECK_MAX: its cause (no login yet, an empty field) is usually gone in seconds, and an
+# event (the login created, a field set) brings the check forward at once.
+HOLD_RECHECK_BASE = timedelta(minutes=1)
+HOLD_RECHECK_MAX = timedelta(hours=6)
+HOLD_RECHECK_BATCH = 200
 EMAIL_MAX_ATTEMPTS = 5
 EMAIL_RETRY_BASE = timedelta(minutes=1)
 EMAIL_SEND_BATCH = 200
@@ -87,7 +93,7 @@ def emails_enqueue(drafts: list[Draft]) -> int:
             body = template_render(draft.body, context)
         except TemplateError as exc:
             status, subject, body = EmailStatus.HELD, draft.subject, draft.body
-            error = f"Held, not sent: {exc}. Fix the template or the subscriber's data."
+            error = _held_reason(exc)
         rows.append(
             EmailMessage(
                 subscriber=draft.subscriber,
@@ -99,7 +105,7 @@ def emails_enqueue(drafts: list[Draft]) -> int:
                 body_text=body,
                 status=status,
                 error=error,
-                next_attempt_at=now if status == EmailStatus.QUEUED else None,
+                next_attempt_at=now if status == EmailStatus.QUEUED else now + HOLD_RECHECK_BASE,
                 sequence_email=draft.sequence_email,
                 broadcast=draft.broadcast,
             )
@@ -124,15 +130,21 @@ def email_preview(*, subject: str, body: str, subscriber: Subscriber) -> dict:
         return {"subject": subject, "body": body, "error": str(exc), "line": exc.line}
 
 
-@transaction.atomic
-def emails_requeue(*, message_ids: list[int]) -> int:
-    """Render held or failed emails again (after the template or the data was fixed) and
-    queue those that render now."""
-    messages = list(
-        EmailMessage.objects.filter(
-            pk__in=message_ids, status__in=[EmailStatus.HELD, EmailStatus.FAILED]
-        ).select_related("subscriber", "sequence_email", "broadcast")
+def _held_reason(exc: TemplateError) -> str:
+    return (
+        f"Held, not sent: {exc}. It is sent by itself once it renders (the login exists, the "
+        "field is set); or fix the template, or release or cancel it by hand."
     )
+
+
+def _hold_recheck_at(now: datetime, checks: int) -> datetime:
+    return now + min(HOLD_RECHECK_BASE * 2 ** min(checks, 16), HOLD_RECHECK_MAX)
+
+
+def _render_again(messages: list[EmailMessage], *, now: datetime) -> int:
+    """Render held or failed emails again from their source (the sequence email, the
+    broadcast, or the template a held row keeps); queue those that render now, note the
+    reason and the next check on those that do not. Returns how many were queued."""
     contexts = liquid_contexts({m.subscriber_id: m.subscriber for m in messages}.values())
     requeued = 0
     for message in messages:
@@ -145,19 +157,91 @@ def emails_requeue(*, message_ids: list[int]) -> int:
             message.subject = template_render(subject, contexts[message.subscriber_id])[:255]
             message.body_text = template_render(body, contexts[message.subscriber_id])
         except TemplateError as exc:
-            message.error = f"Held, not sent: {exc}."
-            message.save(update_fields=["error"])
+            message.error = _held_reason(exc)
+            if message.status == EmailStatus.HELD:
+                message.hold_checks += 1
+                message.next_attempt_at = _hold_recheck_at(now, message.hold_checks)
+            message.save(update_fields=["error", "hold_checks", "next_attempt_at"])
             continue
-        message.status, message.error, message.next_attempt_at = (
-            EmailStatus.QUEUED,
-            "",
-            timezone.now(),
-        )
+        message.status, message.error, message.next_attempt_at = EmailStatus.QUEUED, "", now
         message.save(update_fields=["subject", "body_text", "status", "error", "next_attempt_at"])
         requeued += 1
     if requeued:
         oncommit.on_commit_once(_kick_sender)
     return requeued
+
+
+@transaction.atomic
+def emails_requeue(*, message_ids: list[int]) -> int:
+    """Render held or failed emails again (after the template or the data was fixed) and
+    queue those that render now: the creator's "release" of a held email."""
+    messages = list(
+        EmailMessage.objects.filter(
+            pk__in=message_ids, status__in=[EmailStatus.HELD, EmailStatus.FAILED]
+        )
+        .select_related("subscriber", "sequence_email", "broadcast")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )
+    return _render_again(messages, now=timezone.now())
+
+
+@transaction.atomic
+def emails_cancel(*, message_ids: list[int]) -> int:
+    """A creator decides a held (or failed) email must never go out: it stays in the log,
+    cancelled, and no sweep touches it again."""
+    return EmailMessage.objects.filter(
+        pk__in=message_ids, status__in=[EmailStatus.HELD, EmailStatus.FAILED]
+    ).update(status=EmailStatus.CANCELLED, next_attempt_at=None)
+
+
+@transaction.atomic
+def emails_held_recheck_batch(*, now=None, limit: int = HOLD_RECHECK_BATCH) -> int:
+    """The hold sweep: claim held emails whose next check is due (SKIP LOCKED) and render
+    them again; those whose cause is gone are queued and sent. Returns how many it checked."""
+    now = now or timezone.now()
+    messages = list(
+        EmailMessage.objects.filter(status=EmailStatus.HELD, next_attempt_at__lte=now)
+        .select_related("subscriber", "sequence_email", "broadcast")
+        .order_by("next_attempt_at", "pk")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+    _render_again(messages, now=now)
+    return len(messages)
+
+
+def emails_held_recheck(*, now=None, max_batches: int = 20) -> int:
+    checked = 0
+    for _ in range(max_batches):
+        batch = emails_held_recheck_batch(now=now)
+        checked += batch
+        if batch < HOLD_RECHECK_BATCH:
+            break
+    return checked
+
+
+def emails_held_recheck_soon(*, subscriber_ids) -> int:
+    """Something these subscribers' held emails may have been waiting for happened (their
+    login was created, a field was set): bring the check forward to now and ring the sweep.
+    Runs inside the caller's transaction; the sweep itself is durable (beat runs it too)."""
+    moved = EmailMessage.objects.filter(
+        subscriber_id__in=list(subscriber_ids), status=EmailStatus.HELD
+    ).update(next_attempt_at=timezone.now())
+    if moved:
+        oncommit.on_commit_once(_kick_hold_sweep)
+    return moved
+
+
+def held_emails_on_events(events) -> None:
+    """A consumer: an event that may have removed a held email's cause (a field was set; the
+    members app adds "login created") checks that subscriber's held emails now."""
+    emails_held_recheck_soon(subscriber_ids={e.subscriber_id for e in events if e.subscriber_id})
+
+
+def _kick_hold_sweep() -> None:
+    from .tasks import emails_held_recheck
+
+    doorbell_ring(emails_held_recheck)
 
 
 # Sending ----------------------------------------------------------------------------------

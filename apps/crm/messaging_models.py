@@ -98,6 +98,7 @@ class EmailStatus(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
     SUPPRESSED = "suppressed", "Not sent (unsubscribed or bounced)"
+    CANCELLED = "cancelled", "Cancelled by hand (not sent)"
 
 
 class EmailKind(models.TextChoices):
@@ -126,7 +127,10 @@ class EmailMessage(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     uncertain = models.BooleanField(default=False)
+    # Queued: when to send. Held: when the hold sweep renders it again to see whether its cause
+    # is gone (the login exists now); ``hold_checks`` counts those tries (for the backoff).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    hold_checks = models.PositiveSmallIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -148,6 +152,10 @@ class EmailMessage(models.Model):
                 fields=["locked_until"], name="crm_email_leased", condition=Q(status="sending")
             ),
             models.Index(fields=["subscriber", "-id"], name="crm_email_subscriber"),
+            # The hold sweep's claim and Health's count: held rows only (few, and short-lived).
+            models.Index(
+                fields=["next_attempt_at"], name="crm_email_held", condition=Q(status="held")
+            ),
         ]
 
     def __str__(self) -> str:
