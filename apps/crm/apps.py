@@ -10,8 +10,8 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         from config.periodic import PeriodicSpec, connect
 
-        from .demo import seed_step_register
         from . import event_types
+        from .demo import seed_step_register
         from .dispatch import consumer_register
         from .emails import held_emails_on_events
         from .hooks import hooks_on_events
