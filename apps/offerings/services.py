@@ -335,10 +335,54 @@ def offering_grant(
 
 @transaction.atomic
 def offering_revoke(*, subscriber: Subscriber, offering: Offering, source: str) -> bool:
-    """End access: the revoke tag (which wins over every allow tag) and the grant's end time.
+    """End access: the grant's end time and the revoke tag (which wins over every allow tag).
     The account, progress and release history stay."""
+    ended = offering_end(subscriber=subscriber, offering=offering, source=source)
     taggings_add(pairs=[(subscriber.pk, offering.revoke_tag_id)], source=f"offering:{source}")
-    return offering_end(subscriber=subscriber, offering=offering, source=source)
+    return ended
+
+
+def grants_end_on_revoke_tags(pairs: list[tuple[int, int]], source: str) -> int:
+    """Tags are permissions: an offering's Revoke Access tag added by anyone (an admin, an
+    automation, the API, an import) ends that member's active grant in the same transaction,
+    so the dashboard, the pages and the API agree at once. Removing the tag again does not
+    restore access; a new release (or Update User with an access tag) does, and the drip
+    carries on from the first grant. Two queries when no revoke tag is among ``pairs``'s
+    tags: one."""
+    by_tag: dict[int, list[int]] = defaultdict(list)
+    for offering_id, tag_id in Offering.objects.filter(
+        revoke_tag_id__in={t for _, t in pairs}
+    ).values_list("pk", "revoke_tag_id"):
+        by_tag[tag_id].append(offering_id)
+    if not by_tag:
+        return 0
+    wanted = {(s, o) for s, t in pairs for o in by_tag.get(t, ())}
+    grants = [
+        g
+        for g in AccessGrant.objects.filter(
+            subscriber_id__in={s for s, _ in wanted},
+            offering_id__in={o for _, o in wanted},
+            revoked_at__isnull=True,
+        )
+        .order_by("pk")
+        .select_for_update()
+        if (g.subscriber_id, g.offering_id) in wanted
+    ]
+    now = timezone.now()
+    for grant in grants:
+        grant.revoked_at, grant.next_release_at = now, None
+    AccessGrant.objects.bulk_update(grants, ["revoked_at", "next_release_at"])
+    events_record_bulk(
+        events=[
+            (
+                g.subscriber_id,
+                ACCESS_REVOKED,
+                {"offering_id": g.offering_id, "source": source, "by": "revoke tag"},
+            )
+            for g in grants
+        ]
+    )
+    return len(grants)
 
 
 @transaction.atomic

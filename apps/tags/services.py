@@ -8,7 +8,7 @@ code path with one pair.
 """
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -24,6 +24,19 @@ from .event_types import TAG_ADD, TAG_REMOVE
 from .models import Tag, Tagging
 
 TAGGING_CHUNK_SIZE = 500
+
+# Apps above tags that must act on new taggings inside the same transaction (an offering's
+# Revoke Access tag ends the grant at once: tags are permissions, the grant must agree), not
+# later through the event dispatcher. Each gets the (subscriber_id, tag_id) pairs that are new.
+_ADDED_IN_TRANSACTION: dict[str, Callable[[list[tuple[int, int]], str], None]] = {}
+
+
+def taggings_added_hook_register(
+    *, name: str, handle: Callable[[list[tuple[int, int]], str], None]
+) -> None:
+    _ADDED_IN_TRANSACTION[name] = handle
+
+
 TAG_NAME_MAX = 255
 SOURCE_MAX = 64
 
@@ -163,6 +176,8 @@ def taggings_add(*, pairs: Iterable[tuple[int, int]], source: str) -> list[tuple
             added.extend((sid, tid) for sid, tid in cursor.fetchall())
     if added:
         events_record_bulk(events=_tag_events(added, event_type=TAG_ADD, source=source))
+        for handle in _ADDED_IN_TRANSACTION.values():
+            handle(added, source)
     return added
 
 
