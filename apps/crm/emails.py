@@ -18,7 +18,7 @@ from django.conf import settings
 from django.core.mail import EmailMessage as DjangoEmail
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import Count, Exists, F, OuterRef
 from django.utils import timezone
 
 from config import oncommit
@@ -379,7 +379,10 @@ def _due(email: SequenceEmail, after: datetime) -> datetime:
 
 @transaction.atomic
 def sequence_subscribe(*, subscriber: Subscriber, sequence: Sequence, source: str) -> bool:
-    """Add to a sequence (again, from the start, if they finished or left it)."""
+    """Add to a sequence; True if that started (or restarted) it. As in Kit: someone already
+    in it (or on hold at the end of a Hold sequence) keeps their place; someone who
+    completed it starts again from the first email only if the sequence has Repeat; someone
+    who left it starts again."""
     emails = list(sequence.emails.order_by("position", "pk"))
     first = _next_email(emails, 0)
     now = timezone.now()
@@ -392,10 +395,14 @@ def sequence_subscribe(*, subscriber: Subscriber, sequence: Sequence, source: st
             "next_send_at": _due(first, now) if first else now,
         },
     )
-    if not created and sub.state == SubscriptionState.ACTIVE:
-        return False
     if not created:
+        sub = SequenceSubscription.objects.select_for_update().get(pk=sub.pk)
+        if sub.state == SubscriptionState.ACTIVE:
+            return False
+        if sub.state == SubscriptionState.COMPLETED and not sequence.repeat:
+            return False
         sub.state, sub.finished_at, sub.source = SubscriptionState.ACTIVE, None, source
+        sub.round += 1
         sub.next_position = first.position if first else 0
         sub.next_send_at = _due(first, now) if first else now
         sub.save()
@@ -410,6 +417,30 @@ def sequence_subscribe(*, subscriber: Subscriber, sequence: Sequence, source: st
     )
     oncommit.on_commit_once(_kick_sequences)
     return True
+
+
+def sequence_place(*, subscriber: Subscriber, sequence: Sequence) -> str:
+    """Where the subscriber stands in the sequence: "in progress", "on hold" (at the end of
+    a Hold sequence), "completed", "left" or "" (never added)."""
+    sub = (
+        SequenceSubscription.objects.filter(subscriber=subscriber, sequence=sequence)
+        .values_list("state", "next_send_at")
+        .first()
+    )
+    if sub is None:
+        return ""
+    state, next_send_at = sub
+    if state == SubscriptionState.ACTIVE:
+        return "in progress" if next_send_at is not None else "on hold"
+    return "completed" if state == SubscriptionState.COMPLETED else "left"
+
+
+def _email_key(sub: SequenceSubscription, email: SequenceEmail) -> str:
+    # The first pass keeps the original key; a repeated pass has its own, so its emails are
+    # new outbox rows rather than duplicates of the first pass's.
+    if sub.round <= 1:
+        return f"sequence:{sub.pk}:email:{email.pk}"
+    return f"sequence:{sub.pk}:round:{sub.round}:email:{email.pk}"
 
 
 def _kick_sequences() -> None:
@@ -444,7 +475,7 @@ def sequences_sweep_batch(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
             drafts.append(
                 Draft(
                     subscriber=sub.subscriber,
-                    key=f"sequence:{sub.pk}:email:{email.pk}",
+                    key=_email_key(sub, email),
                     kind=EmailKind.SEQUENCE,
                     subject=email.subject,
                     body=email.body,
@@ -454,9 +485,16 @@ def sequences_sweep_batch(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
             )
             sub.last_sent_at = now
             following = _next_email(listed, email.position + 1)
+            after = email.position + 1
         else:
-            following = None
-        if following is None:
+            following, after = None, sub.next_position
+        if following is None and sub.sequence.hold:
+            # Kit's Hold: stay in the sequence at this place, for emails published later.
+            sub.next_position, sub.next_send_at = after, None
+            events.append(
+                (sub.subscriber_id, event_types.COURSE_HOLD, {"sequence_id": sub.sequence_id})
+            )
+        elif following is None:
             sub.state, sub.finished_at, sub.next_send_at = SubscriptionState.COMPLETED, now, None
             events.append(
                 (sub.subscriber_id, event_types.COURSE_COMPLETE, {"sequence_id": sub.sequence_id})
@@ -471,7 +509,41 @@ def sequences_sweep_batch(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
     return len(subs)
 
 
+@transaction.atomic
+def sequences_holds_resume(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
+    """Subscribers on hold at the end of a Hold sequence get an email published after they
+    got there: schedule it, its delay counted from their last email (at once if that time
+    has passed). One query finds them (SKIP LOCKED), whatever the number on hold."""
+    now = now or timezone.now()
+    later = SequenceEmail.objects.filter(
+        sequence_id=OuterRef("sequence_id"),
+        published=True,
+        position__gte=OuterRef("next_position"),
+    )
+    subs = list(
+        SequenceSubscription.objects.filter(
+            Exists(later), state=SubscriptionState.ACTIVE, next_send_at__isnull=True
+        )
+        .order_by("pk")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+    if not subs:
+        return 0
+    emails: dict[int, list[SequenceEmail]] = {}
+    for email in SequenceEmail.objects.filter(
+        sequence_id__in={s.sequence_id for s in subs}
+    ).order_by("position", "pk"):
+        emails.setdefault(email.sequence_id, []).append(email)
+    for sub in subs:
+        email = _next_email(emails.get(sub.sequence_id, []), sub.next_position)
+        sub.next_position = email.position
+        sub.next_send_at = max(now, _due(email, sub.last_sent_at or now))
+    SequenceSubscription.objects.bulk_update(subs, ["next_position", "next_send_at"])
+    return len(subs)
+
+
 def sequences_send(*, now=None, max_batches: int = 50) -> int:
+    sequences_holds_resume(now=now)
     total = 0
     for _ in range(max_batches):
         claimed = sequences_sweep_batch(now=now)

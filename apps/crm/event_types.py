@@ -28,6 +28,7 @@ FORM_SUBSCRIBE = "form_subscribe"
 COURSE_SUBSCRIBE = "course_subscribe"
 COURSE_COMPLETE = "course_complete"
 COURSE_CANCEL = "course_cancel"
+COURSE_HOLD = "course_hold"
 PURCHASE_CREATE = "purchase_create"
 PRODUCT_PURCHASE = "product_purchase"
 FIELD_CREATED = "field_created"
@@ -61,6 +62,7 @@ _FILTERS = {
     COURSE_SUBSCRIBE: ("sequence_id",),
     COURSE_COMPLETE: ("sequence_id",),
     COURSE_CANCEL: ("sequence_id",),
+    COURSE_HOLD: ("sequence_id",),
     PRODUCT_PURCHASE: ("product_id",),
 }
 
@@ -74,6 +76,7 @@ for _key, _label in (
     (COURSE_SUBSCRIBE, "Added to a sequence"),
     (COURSE_COMPLETE, "Completed a sequence"),
     (COURSE_CANCEL, "Left a sequence"),
+    (COURSE_HOLD, "Reached the end of a Hold sequence (on hold for new emails)"),
     (PURCHASE_CREATE, "Purchase recorded"),
     (PRODUCT_PURCHASE, "Purchased a product"),
     (FIELD_CREATED, "Custom field created"),

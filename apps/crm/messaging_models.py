@@ -13,8 +13,17 @@ class Sequence(models.Model):
 
     name = models.CharField(max_length=255, unique=True)
     is_purchase = models.BooleanField(default=False)
-    hold = models.BooleanField(default=False)
-    repeat = models.BooleanField(default=False)
+    hold = models.BooleanField(
+        default=False,
+        help_text="Kit's evergreen sequence: after the last published email subscribers stay "
+        "in it, on hold at their place, and receive emails published later; without it they "
+        "are completed and miss later additions.",
+    )
+    repeat = models.BooleanField(
+        default=False,
+        help_text="Adding again someone who completed the sequence starts it again from the "
+        "first email; without it they are not sent it twice.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -59,7 +68,10 @@ class SubscriptionState(models.TextChoices):
 
 class SequenceSubscription(models.Model):
     """A subscriber going through a sequence. ``next_position`` is the next email to send and
-    ``next_send_at`` its timer (partial index over active rows: the sending sweep's)."""
+    ``next_send_at`` its timer (partial index over active rows: the sending sweep's). Active
+    with no ``next_send_at``: on hold at the end of a Hold sequence, waiting for an email
+    published later. ``round`` counts the passes (a Repeat sequence starts again), so each
+    pass's emails have their own outbox keys."""
 
     subscriber = models.ForeignKey(
         Subscriber, on_delete=models.CASCADE, related_name="sequence_subscriptions"
@@ -71,6 +83,7 @@ class SequenceSubscription(models.Model):
     next_position = models.PositiveIntegerField(default=0)
     next_send_at = models.DateTimeField(null=True, blank=True)
     last_sent_at = models.DateTimeField(null=True, blank=True)
+    round = models.PositiveIntegerField(default=1)
     source = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -84,7 +97,14 @@ class SequenceSubscription(models.Model):
                 fields=["next_send_at"],
                 name="crm_sequence_due",
                 condition=Q(state="active", next_send_at__isnull=False),
-            )
+            ),
+            # Subscribers on hold at the end of a Hold sequence, per sequence: the sweep looks
+            # here for anyone a newly published email should reach.
+            models.Index(
+                fields=["sequence", "next_position"],
+                name="crm_sequence_on_hold",
+                condition=Q(state="active", next_send_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -17,7 +17,7 @@ from apps.crm.events import event_record, events_record_bulk
 from apps.crm.models import CustomField, Subscriber
 from apps.crm.services import custom_field_create, custom_field_mark_sensitive
 from apps.tags.models import Tag, Tagging
-from apps.tags.services import tag_get_or_create, taggings_add, taggings_remove
+from apps.tags.services import tag_get_or_create, tag_memo, taggings_add, taggings_remove
 
 from .event_types import ACCESS_GRANTED, ACCESS_REVOKED, LESSON_COMPLETED, MODULE_RELEASED
 from .lock_objects import grant_for_update, grants_drip_due
@@ -342,18 +342,23 @@ def offering_revoke(*, subscriber: Subscriber, offering: Offering, source: str) 
     return ended
 
 
+def _revoke_tags() -> dict[int, list[int]]:
+    """Revoke tag id -> the offerings it revokes (one small query: one row per offering)."""
+    by_tag: dict[int, list[int]] = defaultdict(list)
+    for offering_id, tag_id in Offering.objects.order_by().values_list("pk", "revoke_tag_id"):
+        by_tag[tag_id].append(offering_id)
+    return dict(by_tag)
+
+
 def grants_end_on_revoke_tags(pairs: list[tuple[int, int]], source: str) -> int:
     """Tags are permissions: an offering's Revoke Access tag added by anyone (an admin, an
     automation, the API, an import) ends that member's active grant in the same transaction,
     so the dashboard, the pages and the API agree at once. Removing the tag again does not
     restore access; a new release (or Update User with an access tag) does, and the drip
-    carries on from the first grant. Two queries when no revoke tag is among ``pairs``'s
-    tags: one."""
-    by_tag: dict[int, list[int]] = defaultdict(list)
-    for offering_id, tag_id in Offering.objects.filter(
-        revoke_tag_id__in={t for _, t in pairs}
-    ).values_list("pk", "revoke_tag_id"):
-        by_tag[tag_id].append(offering_id)
+    carries on from the first grant. When no revoke tag is among ``pairs``'s tags: one small
+    query, once per engine chunk (``tag_memo``)."""
+    revoke_tags = tag_memo("offerings.revoke_tags", _revoke_tags)
+    by_tag = {t: revoke_tags[t] for _, t in pairs if t in revoke_tags}
     if not by_tag:
         return 0
     wanted = {(s, o) for s, t in pairs for o in by_tag.get(t, ())}

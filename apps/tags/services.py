@@ -113,18 +113,34 @@ def _chunks(items: Sequence, size: int):
 _NAMES_MEMO: ContextVar[dict[int, str] | None] = ContextVar("tessera_tag_names", default=None)
 
 
+# Other lookups the taggings hooks make (an offering's revoke tags), kept with the names.
+_HOOKS_MEMO: ContextVar[dict[str, object] | None] = ContextVar("tessera_tag_hooks", default=None)
+
+
 @contextmanager
 def tag_names_memo() -> Iterator[None]:
-    """Remember tag names looked up inside the block (a rename inside it is not seen; keep
-    the block to one transaction's worth of work)."""
+    """Remember tag names (and the taggings hooks' lookups) inside the block (a rename
+    inside it is not seen; keep the block to one transaction's worth of work)."""
     if _NAMES_MEMO.get() is not None:
         yield
         return
-    token = _NAMES_MEMO.set({})
+    token, hooks_token = _NAMES_MEMO.set({}), _HOOKS_MEMO.set({})
     try:
         yield
     finally:
         _NAMES_MEMO.reset(token)
+        _HOOKS_MEMO.reset(hooks_token)
+
+
+def tag_memo(key: str, load: Callable[[], object]) -> object:
+    """``load()`` once per ``tag_names_memo`` block (every time outside one): a taggings
+    hook's lookup, so a chunk of a thousand runs adding tags costs one query, not a thousand."""
+    memo = _HOOKS_MEMO.get()
+    if memo is None:
+        return load()
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
 
 
 def _tag_names(tag_ids: set[int]) -> dict[int, str]:
