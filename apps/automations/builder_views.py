@@ -21,6 +21,7 @@ from .builder import (
     builder_context,
     canvas_build,
     kind_fields,
+    place_text,
     settings_from_form,
     tag_names_for,
     test_runs_waiting,
@@ -124,7 +125,8 @@ def builder_render(
         "triggers": [
             {
                 "trigger": t,
-                "label": ctx["event_labels"].get(t.event_type, t.event_type),
+                "label": ctx["event_labels"].get(t.event_type, t.event_type)
+                + place_text(t.params, ctx["place_names"]),
                 "messages": trigger_messages.get(t.pk, []),
             }
             for t in triggers
