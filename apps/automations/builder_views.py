@@ -305,6 +305,7 @@ def status_view(request, model_admin, automation_id):
                 name=automation.name,
                 reentry=request.POST["reentry"],
                 description=automation.description,
+                wait_warn_days=request.POST.get("wait_warn_days", "keep"),
             )
     except ValidationError as exc:
         return _answer(request, automation, error_key="status", error=_messages(exc))

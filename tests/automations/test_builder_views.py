@@ -332,3 +332,28 @@ def test_an_entry_and_an_event_step_narrowed_to_an_offering_with_a_timeout(admin
         "exit the automation" in page
     )
     assert "cannot be narrowed by offering_id" in bad.content.decode()
+
+
+def test_the_wait_warning_limit_is_set_in_the_builder_and_a_bad_one_refused(admin_client):
+    flow = build(triggers=[], steps=[add("Done")], status="draft")
+
+    admin_client.post(
+        _url("automations_builder_status", flow), {"reentry": "once", "wait_warn_days": "14"}
+    )
+    flow.refresh_from_db()
+    assert (flow.reentry, flow.wait_warn_days) == ("once", 14)
+
+    bad = admin_client.post(
+        _url("automations_builder_status", flow),
+        {"reentry": "once", "wait_warn_days": "-2"},
+        **HTMX,
+    )
+    flow.refresh_from_db()
+    assert flow.wait_warn_days == 14
+    assert "Warn after days must be between 1 and" in bad.content.decode()
+
+    admin_client.post(
+        _url("automations_builder_status", flow), {"reentry": "once", "wait_warn_days": ""}
+    )
+    flow.refresh_from_db()
+    assert flow.wait_warn_days is None
