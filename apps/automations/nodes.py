@@ -283,7 +283,10 @@ def _timeout_clean(settings: dict) -> dict:
     if not isinstance(timeout, dict):
         raise SettingsError("timeout", 'expected {"amount": N, "unit": "hours|days|weeks"}')
     _unknown(timeout, {"amount", "unit"})
-    amount = _int_setting(timeout, "amount", maximum=DELAY_MAX_AMOUNT)
+    try:
+        amount = _int_setting(timeout, "amount", maximum=DELAY_MAX_AMOUNT)
+    except SettingsError as exc:
+        raise SettingsError("timeout.amount", exc.message) from None
     unit = timeout.get("unit")
     if unit not in TIMEOUT_UNITS:
         raise SettingsError(

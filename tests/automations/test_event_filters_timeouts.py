@@ -204,3 +204,45 @@ def test_a_run_waiting_past_its_automations_limit_shows_in_health(admin_client):
         value, _, bad = _health(admin_client)["Runs waiting longer than their automation allows"]
     assert (late, oldest.subscriber.email) == (1, "waiting@example.com")
     assert bad and value.startswith("1 · longest: waiting@example.com at Event")
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"timeout": {"amount": 0, "unit": "days"}}, "timeout.amount: must be at least 1"),
+        ({"timeout": {"amount": 2, "unit": "minutes"}}, "timeout.unit: must be one of hours"),
+        ({"timeout": 3}, 'timeout: expected {"amount": N'),
+        ({"on_timeout": "exit"}, "on_timeout: set a timeout first"),
+        ({"timeout": {"amount": 2, "unit": "days"}, "on_timeout": "stop"}, "on_timeout: must be"),
+    ],
+)
+def test_a_bad_timeout_is_refused_with_the_setting_named(settings, message):
+    from apps.automations.services import node_create
+
+    flow = build(triggers=[], steps=[])
+    with pytest.raises(ValidationError) as caught:
+        node_create(
+            automation=flow,
+            kind="event",
+            settings={"event_type": "access_granted", **settings},
+        )
+    assert message in " ".join(caught.value.messages)
+
+
+def test_a_release_of_access_already_held_moves_waiting_runs_but_starts_no_flow():
+    course = weekly_course("Foundation Course")
+    entry = build(
+        triggers=[{"event_type": "access_granted", "offering": "Foundation Course"}],
+        steps=[add("Granted")],
+        reentry="after_finish",
+    )
+    member = SubscriberFactory()
+    _release(member, course)
+    settle()
+    assert entry.runs.count() == 1
+
+    _release(member, course)  # access already active: announced, changes nothing
+    settle()
+
+    assert entry.runs.count() == 1
+    assert member.events.filter(type="access_granted").count() == 2
