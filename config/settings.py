@@ -5,6 +5,7 @@ and Celery's filesystem broker, also under ``var/``. ``DATABASE_URL`` and ``REDI
 to PostgreSQL and Redis. The README lists each variable.
 """
 
+import ipaddress
 from pathlib import Path
 
 import environ
@@ -181,6 +182,17 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # A kick that cannot reach the broker must not hang a web request; the sweep covers it.
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Time limits on every task (issue 14): past the soft limit the task gets an exception it can
+# clean up after, past the hard one its worker process is replaced. Both stay under the
+# 5-minute leases, so stuck work is handed on rather than held. Tasks that run longer by
+# design (a CSV import) set their own, larger limits.
+CELERY_TASK_SOFT_TIME_LIMIT = env.int("CELERY_TASK_SOFT_TIME_LIMIT", default=120)
+CELERY_TASK_TIME_LIMIT = env.int("CELERY_TASK_TIME_LIMIT", default=180)
+if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
+    raise ImproperlyConfigured(
+        "CELERY_TASK_TIME_LIMIT must be larger than CELERY_TASK_SOFT_TIME_LIMIT (the soft limit "
+        "gives a task time to stop cleanly before the hard one)."
+    )
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
@@ -209,6 +221,19 @@ LOGIN_REDIRECT_URL = "members:dashboard"
 # site's own URL and public addresses are reached.
 OUTBOUND_ALLOW_PRIVATE = env.bool("OUTBOUND_ALLOW_PRIVATE", default=False)
 
+# Trusted proxies (issue 14): the addresses or CIDRs of the proxies in front of the site
+# (comma-separated, e.g. "10.0.0.0/8,127.0.0.1"). Only a request whose socket peer is one of
+# them has its X-Forwarded-For read (config/client_address.py); empty: the socket address is
+# the client, and any X-Forwarded-For is ignored.
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+for _proxy in TRUSTED_PROXIES:
+    try:
+        ipaddress.ip_network(_proxy.strip(), strict=False)
+    except ValueError:
+        raise ImproperlyConfigured(
+            f"TRUSTED_PROXIES: {_proxy!r} is not an address or CIDR (e.g. 10.0.0.0/8)."
+        ) from None
+
 # Behind TLS (SITE_URL https): cookies only over HTTPS; a proxy in front says so by header.
 if SITE_URL.startswith("https://"):
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
@@ -236,6 +261,12 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": [],
     "UNAUTHENTICATED_USER": None,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Issue 14: JSON bodies are bounded (nesting depth, NUL characters) before parsing.
+    "DEFAULT_PARSER_CLASSES": [
+        "config.jsonlimits.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Tessera API",

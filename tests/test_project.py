@@ -135,3 +135,17 @@ def test_urls_switch_to_postgres_and_redis(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.postgresql", "redis://r:6379/2"]
+
+
+def test_every_task_has_soft_and_hard_time_limits():
+    """Issue 14 (M4): no task can hold a worker without end; the default covers every task
+    that sets none, and a task's own limits keep the soft one under the hard one."""
+    from config.celery import app
+
+    app.loader.import_default_modules()
+    tasks = {name: task for name, task in app.tasks.items() if not name.startswith("celery.")}
+    assert tasks
+    for name, task in tasks.items():
+        soft = task.soft_time_limit or app.conf.task_soft_time_limit
+        hard = task.time_limit or app.conf.task_time_limit
+        assert soft and hard and soft < hard, name

@@ -11,9 +11,9 @@ from apps.crm.event_types import event_type_get, event_type_is_known, event_type
 from apps.crm.events import events_flush
 from apps.crm.liquid import (
     TemplateError,
+    json_template_render,
     subscriber_liquid_context,
     template_check,
-    template_render,
 )
 from apps.crm.models import CustomField, Event, SubscriberFieldValue
 from apps.crm.payloads import subscriber_kit_payload
@@ -382,8 +382,10 @@ class WebhookKind(NodeKind):
         subscriber = ctx.run.subscriber
         template = ctx.node.settings.get("payload")
         if template:
+            # What leaves the site: sensitive fields redacted, every value JSON-escaped.
+            context = subscriber_liquid_context(subscriber, redact_sensitive=True)
             try:
-                body = template_render(template, subscriber_liquid_context(subscriber))
+                body = json_template_render(template, context)
             except TemplateError as exc:
                 raise StepError(f"webhook payload: {exc}") from None
         else:

@@ -25,6 +25,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apps.crm.models import Sequence
+from apps.tags.conditions import ConditionError, condition_size_check
 from apps.tags.models import Tag
 from apps.tags.services import tag_get_or_create
 
@@ -202,6 +203,10 @@ def _settings_in(kind_key: str, settings, where: str, automation: Automation) ->
             _fail(f"{where}.settings.sequence", f"no sequence is named {name!r}")
         settings[kind.sequence_settings[0]] = target.pk
     if kind_key == "condition" and "condition" in settings:
+        try:
+            condition_size_check(settings["condition"])
+        except ConditionError as exc:
+            _fail(f"{where}.settings.condition", str(exc))
         settings["condition"] = _tree_to_ids(settings["condition"], f"{where}.settings.condition")
     return _offering_in(settings, f"{where}.settings")
 

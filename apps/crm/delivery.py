@@ -15,6 +15,7 @@ import socket
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -51,6 +52,8 @@ DELIVERY_BACKOFF = [
 ]
 DELIVERY_MAX_ATTEMPTS = len(DELIVERY_BACKOFF) + 1
 RESPONSE_EXCERPT_CHARS = 2000
+# An attempt's error starting so: a target never to be called (fails without retries).
+REFUSED = "refused: "
 
 
 def _kick() -> None:
@@ -141,8 +144,8 @@ def _connect_public(address, timeout=socket._GLOBAL_DEFAULT_TIMEOUT, source_addr
     (rebinding): this checks the address the socket actually reached, before TLS or a byte
     of the request goes out."""
     sock = socket.create_connection(address, timeout, source_address)
-    peer = ipaddress.ip_address(sock.getpeername()[0])
-    if not peer.is_global:
+    peer = ipaddress.ip_address(sock.getpeername()[0].split("%", 1)[0])
+    if not address_is_public(peer):
         sock.close()
         raise TargetRefused(f"{address[0]} connected to {peer}, a private address")
     return sock
@@ -180,7 +183,32 @@ _PUBLIC_OPENER = urllib.request.build_opener(
 
 
 class TargetRefused(Exception):
-    pass
+    """A target this site will never call (a private address): the delivery fails at once,
+    since a retry would meet the same answer for a day."""
+
+
+class TargetUnresolved(Exception):
+    """A name that did not resolve: DNS may answer later, so the delivery is retried."""
+
+
+# IPv6 ranges that carry or reach an IPv4 address (a 6to4 relay, NAT64, the deprecated
+# IPv4-compatible form) or that are private by another name (site-local): Python's
+# ``is_global`` lets some of them through, and each can lead back to 127.0.0.1 or 10/8.
+_REFUSED_V6 = tuple(
+    ipaddress.ip_network(net)
+    for net in ("::/96", "64:ff9b::/96", "64:ff9b:1::/48", "2002::/16", "2001::/32", "fec0::/10")
+)
+
+
+def address_is_public(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    """Whether a hook may reach ``address``: a global address, never one of the IPv6 forms
+    above, and an IPv4-mapped address judged by its IPv4 part."""
+    if address.version == 6:
+        if address.ipv4_mapped is not None:
+            return address_is_public(address.ipv4_mapped)
+        if any(address in net for net in _REFUSED_V6):
+            return False
+    return address.is_global
 
 
 def _site_origin() -> tuple[str, str, int | None]:
@@ -201,13 +229,46 @@ def target_check(url: str) -> bool:
         return True
     try:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 443, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise TargetRefused(f"cannot resolve {parts.hostname}: {exc}") from None
+    except (socket.gaierror, UnicodeError) as exc:
+        raise TargetUnresolved(f"cannot resolve {parts.hostname}: {exc}") from None
     for info in infos:
-        address = ipaddress.ip_address(info[4][0])
-        if not address.is_global:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if not address_is_public(address):
             raise TargetRefused(f"{parts.hostname} resolves to {address}, a private address")
     return False
+
+
+# Receivers of this site's own URLs, filled by the apps that own them (members: the Webhook
+# Generator): function(path, body, headers) -> (status, answer) or None when not theirs.
+_LOCAL_RECEIVERS: list[Callable[..., tuple[int, str] | None]] = []
+
+
+def local_receiver_register(receive: Callable[..., tuple[int, str] | None]) -> None:
+    if receive not in _LOCAL_RECEIVERS:
+        _LOCAL_RECEIVERS.append(receive)
+
+
+def _own_path(url: str) -> str | None:
+    """The path of a URL on this site's own origin, else None."""
+    parts = urlsplit(url)
+    if (parts.scheme, parts.hostname, parts.port) != _site_origin():
+        return None
+    site_path = urlsplit(settings.SITE_URL).path.rstrip("/")
+    return parts.path[len(site_path) :] if parts.path.startswith(site_path) else None
+
+
+def _deliver_local(delivery: WebhookDelivery, headers: dict) -> tuple[int, str] | None:
+    """A delivery to one of our own URLs handled in process (DESIGN: no HTTP to ourselves):
+    the same checks and call log, and no share in the limits that the network's callers fill
+    (behind a proxy they all arrive from one address)."""
+    path = _own_path(delivery.url)
+    if path is None:
+        return None
+    for receive in _LOCAL_RECEIVERS:
+        answer = receive(path=path, body=delivery.body, headers=headers)
+        if answer is not None:
+            return answer
+    return None
 
 
 def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
@@ -215,7 +276,9 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
     try:
         trusted = target_check(delivery.url)
     except TargetRefused as exc:
-        return None, "", f"refused: {exc}"
+        return None, "", f"{REFUSED}{exc}"
+    except TargetUnresolved as exc:
+        return None, "", str(exc)
     headers = {"Content-Type": "application/json", "User-Agent": "Tessera-Webhooks/1"}
     headers.update(delivery.headers or {})
     if delivery.hook is not None:
@@ -229,6 +292,10 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
                 body=delivery.body,
             )
         )
+    local = _deliver_local(delivery, headers) if trusted else None
+    if local is not None:
+        code, answer = local
+        return code, answer[:RESPONSE_EXCERPT_CHARS], "" if 200 <= code < 300 else f"HTTP {code}"
     request = urllib.request.Request(
         delivery.url, data=delivery.body.encode(), headers=headers, method="POST"
     )
@@ -244,8 +311,12 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
         excerpt = exc.read(RESPONSE_EXCERPT_CHARS).decode(errors="replace") if exc.fp else ""
         return exc.code, excerpt, f"HTTP {exc.code}"
     except TargetRefused as exc:
-        return None, "", f"refused: {exc}"
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        return None, "", f"{REFUSED}{exc}"
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, TargetRefused):  # the rebinding check, inside urllib
+            return None, "", f"{REFUSED}{exc.reason}"
+        return None, "", f"{type(exc).__name__}: {exc.reason}"
+    except (TimeoutError, OSError) as exc:
         return None, "", f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
 
 
@@ -275,7 +346,7 @@ def webhook_delivery_attempt(*, delivery_id: int, token: int) -> str | None:
         status, next_at = DeliveryStatus.DELIVERED, None
     elif code == 410:
         status, next_at = DeliveryStatus.GONE, None
-    elif attempts >= DELIVERY_MAX_ATTEMPTS:
+    elif attempts >= DELIVERY_MAX_ATTEMPTS or error.startswith(REFUSED):
         status, next_at = DeliveryStatus.FAILED, None
     else:
         status, next_at = DeliveryStatus.PENDING, now + DELIVERY_BACKOFF[attempts - 1]

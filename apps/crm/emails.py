@@ -117,9 +117,12 @@ def emails_enqueue(drafts: list[Draft]) -> int:
     return len(created)
 
 
-def email_preview(*, subject: str, body: str, subscriber: Subscriber) -> dict:
-    """Render for one subscriber without sending: the admin's preview."""
-    context = liquid_contexts([subscriber])[subscriber.pk]
+def email_preview(
+    *, subject: str, body: str, subscriber: Subscriber, show_sensitive: bool = False
+) -> dict:
+    """Render for one subscriber without sending: the admin's preview. Sensitive fields read
+    "[redacted]" unless ``show_sensitive`` (a viewer allowed to see them)."""
+    context = liquid_contexts([subscriber], redact_sensitive=not show_sensitive)[subscriber.pk]
     try:
         return {
             "subject": template_render(subject, context),
@@ -142,12 +145,21 @@ def _hold_recheck_at(now: datetime, checks: int) -> datetime:
 
 
 def _render_again(messages: list[EmailMessage], *, now: datetime) -> int:
-    """Render held or failed emails again from their source (the sequence email, the
-    broadcast, or the template a held row keeps); queue those that render now, note the
-    reason and the next check on those that do not. Returns how many were queued."""
+    """Queue held and failed emails again. A failed email was rendered and is sent as stored,
+    never rendered a second time (the rendered text holds subscriber data: a name that reads
+    like Liquid must not run). A held email never rendered: its template (the sequence
+    email's or broadcast's current one, else the one held with it) is rendered now and queued
+    if that works; if not, the reason and the next check are noted. Returns how many were
+    queued."""
     contexts = liquid_contexts({m.subscriber_id: m.subscriber for m in messages}.values())
     requeued = 0
     for message in messages:
+        if message.status == EmailStatus.FAILED:
+            message.status, message.error, message.attempts = EmailStatus.QUEUED, "", 0
+            message.next_attempt_at = now
+            message.save(update_fields=["status", "error", "attempts", "next_attempt_at"])
+            requeued += 1
+            continue
         source = message.sequence_email or message.broadcast
         subject = getattr(source, "subject", message.subject)
         body = (
@@ -173,8 +185,8 @@ def _render_again(messages: list[EmailMessage], *, now: datetime) -> int:
 
 @transaction.atomic
 def emails_requeue(*, message_ids: list[int]) -> int:
-    """Render held or failed emails again (after the template or the data was fixed) and
-    queue those that render now: the creator's "release" of a held email."""
+    """The creator's "release": held emails rendered again (after the template or the data
+    was fixed) and queued if they render now; failed ones sent again as stored."""
     messages = list(
         EmailMessage.objects.filter(
             pk__in=message_ids, status__in=[EmailStatus.HELD, EmailStatus.FAILED]

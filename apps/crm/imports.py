@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from celery.exceptions import SoftTimeLimitExceeded
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -440,6 +441,8 @@ def subscriber_import_run(
             continue
         try:
             imp = _batch_import(import_id=import_id, index=index, rows=rows)
+        except SoftTimeLimitExceeded:
+            raise  # out of time, not a bad batch: the redelivery resumes here
         except Exception as exc:  # noqa: BLE001  (any failure: the batch is reported, not lost)
             logger.exception("Import %s: batch %s failed", import_id, index + 1)
             imp = _batch_fail(import_id=import_id, index=index, rows=rows, exc=exc)

@@ -1,6 +1,7 @@
 """Kit's object shapes, shared by outbound hooks, webhook steps and the v3 API."""
 
 from .models import Subscriber, SubscriberFieldValue
+from .services import REDACTED
 
 
 def _iso(dt) -> str | None:
@@ -10,13 +11,15 @@ def _iso(dt) -> str | None:
 def subscriber_kit_payload(subscriber: Subscriber, fields: dict[str, str] | None = None) -> dict:
     """``{id, first_name, email_address, state, created_at, fields}`` as Kit sends it.
 
-    Pass ``fields`` when the caller has them already (list endpoints load them in one query)."""
+    Pass ``fields`` when the caller has them already (list endpoints load them in one query).
+    Sensitive fields read "[redacted]": this shape leaves the site (hooks, webhook steps)."""
     if fields is None:
-        fields = dict(
-            SubscriberFieldValue.objects.filter(subscriber=subscriber).values_list(
-                "field__key", "value"
-            )
-        )
+        fields = {
+            key: REDACTED if sensitive else value
+            for key, value, sensitive in SubscriberFieldValue.objects.filter(
+                subscriber=subscriber
+            ).values_list("field__key", "value", "field__sensitive")
+        }
     return {
         "id": subscriber.pk,
         "first_name": subscriber.first_name or None,

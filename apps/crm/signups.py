@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -60,9 +60,13 @@ def form_subscribe(
                     kind=EmailKind.SYSTEM,
                     is_marketing=False,
                     subject=f"Confirm your subscription: {form.title or form.name}",
+                    # No name in the greeting: the name is whatever the form's sender typed,
+                    # and this goes to an address not yet confirmed (no text of theirs relayed).
                     body=(
-                        "Hello {{ subscriber.first_name | default: 'there' }},\n\n"
+                        "Hello,\n\n"
                         f"Please confirm your subscription:\n{form_confirm_url(subscription)}\n"
+                        "\nIf you did not ask for this, ignore this email: nothing more will be "
+                        "sent.\n"
                     ),
                 )
             ]
@@ -109,11 +113,24 @@ def form_confirm(*, token: str) -> FormSubscription | None:
     return subscription
 
 
+# The amount columns hold 12 digits, 2 after the point.
+MONEY_MAX = Decimal(10) ** 10
+PURCHASE_TEXT_MAX = {"transaction_id": 255, "status": 32}
+
+
 def _money(data: dict, name: str) -> Decimal:
+    value = data.get(name)
+    if isinstance(value, bool):
+        raise ValidationError(f"{name} must be a number, got {value!r}.")
     try:
-        return Decimal(str(data.get(name) or 0))
+        amount = Decimal(str(value or 0))
     except InvalidOperation:
-        raise ValidationError(f"{name} must be a number, got {data.get(name)!r}.") from None
+        raise ValidationError(f"{name} must be a number, got {value!r}.") from None
+    if not amount.is_finite() or abs(amount) >= MONEY_MAX:
+        raise ValidationError(
+            f"{name} must be a number below {MONEY_MAX:,.0f} in absolute value, got {value!r}."
+        )
+    return amount
 
 
 @transaction.atomic
@@ -133,6 +150,9 @@ def purchase_create(*, data: dict) -> Purchase:
         value = data.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
             raise ValidationError(f"{name} must be text, got {type(value).__name__}.")
+    for name, longest in PURCHASE_TEXT_MAX.items():
+        if len(str(data.get(name) or "")) > longest:
+            raise ValidationError(f"{name} is longer than {longest} characters.")
     existing = Purchase.objects.filter(transaction_id=str(data["transaction_id"])).first()
     if existing is not None:
         return existing
@@ -147,20 +167,16 @@ def purchase_create(*, data: dict) -> Purchase:
     currency = str(data.get("currency") or "USD").upper()
     if len(currency) != 3:
         raise ValidationError("currency must be a 3-letter code such as USD.")
-    purchase = Purchase.objects.create(
-        transaction_id=str(data["transaction_id"]),
-        subscriber=subscriber,
-        email_address=subscriber.email,
-        status=str(data.get("status") or "paid"),
-        currency=currency,
-        transaction_time=parsed or timezone.now(),
-        subtotal=_money(data, "subtotal"),
-        tax=_money(data, "tax"),
-        shipping=_money(data, "shipping"),
-        discount=_money(data, "discount"),
-        total=_money(data, "total"),
-        products=products,
-    )
+    amounts = {
+        name: _money(data, name) for name in ("subtotal", "tax", "shipping", "discount", "total")
+    }
+    try:
+        # Two calls with one transaction id at once: the second waits for the first's commit
+        # on the unique index, then answers with the first's purchase.
+        with transaction.atomic():
+            purchase = _purchase_insert(data, subscriber, parsed, currency, products, amounts)
+    except IntegrityError:
+        return Purchase.objects.get(transaction_id=str(data["transaction_id"]))
     events_record_bulk(
         events=[
             (subscriber.pk, event_types.PURCHASE_CREATE, {"purchase_id": purchase.pk}),
@@ -175,3 +191,16 @@ def purchase_create(*, data: dict) -> Purchase:
         ]
     )
     return purchase
+
+
+def _purchase_insert(data, subscriber, parsed, currency, products, amounts) -> Purchase:
+    return Purchase.objects.create(
+        transaction_id=str(data["transaction_id"]),
+        subscriber=subscriber,
+        email_address=subscriber.email,
+        status=str(data.get("status") or "paid"),
+        currency=currency,
+        transaction_time=parsed or timezone.now(),
+        products=products,
+        **amounts,
+    )

@@ -74,7 +74,19 @@ def broadcasts_send_due() -> int:
 SUBSCRIBER_IMPORT_RUN_TASK = "crm.subscriber_import_run"
 
 
-@shared_task(name=SUBSCRIBER_IMPORT_RUN_TASK, acks_late=True, ignore_result=True)
+# An import of a large file runs for many minutes; a redelivery after the hard limit resumes
+# at its first batch not committed.
+IMPORT_SOFT_TIME_LIMIT = 55 * 60
+IMPORT_TIME_LIMIT = 60 * 60
+
+
+@shared_task(
+    name=SUBSCRIBER_IMPORT_RUN_TASK,
+    acks_late=True,
+    ignore_result=True,
+    soft_time_limit=IMPORT_SOFT_TIME_LIMIT,
+    time_limit=IMPORT_TIME_LIMIT,
+)
 def subscriber_import_run(*, import_id: int) -> None:
     """Run a CSV import; a redelivery resumes at the first batch not committed."""
     from . import imports

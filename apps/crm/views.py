@@ -1,7 +1,12 @@
 """The subscriber's own pages (no login: signed links) and hosted forms."""
 
+import logging
+
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, render
+
+from config.client_address import client_address
+from config.throttle import window_allow
 
 from .models import Form, SequenceSubscription, SubscriberState, SubscriptionState
 from .preferences import (
@@ -10,6 +15,8 @@ from .preferences import (
     subscriber_unsubscribe_everything,
 )
 from .signups import form_confirm, form_subscribe
+
+logger = logging.getLogger(__name__)
 
 
 def unsubscribe_view(request, token):
@@ -53,10 +60,41 @@ def preferences_view(request, token):
     )
 
 
+# A hosted form needs no login, so without bounds it relays mail: anyone could have the site
+# send confirmation emails to any address. Per address of the sender, and per mailbox.
+FORM_POSTS_PER_ADDRESS_PER_HOUR = 20
+FORM_POSTS_PER_EMAIL_PER_HOUR = 3
+# A field people do not see (hidden by CSS, skipped by screen readers and the tab order) that
+# form-filling bots fill in.
+HONEYPOT_FIELD = "website"
+
+
 def form_view(request, form_id):
     form = get_object_or_404(Form, pk=form_id)
-    context = {"form": form}
+    context = {"form": form, "honeypot": HONEYPOT_FIELD}
     if request.method == "POST":
+        email = request.POST.get("email", "").strip().lower()
+        if request.POST.get(HONEYPOT_FIELD):
+            # A bot: answered as if it worked, so it learns nothing, and nothing is sent.
+            logger.info("form %s: honeypot filled; nothing done", form.pk)
+            context["done"], context["pending"] = True, form.double_opt_in
+            return render(request, "crm/form.html", context)
+        if not window_allow(
+            f"form:addr:{client_address(request)}",
+            limit=FORM_POSTS_PER_ADDRESS_PER_HOUR,
+            window=3600,
+        ):
+            context["error"] = (
+                "Too many sign-ups from your network in the last hour; please try again later."
+            )
+            return render(request, "crm/form.html", context, status=429)
+        if not window_allow(
+            f"form:email:{email}", limit=FORM_POSTS_PER_EMAIL_PER_HOUR, window=3600
+        ):
+            # The same answer as a success: whether an address was used says nothing, and the
+            # mailbox gets no more confirmation emails.
+            context["done"], context["pending"] = True, form.double_opt_in
+            return render(request, "crm/form.html", context)
         try:
             subscription = form_subscribe(
                 form=form,

@@ -7,6 +7,7 @@ class MembersConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.automations.facts import offering_facts_register
+        from apps.crm.delivery import local_receiver_register
         from apps.crm.demo import seed_step_register
         from apps.crm.dispatch import consumer_register
         from apps.crm.emails import held_emails_on_events
@@ -18,6 +19,7 @@ class MembersConfig(AppConfig):
         from . import event_types
         from .automation_facts import offering_facts
         from .dependents import endpoint_uses_of_tag
+        from .inbound import webhook_local_deliver
         from .seed import seed_demo_member
         from .services import member_liquid_variables
         from .tasks import CALLS_RESUME_TASK
@@ -30,6 +32,7 @@ class MembersConfig(AppConfig):
             handle=held_emails_on_events,
             event_types=[event_types.MEMBER_LOGIN_CREATED],
         )
+        local_receiver_register(webhook_local_deliver)
         tag_dependents_register(name="members", find=endpoint_uses_of_tag)
         timeline_provider_register(
             name="members",

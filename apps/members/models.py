@@ -95,7 +95,10 @@ class WebhookEndpoint(models.Model):
 
     def signature_valid(self, *, operation: str, offering_id: int, signature: str) -> bool:
         expected = self.signature(operation=operation, offering_id=offering_id)
-        return hmac.compare_digest(expected, signature)
+        # Bytes, not text: compare_digest refuses non-ASCII text with a TypeError (a 500 for
+        # anyone who puts an accented letter in the URL).
+        given = signature.encode("utf-8", "surrogatepass")
+        return hmac.compare_digest(expected.encode(), given)
 
     @property
     def path(self) -> str:

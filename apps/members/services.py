@@ -416,10 +416,13 @@ def webhook_call_refuse(
     path: str,
     http_status: int,
     error: str,
+    count_refusal: bool = True,
 ) -> WebhookCall:
     """Log a refused call. The body is kept only for a caller that held a valid URL (a 400);
-    the view stops logging an address that keeps knocking (no log flooding)."""
-    window_hit(f"refused:{remote_addr}")
+    the view stops logging an address that keeps knocking (no log flooding). A 429 is logged
+    without counting as one more refusal (``count_refusal``)."""
+    if count_refusal:
+        window_hit(f"refused:{remote_addr}")
     return WebhookCall.objects.create(
         endpoint=endpoint,
         payload=payload_redact(payload) if http_status == 400 else {},

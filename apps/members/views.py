@@ -1,7 +1,6 @@
 """Member pages and the inbound webhook. Thin: reads through selectors, writes through
 services."""
 
-import json
 from functools import wraps
 
 from django.conf import settings
@@ -28,15 +27,14 @@ from django.views.decorators.http import require_POST
 from apps.offerings.models import AccessGrant, Lesson, Offering
 from apps.offerings.selectors import completed_lesson_ids, dashboard_for, offering_outline
 from apps.offerings.services import lesson_complete, offering_access
+from config.client_address import client_address
+from config.jsonlimits import JSONLimitError, has_nul, json_loads_bounded
 
 from . import services
 from .forms import AccountForm, LoginForm, LoginLinkForm
-from .models import EndpointStatus, Member, WebhookEndpoint
+from .inbound import Inbound, throttled_log, webhook_inbound_receive
+from .models import Member, WebhookEndpoint
 from .tokens import login_link_tokens
-
-
-def _address(request) -> str | None:
-    return request.META.get("REMOTE_ADDR")
 
 
 def _no_access(request, reason: str, offering=None, status: int = 403):
@@ -69,7 +67,7 @@ def login_view(request):
 
             email = link_form.cleaned_data["email"].strip().lower()
             if services.email_request_allowed(
-                purpose="login_link", email=email, address=_address(request)
+                purpose="login_link", email=email, address=client_address(request)
             ):
                 transaction.on_commit(lambda: login_link_send.delay(email), robust=True)
             return render(request, "members/login_link_sent.html", {"email": email})
@@ -77,7 +75,7 @@ def login_view(request):
         password_form = LoginForm(request.POST)
         if password_form.is_valid():
             email = password_form.cleaned_data["email"].strip().lower()
-            locked = services.login_locked_until(username=email, address=_address(request))
+            locked = services.login_locked_until(username=email, address=client_address(request))
             if locked:
                 minutes = max(1, round((locked - timezone.now()).total_seconds() / 60))
                 password_form.add_error(
@@ -90,7 +88,7 @@ def login_view(request):
                     request, username=email, password=password_form.cleaned_data["password"]
                 )
                 if user is None:
-                    services.login_failure_record(username=email, address=_address(request))
+                    services.login_failure_record(username=email, address=client_address(request))
                     password_form.add_error(None, "That email and password do not match.")
                 else:
                     services.login_success_record(username=email)
@@ -252,13 +250,18 @@ def no_access_view(request):
 def _payload(request) -> dict:
     if request.content_type == "application/json":
         try:
-            data = json.loads(request.body or b"{}")
+            data = json_loads_bounded(request.body or b"{}")
+        except JSONLimitError as exc:
+            raise ValueError(f"The body was refused: {exc}") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ValueError(f"The body is not valid JSON: {exc}.") from None
         if not isinstance(data, dict):
             raise ValueError("The JSON body must be an object.")
         return data
-    return {key: values if len(values) > 1 else values[0] for key, values in request.POST.lists()}
+    data = {key: values if len(values) > 1 else values[0] for key, values in request.POST.lists()}
+    if has_nul(data):
+        raise ValueError("The body was refused: text must not contain NUL characters.")
+    return data
 
 
 @csrf_exempt
@@ -266,12 +269,31 @@ def _payload(request) -> dict:
 def webhook_inbound_view(request, public_id, operation, offering_id, signature):
     """Answers at once; the operation runs in a worker. 413 too big, 404 unknown, 403 bad
     signature, 410 revoked, 429 too many, 400 no usable contact, 202 accepted."""
-    address, path = _address(request), request.path
+    address, path = client_address(request), request.path
+    if "\x00" in path:
+        return JsonResponse({"error": "No webhook endpoint has this address."}, status=404)
+    inbound = Inbound(
+        public_id=public_id,
+        operation=operation,
+        offering_id=offering_id,
+        signature=signature,
+        payload={},
+        parse_error=None,
+        remote_addr=address,
+        path=path,
+        delivery_id=(
+            request.headers.get("webhook-id") or request.headers.get("X-Webhook-Id") or ""
+        ).replace("\x00", ""),
+    )
     if services.webhook_refusals_exceeded(remote_addr=address):
+        throttled_log(source=f"addr:{address}", endpoint=None, inbound=inbound)
         return JsonResponse(
             {"error": "Too many refused calls from this address; retry in a minute."}, status=429
         )
-    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
     if length > settings.INBOUND_WEBHOOK_MAX_BYTES:
         endpoint = WebhookEndpoint.objects.filter(public_id=public_id).first()
         services.webhook_call_refuse(
@@ -287,49 +309,11 @@ def webhook_inbound_view(request, public_id, operation, offering_id, signature):
             status=413,
         )
     try:
-        payload, parse_error = _payload(request), None
+        inbound.payload = _payload(request)
     except ValueError as exc:
-        payload, parse_error = {}, str(exc)
-    endpoint = (
-        WebhookEndpoint.objects.select_related("offering").filter(public_id=public_id).first()
-    )
-
-    def refuse(status: int, message: str):
-        services.webhook_call_refuse(
-            endpoint=endpoint,
-            payload=payload,
-            remote_addr=address,
-            path=path,
-            http_status=status,
-            error=message,
-        )
-        return JsonResponse({"error": message}, status=status)
-
-    if endpoint is None:
-        return refuse(404, "No webhook endpoint has this address.")
-    if not endpoint.signature_valid(
-        operation=operation, offering_id=offering_id, signature=signature
-    ):
-        return refuse(
-            403, "The signature does not match this URL; copy it again from the Webhook Generator."
-        )
-    if endpoint.status == EndpointStatus.REVOKED:
-        return refuse(410, "This webhook URL was revoked.")
-    if services.webhook_call_rate_exceeded(endpoint=endpoint):
-        return JsonResponse({"error": "Too many calls to this URL; retry in a minute."}, status=429)
-    if parse_error:
-        return refuse(400, parse_error)
-    try:
-        services.contact_from_payload(payload)
-    except services.ContactError as exc:
-        return refuse(400, str(exc))
-    delivery_id = request.headers.get("webhook-id") or request.headers.get("X-Webhook-Id") or ""
-    call, fresh = services.webhook_call_accept(
-        endpoint=endpoint, payload=payload, remote_addr=address, path=path, delivery_id=delivery_id
-    )
-    return JsonResponse(
-        {"status": "accepted" if fresh else "duplicate", "call": call.pk}, status=202
-    )
+        inbound.parse_error = str(exc)
+    status, answer = webhook_inbound_receive(inbound, rate_limited=True)
+    return JsonResponse(answer, status=status)
 
 
 class ThrottledPasswordResetView(PasswordResetView):
@@ -339,7 +323,7 @@ class ThrottledPasswordResetView(PasswordResetView):
         if not services.email_request_allowed(
             purpose="password_reset",
             email=form.cleaned_data["email"],
-            address=_address(self.request),
+            address=client_address(self.request),
         ):
             return HttpResponseRedirect(self.get_success_url())
         return super().form_valid(form)

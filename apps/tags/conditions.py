@@ -103,6 +103,31 @@ def _check(node, path: str, depth: int, leaves: list[int]) -> None:
         raise ConditionError(f"{path or 'condition'}: unknown operator {op!r}; use {_OPERATORS}.")
 
 
+def condition_size_check(condition) -> None:
+    """Refuse a condition past CONDITION_MAX_DEPTH levels or CONDITION_MAX_LEAVES checks,
+    looking at its shape only (tags may still be names): an import checks this before it
+    looks up a single tag, so 20,000 OR terms are refused in milliseconds, not after
+    20,000 lookups. No recursion, and it stops at the first limit passed."""
+    stack, leaves = [(condition, 1)], 0
+    while stack:
+        node, depth = stack.pop()
+        if depth > CONDITION_MAX_DEPTH:
+            raise ConditionError(f"conditions nest deeper than {CONDITION_MAX_DEPTH} levels.")
+        if not isinstance(node, dict) or len(node) != 1:
+            continue  # the full check names the place
+        ((op, arg),) = node.items()
+        if op in _GROUPS and isinstance(arg, list):
+            if len(arg) > CONDITION_MAX_LEAVES:  # each member holds one check at least
+                raise ConditionError(f"more than {CONDITION_MAX_LEAVES} checks.")
+            stack.extend((child, depth + 1) for child in arg)
+        elif op == "not":
+            stack.append((arg, depth + 1))
+        else:
+            leaves += 1
+            if leaves > CONDITION_MAX_LEAVES:
+                raise ConditionError(f"more than {CONDITION_MAX_LEAVES} checks.")
+
+
 def condition_validate(condition) -> None:
     """Raise ConditionError if ``condition`` is not a well-formed condition."""
     _check(condition, "", 1, [])

@@ -45,3 +45,14 @@ def v3(client, creds):
             return self.send("put", path, body)
 
     return Kit
+
+
+def pytest_terminal_summary(terminalreporter):
+    """How many requests the robustness harness sent (issue 14 asks for the count)."""
+    from tests.api.fuzz import REQUESTS
+
+    if REQUESTS:
+        detail = ", ".join(f"{name} {count:,}" for name, count in sorted(REQUESTS.items()))
+        terminalreporter.write_line(
+            f"robustness: {sum(REQUESTS.values()):,} requests sent ({detail})"
+        )

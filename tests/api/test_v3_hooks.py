@@ -56,3 +56,23 @@ def test_bad_hooks_are_422(v3, body):
     response = v3().post("automations/hooks", body)
     assert response.status_code == 422
     assert not Hook.objects.exists()
+
+
+def test_deleting_the_webhook_generators_own_hook_is_refused_with_a_message(v3):
+    """Issue 14, L3: the endpoint would stay "active" with nothing calling it."""
+    from apps.members.models import Operation
+    from apps.members.services import endpoint_mint
+    from apps.tags.services import tag_get_or_create
+    from tests.offerings.helpers import weekly_course
+
+    endpoint = endpoint_mint(
+        operation=Operation.RELEASE,
+        offering=weekly_course(),
+        trigger_tag=tag_get_or_create(name="Release")[0],
+    )
+
+    response = v3().delete(f"automations/hooks/{endpoint.hook_id}")
+
+    assert response.status_code == 422
+    assert "Webhook Generator" in response.json()["message"]
+    assert Hook.objects.filter(pk=endpoint.hook_id, active=True).exists()

@@ -188,3 +188,32 @@ def test_the_import_command_explains_a_bad_file(tmp_path):
         call_command("automation_import", str(tmp_path / "missing.json"))
     with pytest.raises(CommandError, match="No automation has the id or name 'Ghost'"):
         call_command("automation_export", "Ghost")
+
+
+def test_a_condition_of_20000_or_terms_is_refused_at_once_without_creating_tags():
+    """Issue 14, L4: it took 27 s (a tag looked up per term) before the size was checked."""
+    import time
+
+    from apps.automations.portable import AutomationFileError, automation_import
+    from apps.tags.models import Tag
+
+    document = {
+        "schema": "tessera.automation",
+        "version": 1,
+        "name": "Huge",
+        "steps": [
+            {
+                "kind": "condition",
+                "settings": {"condition": {"or": [{"has": f"T{i}"} for i in range(20_000)]}},
+                "yes": [],
+                "no": [],
+            }
+        ],
+    }
+    started = time.monotonic()
+
+    with pytest.raises(AutomationFileError, match="more than 200 checks"):
+        automation_import(document)
+
+    assert time.monotonic() - started < 0.5  # about a millisecond idle; generous when busy
+    assert not Tag.objects.exists()

@@ -261,7 +261,9 @@ def test_the_same_delivery_20_times_at_once_gives_one_member_one_grant_one_login
     assert [e.payload["already_active"] for e in granted] == [False] + [True] * (calls - 1)
 
 
-def test_an_address_past_30_refusals_a_minute_is_answered_429_and_no_longer_logged(client, release):
+def test_an_address_past_30_refusals_a_minute_is_answered_429_and_logged_as_a_sample(
+    client, release
+):
     bad = release.path.rstrip("/")[:-4] + "zzzz/"
     codes = [_post(client, bad).status_code for _ in range(32)]
     # and then even a good URL is refused from that address, until the minute passes
@@ -269,4 +271,19 @@ def test_an_address_past_30_refusals_a_minute_is_answered_429_and_no_longer_logg
 
     assert codes == [403] * 30 + [429] * 2
     assert good == 429
-    assert WebhookCall.objects.filter(status=CallStatus.REFUSED).count() == 30
+    refused = WebhookCall.objects.filter(status=CallStatus.REFUSED)
+    assert refused.filter(http_status=403).count() == 30
+    assert refused.filter(http_status=429).count() == 3  # under the sample's five a minute
+
+
+def test_calls_past_a_urls_rate_are_answered_429_and_logged_as_a_sample(client, release, settings):
+    """Issue 14, L8: a 429 used to leave no trace; now the first few a minute are logged."""
+    from apps.members.inbound import THROTTLED_LOGGED_PER_MINUTE
+
+    settings.INBOUND_WEBHOOK_RATE_PER_MINUTE = 2
+    codes = [_post(client, release.path).status_code for _ in range(12)]
+
+    assert codes[:2] == [202, 202] and set(codes[2:]) == {429}
+    throttled = WebhookCall.objects.filter(http_status=429)
+    assert throttled.count() == THROTTLED_LOGGED_PER_MINUTE
+    assert all(c.endpoint == release and "rate limited" in c.error for c in throttled)

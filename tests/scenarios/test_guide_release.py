@@ -1,7 +1,8 @@
 """The guide's release steps, replayed end to end in one Tessera.
 
-Purchase tag -> the release automation adds the release-webhook tag -> the built-in CRM POSTs
-Kit's payload over HTTP to the Webhook Generator's URL on the live server -> the member is
+Purchase tag -> the release automation adds the release-webhook tag -> the built-in CRM delivers
+Kit's payload to the Webhook Generator's URL on this site (in process: the same checks and call
+log as over HTTP) -> the member is
 created, access granted, the immediate module released, the trigger tag removed -> the member
 gets in (a set-password link by default; the stored password with the offering's opt-in)."""
 
@@ -69,7 +70,7 @@ def test_release_by_tag_over_http_then_set_password_and_see_the_course(
 
     buyer = _purchase("ada@example.com")
 
-    # the hook went over HTTP to our own endpoint, which ran the release
+    # the hook reached our own endpoint, which ran the release
     endpoint.refresh_from_db()
     delivery = WebhookDelivery.objects.get(hook=endpoint.hook)
     assert (delivery.status, delivery.last_status_code) == (DeliveryStatus.DELIVERED, 202)

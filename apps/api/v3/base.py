@@ -5,10 +5,12 @@ three). ``api_secret`` works wherever ``api_key`` does."""
 
 import hmac
 import json
+import logging
 import math
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.db import DataError, InterfaceError, OperationalError
 from django.http import Http404
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
@@ -19,8 +21,13 @@ from rest_framework.views import APIView
 
 from apps.api.services import api_credentials_get
 from apps.api.throttle import throttle_allow
+from config.client_address import client_address
+from config.jsonlimits import has_nul
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 50
+DB_RETRY_AFTER_SECONDS = 5
 AUTH_FAILED = "Authorization Failed"
 
 
@@ -107,6 +114,9 @@ class V3View(APIView):
             merged.update(_unflatten(data))
         elif isinstance(data, dict):
             merged.update(data)
+        if has_nul(merged):
+            # PostgreSQL stores no NUL character in text: refuse it here, whatever the field.
+            raise V3Error(400, "Bad Request", "Text must not contain NUL characters (\\u0000).")
         return merged
 
     def initial(self, request, *args, **kwargs):
@@ -114,7 +124,7 @@ class V3View(APIView):
         params = self.params(request)
         # Failed attempts count too: guessing keys costs the guesser the same budget.
         if not throttle_allow(
-            f"addr:{request.META.get('REMOTE_ADDR')}", limit=settings.KIT_API_ADDRESS_RATE_LIMIT
+            f"addr:{client_address(request)}", limit=settings.KIT_API_ADDRESS_RATE_LIMIT
         ):
             raise V3Error(429, "Too Many Requests", "Retry later")
         credential = api_credentials_get()
@@ -174,6 +184,30 @@ class V3View(APIView):
         if isinstance(exc, ValidationError):
             return Response(
                 {"error": "Unprocessable Entity", "message": " ".join(exc.messages)}, status=422
+            )
+        if isinstance(exc, DataError):
+            # The last guard behind the views' own checks: a value the column cannot hold.
+            detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            return Response(
+                {
+                    "error": "Unprocessable Entity",
+                    "message": f"A value does not fit its field ({detail}); send it shorter or "
+                    "smaller.",
+                },
+                status=422,
+            )
+        if isinstance(exc, OperationalError | InterfaceError):
+            # The database went away mid-request (a restart, a failover): the transaction was
+            # rolled back, and a retry is safe (a purchase's transaction_id is recorded once).
+            logger.warning("v3 %s answered 503: database unavailable (%s)", self.request.path, exc)
+            return Response(
+                {
+                    "error": "Service Unavailable",
+                    "message": "The database could not be reached, so nothing was recorded. "
+                    "Retry in a few seconds.",
+                },
+                status=503,
+                headers={"Retry-After": str(DB_RETRY_AFTER_SECONDS)},
             )
         return super().handle_exception(exc)
 

@@ -27,6 +27,7 @@ from apps.tags.services import (
 
 from . import shapes
 from .base import (
+    AUTH_FAILED,
     V3Error,
     V3View,
     as_dict,
@@ -82,33 +83,66 @@ class TagsView(V3View):
         return Response(shaped if many else shaped[0])
 
 
-def _permission_tag_ids(tag_ids) -> set[int]:
-    """Tags that grant access or fire a release: not for the public key."""
-    from django.db.models import Q
-
+def _permission_tag_ids() -> set[int]:
+    """Tags that grant access or fire a release."""
     from apps.members.models import WebhookEndpoint
     from apps.offerings.models import Module, Offering
 
-    ids = set(tag_ids)
-    guarded = set(
-        Module.objects.filter(access_tag_id__in=ids).values_list("access_tag_id", flat=True)
-    )
+    guarded = set(Module.objects.values_list("access_tag_id", flat=True))
     guarded |= set(
-        WebhookEndpoint.objects.filter(trigger_tag_id__in=ids).values_list(
+        WebhookEndpoint.objects.filter(trigger_tag__isnull=False).values_list(
             "trigger_tag_id", flat=True
         )
     )
-    for row in Offering.objects.filter(
-        Q(base_tag_id__in=ids)
-        | Q(instant_tag_id__in=ids)
-        | Q(purchase_tag_id__in=ids)
-        | Q(revoke_tag_id__in=ids)
-    ).values_list("base_tag_id", "instant_tag_id", "purchase_tag_id", "revoke_tag_id"):
-        guarded |= ids & set(row)
-    return guarded
+    for row in Offering.objects.values_list(
+        "base_tag_id", "instant_tag_id", "purchase_tag_id", "revoke_tag_id"
+    ):
+        guarded |= set(row)
+    return guarded - {None}
 
 
-def _contact(params, *, with_secret: bool = True) -> tuple[str, str, dict, list[int]]:
+def _public_key_guard(*, tag_ids, field_keys) -> None:
+    """What the public key (published in every form's page) may not do: write a sensitive
+    field, add a tag that grants access or fires a release, or start anything that leads to
+    one, however many automations (each adding a tag, setting a field or starting another)
+    stand between; nor write a field that such an automation reads."""
+    from apps.automations.selectors import automation_chain_tags, fields_read_toward
+
+    tag_ids, field_keys = set(tag_ids), set(field_keys)
+    sensitive = sorted(
+        CustomField.objects.filter(key__in=field_keys, sensitive=True).values_list("key", flat=True)
+    )
+    if sensitive:
+        raise V3Error(
+            401,
+            AUTH_FAILED,
+            f"The public key cannot write the sensitive field {sensitive[0]!r}; "
+            "use the API secret.",
+        )
+    if not tag_ids and not field_keys:
+        return
+    permission = _permission_tag_ids()
+    if automation_chain_tags(tag_ids=tag_ids, field_keys=field_keys) & permission:
+        raise V3Error(
+            401,
+            AUTH_FAILED,
+            "You do not have sufficient permissions to access this resource: with the public "
+            "key this would grant access to an offering (directly or through automations); "
+            "use the API secret.",
+        )
+    read = sorted(field_keys & fields_read_toward(tag_ids=permission))
+    if read:
+        raise V3Error(
+            401,
+            AUTH_FAILED,
+            f"The public key cannot write the field {read[0]!r}: an automation that grants "
+            "access reads it; use the API secret.",
+        )
+
+
+def _contact(
+    params, *, with_secret: bool = True, also_tags: tuple[int, ...] = ()
+) -> tuple[str, str, dict, list[int]]:
     """A subscribe call's email, first name, fields and extra tag ids, checked."""
     email = as_text(params.get("email"), "email")
     try:
@@ -118,19 +152,20 @@ def _contact(params, *, with_secret: bool = True) -> tuple[str, str, dict, list[
     extra = as_id_list(params.get("tags"), "tags")
     if len(Tag.objects.filter(pk__in=extra)) != len(set(extra)):
         raise not_found("Tag not found", "")
-    if not with_secret and _permission_tag_ids(extra):
-        raise V3Error(
-            401,
-            "Authorization Failed",
-            "You do not have sufficient permissions to access this resource",
-        )
     first_name = as_text(params.get("first_name") or params.get("name"), "first_name")
-    return email, first_name, as_dict(params.get("fields"), "fields"), extra
+    fields = as_dict(params.get("fields"), "fields")
+    if not with_secret:
+        _public_key_guard(tag_ids=[*extra, *also_tags], field_keys=[str(k) for k in fields])
+    return email, first_name, fields, extra
 
 
-def _subscribe(params, *, source: str, with_secret: bool = True) -> tuple[Subscriber, dict]:
+def _subscribe(
+    params, *, source: str, with_secret: bool = True, also_tags: tuple[int, ...] = ()
+) -> tuple[Subscriber, dict]:
     """Tag and sequence subscribe: the subscriber (created if new), fields and extra tags."""
-    email, first_name, fields, extra = _contact(params, with_secret=with_secret)
+    email, first_name, fields, extra = _contact(
+        params, with_secret=with_secret, also_tags=also_tags
+    )
     subscriber, _ = subscriber_get_or_create(email=email, first_name=first_name)
     if fields:
         subscriber_fields_set(subscriber=subscriber, values=fields)
@@ -143,15 +178,11 @@ class TagSubscribeView(V3View):
 
     def post(self, request, tag_id):
         tag_obj = _tag_or_404(tag_id)
-        if not self.with_secret and _permission_tag_ids([tag_obj.pk]):
-            raise V3Error(
-                401,
-                "Authorization Failed",
-                "You do not have sufficient permissions to access this resource",
-            )
         # The checkout's call at a launch: its events (activation, tag) in one insert.
         with transaction.atomic(), events_buffered():
-            subscriber, _ = _subscribe(self.args_, source="api", with_secret=self.with_secret)
+            subscriber, _ = _subscribe(
+                self.args_, source="api", with_secret=self.with_secret, also_tags=(tag_obj.pk,)
+            )
             taggings_add(pairs=[(subscriber.pk, tag_obj.pk)], source="api")
         tagging = Tagging.objects.get(subscriber=subscriber, tag=tag_obj)
         return Response(

@@ -20,6 +20,7 @@ from apps.crm.models import (
 )
 from apps.crm.payloads import _iso, purchase_kit_payload
 from apps.crm.signups import form_subscribe, purchase_create
+from apps.members.models import WebhookEndpoint
 
 from . import shapes
 from .base import V3Error, V3View, as_int, as_text, not_found, page_of, unprocessable
@@ -319,5 +320,15 @@ class HooksView(V3View):
 
 class HookView(V3View):
     def delete(self, request, hook_id):
-        hook_delete(hook=_get_or_404(Hook, hook_id))
+        hook = _get_or_404(Hook, hook_id)
+        endpoint = WebhookEndpoint.objects.filter(hook=hook).first()
+        if endpoint is not None:
+            # Deleting it would leave the endpoint "active" with nothing calling it.
+            raise unprocessable(
+                f"This hook is the built-in CRM's call to the Webhook Generator URL "
+                f"{endpoint.label or endpoint}; it goes with that URL. Remove the trigger tag "
+                "or revoke the URL in the Webhook Generator (or /api/v1/webhook-endpoints/) "
+                "instead."
+            )
+        hook_delete(hook=hook)
         return Response({"success": True})
