@@ -3,6 +3,7 @@ broadcasts and hooks. Writes go through services."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -104,8 +105,16 @@ class SequenceEmailAdmin(admin.ModelAdmin):
         ]
 
     def preview_view(self, request, pk):
-        """Render the email for a chosen subscriber, showing a Liquid error with its line."""
+        """Render the email for a chosen subscriber, showing a Liquid error with its line.
+        It shows a subscriber's data, so it needs "view email" and "view subscriber"; their
+        secrets (sensitive fields, set-password links) only with the right to see them."""
         email = get_object_or_404(SequenceEmail, pk=pk)
+        if not (
+            self.has_view_permission(request, email)
+            and request.user.has_perm("crm.view_subscriber")
+        ):
+            raise PermissionDenied
+        may_see_secrets = request.user.has_perm("crm.view_subscriber_secrets")
         subscriber = (
             Subscriber.objects.filter(pk=request.GET.get("subscriber")).first()
             if request.GET.get("subscriber", "").isdigit()
@@ -113,7 +122,12 @@ class SequenceEmailAdmin(admin.ModelAdmin):
         )
         subscriber = subscriber or Subscriber.objects.order_by("pk").first()
         rendered = (
-            emails.email_preview(subject=email.subject, body=email.body, subscriber=subscriber)
+            emails.email_preview(
+                subject=email.subject,
+                body=email.body,
+                subscriber=subscriber,
+                show_sensitive=may_see_secrets,
+            )
             if subscriber
             else None
         )
@@ -126,6 +140,7 @@ class SequenceEmailAdmin(admin.ModelAdmin):
                 "email": email,
                 "subscriber": subscriber,
                 "rendered": rendered,
+                "secrets_hidden": not may_see_secrets,
                 "opts": self.model._meta,
             },
         )
@@ -172,7 +187,17 @@ class EmailMessageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Release: render held or failed emails again and send them")
+    def get_fields(self, request, obj=None):
+        # Bodies hold live set-password links: reading them is a right of its own.
+        fields = super().get_fields(request, obj)
+        if request.user.has_perm("crm.view_emailmessage_body"):
+            return fields
+        return [f for f in fields if f != "body_text"]
+
+    @admin.action(
+        description="Release: render held or failed emails again and send them",
+        permissions=["change"],
+    )
     def requeue(self, request, queryset):
         ids = list(queryset.values_list("pk", flat=True))
         count = emails.emails_requeue(message_ids=ids)
@@ -185,7 +210,9 @@ class EmailMessageAdmin(admin.ModelAdmin):
                 level=messages.WARNING,
             )
 
-    @admin.action(description="Cancel held or failed emails (never send them)")
+    @admin.action(
+        description="Cancel held or failed emails (never send them)", permissions=["change"]
+    )
     def cancel(self, request, queryset):
         count = emails.emails_cancel(message_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Cancelled {count} email(s); they stay in the log.")
@@ -241,7 +268,7 @@ class BroadcastAdmin(admin.ModelAdmin):
     list_display = ["subject", "status", "send_at", "published_at"]
     actions = ["send_now"]
 
-    @admin.action(description="Send selected broadcasts now")
+    @admin.action(description="Send selected broadcasts now", permissions=["change"])
     def send_now(self, request, queryset):
         for broadcast in queryset:
             if broadcast.status != BroadcastStatus.DRAFT and broadcast.status != (

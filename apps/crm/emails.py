@@ -26,7 +26,7 @@ from config.doorbell import doorbell_ring
 
 from . import event_types
 from .events import events_record_bulk
-from .liquid import TemplateError, liquid_contexts, template_render
+from .liquid import TemplateError, liquid_contexts, liquid_secret_links_redact, template_render
 from .models import (
     Broadcast,
     BroadcastStatus,
@@ -120,9 +120,12 @@ def emails_enqueue(drafts: list[Draft]) -> int:
 def email_preview(
     *, subject: str, body: str, subscriber: Subscriber, show_sensitive: bool = False
 ) -> dict:
-    """Render for one subscriber without sending: the admin's preview. Sensitive fields read
-    "[redacted]" unless ``show_sensitive`` (a viewer allowed to see them)."""
+    """Render for one subscriber without sending: the admin's preview. Sensitive fields and
+    set-password links read "[redacted]" unless ``show_sensitive`` (a viewer allowed to see
+    subscribers' secrets)."""
     context = liquid_contexts([subscriber], redact_sensitive=not show_sensitive)[subscriber.pk]
+    if not show_sensitive:
+        context = liquid_secret_links_redact(context)
     try:
         return {
             "subject": template_render(subject, context),

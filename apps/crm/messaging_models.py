@@ -177,6 +177,8 @@ class EmailMessage(models.Model):
                 fields=["next_attempt_at"], name="crm_email_held", condition=Q(status="held")
             ),
         ]
+        # Bodies hold live set-password links: reading them is a right of its own.
+        permissions = [("view_emailmessage_body", "Can read email bodies in the outbox")]
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to_email} ({self.status})"

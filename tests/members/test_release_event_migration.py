@@ -16,7 +16,7 @@ from tests.factories import SubscriberFactory
 from tests.offerings.helpers import weekly_course
 
 pytestmark = pytest.mark.django_db
-migration = importlib.import_module("apps.members.migrations.0005_release_event_steps")
+migration = importlib.import_module("apps.members.migrations.0006_release_event_steps")
 
 
 def _login_wait(label="Wait for the member login"):

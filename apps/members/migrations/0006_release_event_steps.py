@@ -66,7 +66,7 @@ def forwards(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("members", "0004_webhookcall_accepted_index"),
+        ("members", "0005_staff_permissions"),
         ("automations", "0001_initial"),
     ]
 
