@@ -5,7 +5,6 @@ from datetime import timedelta
 
 import pytest
 import time_machine
-from django.contrib.auth.models import User
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.authtoken.models import Token
@@ -17,6 +16,7 @@ from apps.offerings.services import drip_sweep
 from tests.automations.helpers import tag, untag
 from tests.factories import SubscriberFactory
 from tests.offerings.helpers import weekly_course
+from tests.staff import VIEW, staff_user
 
 pytestmark = pytest.mark.django_db
 FC = "Foundation Course"
@@ -33,7 +33,7 @@ def enrolled(client):
     member.user.save()
     operation_run(operation=Operation.RELEASE, offering=course, email=subscriber.email, source="t")
     client.force_login(member.user)
-    token = Token.objects.create(user=User.objects.create_user("api", is_staff=True)).key
+    token = Token.objects.create(user=staff_user("api", VIEW)).key
     return course, subscriber, member, token
 
 
