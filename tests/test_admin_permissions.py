@@ -53,7 +53,13 @@ NO_ADD = {
     "members.webhookcall",
     "api.apicredential",
 }
-NO_DELETE = {"crm.event", "crm.webhookdelivery"}
+NO_DELETE = {
+    "crm.event",
+    "crm.webhookdelivery",
+    "crm.emailmessage",
+    "automations.run",
+    "members.webhookcall",
+}
 
 
 def _generic(label: str) -> dict[str, tuple[str, dict]]:
@@ -93,6 +99,12 @@ CUSTOM = {
     "members_webhookendpoint_revoke": ("post", _redirect()),
     "tags_tag_map": ("get", READ),
     "tags_tag_map_csv": ("get", READ),
+    "tags_tag_suggest": ("get", READ),
+    # The subscriber page's hand tools change the subscriber.
+    "crm_subscriber_fields": ("post", _redirect()),
+    "crm_subscriber_state": ("post", _redirect()),
+    "tags_subscriber_tag_add": ("post", _redirect()),
+    "tags_subscriber_tag_remove": ("post", _redirect()),
 }
 # The generator page's form mints a URL: a POST to its list page.
 MINT = ("members_webhookendpoint_changelist", "post")
@@ -176,6 +188,7 @@ def world(django_capture_on_commit_callbacks):
         "flow": flow,
         "idle": idle,
         "run": Run.objects.get(automation=flow, subscriber=person),
+        "person": person,
         "endpoint": endpoint,
         "sequence_email": SequenceEmail.objects.get(),
     }
@@ -200,6 +213,13 @@ def _url(name: str, world) -> str:
         },
         "members_webhookendpoint_rotate": {"pk": world["endpoint"].pk},
         "members_webhookendpoint_revoke": {"pk": world["endpoint"].pk},
+        "crm_subscriber_fields": {"pk": world["person"].pk},
+        "crm_subscriber_state": {"pk": world["person"].pk},
+        "tags_subscriber_tag_add": {"subscriber_id": world["person"].pk},
+        "tags_subscriber_tag_remove": {
+            "subscriber_id": world["person"].pk,
+            "tag_id": world["person"].taggings.first().tag_id,
+        },
     }
     if name in args:
         return reverse(f"admin:{name}", kwargs=args[name])
@@ -226,6 +246,8 @@ def _post_data(name: str, world) -> dict:
         "automations_builder_trigger_add": {"event_type": "tag_add", "tag": "Another"},
         "automations_builder_status": {"status": "paused"},
         "members_webhookendpoint_changelist": {"operation": "release", "offering": offering},
+        "tags_subscriber_tag_add": {"name": "Go"},
+        "crm_subscriber_state": {"state": "active"},
     }.get(name, {})
 
 

@@ -10,6 +10,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html
 
 from . import emails
+from .admin import LogAdminMixin
 from .liquid import TemplateError, template_check
 from .models import (
     Broadcast,
@@ -147,7 +148,7 @@ class SequenceEmailAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmailMessage)
-class EmailMessageAdmin(admin.ModelAdmin):
+class EmailMessageAdmin(LogAdminMixin, admin.ModelAdmin):
     """The outbox: every email, rendered, with what became of it."""
 
     list_display = [
@@ -155,6 +156,7 @@ class EmailMessageAdmin(admin.ModelAdmin):
         "to_email",
         "subject",
         "kind",
+        "purpose",
         "status",
         "uncertain",
         "attempts",
@@ -179,13 +181,16 @@ class EmailMessageAdmin(admin.ModelAdmin):
         "sent_at",
         "sequence_email",
         "broadcast",
+        "next_attempt_at",
     ]
+    fields = readonly_fields
     actions = ["requeue", "cancel"]
     show_full_result_count = False
     list_per_page = 100
 
-    def has_add_permission(self, request):
-        return False
+    @admin.display(description="marketing?", ordering="is_marketing")
+    def purpose(self, obj):
+        return "Marketing" if obj.is_marketing else "Transactional"
 
     def get_fields(self, request, obj=None):
         # Bodies hold live set-password links: reading them is a right of its own.

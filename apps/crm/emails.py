@@ -10,7 +10,9 @@ have it), so nothing is lost and a possible duplicate is visible.
 """
 
 import logging
+import re
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -18,15 +20,24 @@ from django.conf import settings
 from django.core.mail import EmailMessage as DjangoEmail
 from django.core.mail import get_connection
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from apps.core.leases import (
+    LeaseKind,
+    lease_holder,
+    lease_kind_register,
+    leases_done,
+    leases_hold,
+    leases_reap_one,
+)
 from config import oncommit
 from config.doorbell import doorbell_ring
 
 from . import event_types
 from .events import events_record_bulk
 from .liquid import TemplateError, liquid_contexts, liquid_secret_links_redact, template_render
+from .messaging_models import SECRET_LINK_KINDS, TRANSACTIONAL_KINDS
 from .models import (
     Broadcast,
     BroadcastStatus,
@@ -115,6 +126,40 @@ def emails_enqueue(drafts: list[Draft]) -> int:
     )
     oncommit.on_commit_once(_kick_sender)
     return len(created)
+
+
+@transaction.atomic
+def email_transactional_queue(
+    *, subscriber: Subscriber, kind: str, subject: str, body: str, to_email: str = ""
+) -> EmailMessage:
+    """Queue an email the person asked for (a login link, a password reset, an address
+    change) in the outbox, so the worker sends it with the same retries as any other and the
+    creator can see it went out. Already final text: it is not a Liquid template (a first
+    name typed as ``{{ ... }}`` must stay text). ``to_email``: another address than the
+    subscriber's (the new address of an email change)."""
+    if kind not in TRANSACTIONAL_KINDS:
+        raise ValueError(f"{kind!r} is not a transactional email kind")
+    message = EmailMessage.objects.create(
+        subscriber=subscriber,
+        key=f"{kind}:{subscriber.pk}:{uuid.uuid4().hex}",
+        kind=kind,
+        is_marketing=False,
+        to_email=to_email or subscriber.email,
+        subject=subject[:255],
+        body_text=body,
+        next_attempt_at=timezone.now(),
+    )
+    oncommit.on_commit_once(_kick_sender)
+    return message
+
+
+_URL = re.compile(r"(https?://[^/\s]+)/\S*")
+
+
+def link_redact(body: str) -> str:
+    """The body with every link cut to its origin (what the outbox keeps once a one-time
+    link has gone out)."""
+    return _URL.sub(r"\1/… (one-time link, removed once sent)", body)
 
 
 def email_preview(
@@ -275,24 +320,51 @@ def email_claim_next(*, now=None) -> tuple[EmailMessage, int] | None:
         return None
     token = secrets.randbelow(2**31 - 1) + 1
     EmailMessage.objects.filter(pk=message.pk).update(
-        status=EmailStatus.SENDING, locked_until=now + EMAIL_LEASE, lease_token=token
+        status=EmailStatus.SENDING,
+        locked_until=now + EMAIL_LEASE,
+        lease_token=token,
+        lease_holder=lease_holder(),
     )
+    leases_hold(EMAILS_LEASE_KIND, [(message.pk, token)])
     return message, token
 
 
+EMAILS_LEASE_KIND = "emails"
+
+
 def emails_reap(*, now=None) -> int:
-    """Messages whose sender died mid-send: the SMTP server may or may not have them. Send
-    again (never lose one) and mark them uncertain (a duplicate is possible)."""
-    now = now or timezone.now()
-    return EmailMessage.objects.filter(status=EmailStatus.SENDING, locked_until__lt=now).update(
-        status=EmailStatus.QUEUED, uncertain=True, next_attempt_at=now, locked_until=None
+    """Messages whose sender died mid-send (or whose lease ran out) go back to the queue."""
+    return leases_reap_one(EMAILS_LEASE_KIND, now=now)
+
+
+def _emails_free(ids: list[int], reason: str, counted: bool) -> int:
+    """The SMTP server may or may not have these: send again (never lose one) and mark them
+    uncertain (a duplicate is possible)."""
+    freed = EmailMessage.objects.filter(pk__in=ids).update(
+        status=EmailStatus.QUEUED,
+        uncertain=True,
+        next_attempt_at=timezone.now(),
+        locked_until=None,
+        lease_holder="",
     )
+    oncommit.on_commit_once(_kick_sender)
+    return freed
+
+
+lease_kind_register(
+    LeaseKind(
+        name=EMAILS_LEASE_KIND,
+        model=EmailMessage,
+        leased=Q(status=EmailStatus.SENDING),
+        free=_emails_free,
+    )
+)
 
 
 def _suppressed(message: EmailMessage) -> str:
     """Why this email must not go out now ("" if it may)."""
     state = message.subscriber.state
-    if message.kind == EmailKind.SYSTEM:
+    if message.kind in TRANSACTIONAL_KINDS:
         return ""
     if state in (SubscriberState.BOUNCED, SubscriberState.COMPLAINED):
         return f"subscriber is {state}"
@@ -308,6 +380,7 @@ def _finish(message_id: int, token: int, **fields) -> None:
     EmailMessage.objects.filter(
         pk=message_id, status=EmailStatus.SENDING, lease_token=token
     ).update(locked_until=None, **fields)
+    leases_done(EMAILS_LEASE_KIND, [message_id])
 
 
 def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
@@ -354,6 +427,7 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
                 )
                 connection = None
                 continue
+            secret = message.kind in SECRET_LINK_KINDS
             _finish(
                 message.pk,
                 token,
@@ -361,6 +435,7 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
                 sent_at=timezone.now(),
                 attempts=F("attempts") + 1,
                 error="",
+                **({"body_text": link_redact(message.body_text)} if secret else {}),
             )
             sent += 1
     finally:

@@ -125,7 +125,23 @@ class EmailKind(models.TextChoices):
     SEQUENCE = "sequence", "Sequence"
     BROADCAST = "broadcast", "Broadcast"
     AUTOMATION = "automation", "Automation"
-    SYSTEM = "system", "System (confirmation, login)"
+    SYSTEM = "system", "Transactional: subscription confirmation"
+    LOGIN_LINK = "login_link", "Transactional: login link"
+    PASSWORD = "password", "Transactional: password set or reset"
+    EMAIL_CHANGE = "email_change", "Transactional: email address change"
+
+
+# Sent because the person asked for them (a link, a confirmation): never suppressed, never
+# marketing.
+TRANSACTIONAL_KINDS = (
+    EmailKind.SYSTEM,
+    EmailKind.LOGIN_LINK,
+    EmailKind.PASSWORD,
+    EmailKind.EMAIL_CHANGE,
+)
+# Their body holds a working one-time link: once sent, the stored copy keeps only the
+# link's origin, so nobody who can read the outbox can log in as the member.
+SECRET_LINK_KINDS = (EmailKind.LOGIN_LINK, EmailKind.PASSWORD, EmailKind.EMAIL_CHANGE)
 
 
 class EmailMessage(models.Model):
@@ -136,7 +152,7 @@ class EmailMessage(models.Model):
 
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="emails")
     key = models.CharField(max_length=200, unique=True)
-    kind = models.CharField(max_length=10, choices=EmailKind.choices)
+    kind = models.CharField(max_length=16, choices=EmailKind.choices)
     is_marketing = models.BooleanField(default=True)
     to_email = models.EmailField()
     subject = models.CharField(max_length=255)
@@ -153,6 +169,8 @@ class EmailMessage(models.Model):
     hold_checks = models.PositiveSmallIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.PositiveIntegerField(default=0)
+    # The worker process holding the lease (apps/core/leases.py); "" when none beats for it.
+    lease_holder = models.CharField(max_length=200, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     sequence_email = models.ForeignKey(

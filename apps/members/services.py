@@ -13,8 +13,9 @@ from django.db import DatabaseError, IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
+from apps.crm.emails import email_transactional_queue
 from apps.crm.events import event_record, events_buffered
-from apps.crm.models import Subscriber
+from apps.crm.models import EmailKind, Subscriber
 from apps.crm.services import (
     email_normalize,
     subscriber_fields_set,
@@ -40,7 +41,7 @@ from .models import (
     WebhookCall,
     WebhookEndpoint,
 )
-from .tokens import login_link_tokens, set_password_tokens, uid_for
+from .tokens import LOGIN_LINK_MAX_AGE, login_link_tokens, set_password_tokens, uid_for
 
 logger = logging.getLogger(__name__)
 
@@ -146,6 +147,35 @@ def member_login_link_url(member: Member) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
+LINK_MINUTES = int(LOGIN_LINK_MAX_AGE.total_seconds() // 60)
+
+
+@transaction.atomic
+def member_login_link_email(*, email: str) -> bool:
+    """Queue a one-time login link in the outbox if a member has this address (the page
+    never says whether one does). Staff log in through the admin, never by link."""
+    member = (
+        Member.objects.select_related("user", "subscriber")
+        .filter(user__email__iexact=email, user__is_active=True, user__is_staff=False)
+        .first()
+    )
+    if member is None:
+        return False
+    email_transactional_queue(
+        subscriber=member.subscriber,
+        kind=EmailKind.LOGIN_LINK,
+        subject="Your login link",
+        body=(
+            f"Hello {member.subscriber.first_name or 'there'},\n\n"
+            f"Open this link to log in (it works once, within {LINK_MINUTES} minutes):\n"
+            f"{member_login_link_url(member)}"
+            "\n\nIf you did not ask for it, ignore this email.\n"
+        ),
+        to_email=member.user.email,
+    )
+    return True
+
+
 EMAIL_CHANGE_SALT = "tessera.members.email_change"
 EMAIL_CHANGE_MAX_AGE = timedelta(days=2)
 
@@ -161,9 +191,14 @@ def member_email_change_request(*, member: Member, email: str) -> str | None:
         raise ValidationError(f"Another subscriber already uses {new}.")
     token = signing.dumps({"member": member.pk, "email": new}, salt=EMAIL_CHANGE_SALT)
     link = f"{settings.SITE_URL}{reverse('members:email_confirm', args=[token])}"
-    from .tasks import email_change_send
-
-    transaction.on_commit(lambda: email_change_send.delay(new, link), robust=True)
+    email_transactional_queue(
+        subscriber=member.subscriber,
+        kind=EmailKind.EMAIL_CHANGE,
+        subject="Confirm your new email address",
+        body=f"Open this link to use {new} for your account:\n{link}\n\n"
+        "If you did not ask for this, ignore this email.",
+        to_email=new,
+    )
     return new
 
 
@@ -433,7 +468,10 @@ def webhook_call_refuse(
 
 
 CALLS_PER_BATCH = 50
-CALL_STUCK_AFTER = timedelta(minutes=2)
+# An accepted call is rung at once; one still waiting after this lost its ring (a flushed
+# broker, a dead worker). Calls being run are row-locked and skipped, so the sweep may be
+# eager: a lost ring costs seconds, not minutes.
+CALL_STUCK_AFTER = timedelta(seconds=10)
 CALLS_RESUMED_PER_SWEEP = 200
 
 

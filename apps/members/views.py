@@ -14,7 +14,6 @@ from django.contrib.auth import (
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import PasswordResetView
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -61,13 +60,11 @@ def login_view(request):
     if request.method == "POST" and request.POST.get("action") == "link":
         link_form = LoginLinkForm(request.POST)
         if link_form.is_valid():
-            from .tasks import login_link_send
-
             email = link_form.cleaned_data["email"].strip().lower()
             if services.email_request_allowed(
                 purpose="login_link", email=email, address=client_address(request)
             ):
-                transaction.on_commit(lambda: login_link_send.delay(email), robust=True)
+                services.member_login_link_email(email=email)
             return render(request, "members/login_link_sent.html", {"email": email})
     elif request.method == "POST":
         password_form = LoginForm(request.POST)
@@ -113,7 +110,7 @@ def login_link_view(request, uidb64, token):
         # A click, not a prefetch by a mail scanner, spends the one-time link.
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("members:dashboard")
-    return render(request, "members/login_link_confirm.html", {"user": user})
+    return render(request, "members/login_link_confirm.html", {"link_email": user.email})
 
 
 @require_POST

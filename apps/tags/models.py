@@ -8,8 +8,9 @@ class Tag(models.Model):
     """A label on subscribers, and in Tessera also a permission (offerings grant by tag).
 
     ``name`` is kept as first typed, with surrounding and repeated spaces folded;
-    ``name_key`` is its case-folded form and carries the uniqueness, so " Module 1 Complete"
-    and "module 1 complete" are one tag.
+    ``name_key`` is its folded form (case, the dash family and the spaces around a dash
+    ignored: ``services.tag_name_fold``) and carries the uniqueness, so " Module 1 Complete"
+    and "module 1 complete" are one tag, as are "Course – Paid" and "course-paid".
     """
 
     name = models.CharField(max_length=255)

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('automations', '0001_initial'),
+        ('automations', '0002_lease_holder'),
     ]
 
     operations = [

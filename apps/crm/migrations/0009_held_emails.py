@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0006_staff_permissions'),
+        ('crm', '0008_email_kinds_13b'),
     ]
 
     operations = [
