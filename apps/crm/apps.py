@@ -10,7 +10,8 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         from config.periodic import PeriodicSpec, connect
 
-        from . import delivery, emails, event_types  # delivery, emails: their lease kinds
+        from . import delivery, emails  # noqa: F401  (they register their lease kinds)
+        from . import event_types
         from .demo import seed_step_register
         from .dispatch import consumer_register
         from .emails import held_emails_on_events
