@@ -11,10 +11,10 @@ class CrmConfig(AppConfig):
         from config.periodic import PeriodicSpec, connect
 
         from . import delivery, emails  # noqa: F401  (they register their lease kinds)
-        from . import event_types
         from .demo import seed_step_register
         from .dispatch import consumer_register
         from .emails import held_emails_on_events
+        from .event_types import FIELD_VALUE_UPDATED
         from .hooks import hooks_on_events
         from .seed import seed_admin, seed_messaging, seed_subscribers
         from .tasks import (
@@ -71,7 +71,7 @@ class CrmConfig(AppConfig):
         consumer_register(
             name="crm.held_emails",
             handle=held_emails_on_events,
-            event_types=[event_types.FIELD_VALUE_UPDATED],
+            event_types=[FIELD_VALUE_UPDATED],
         )
         seed_step_register(name="crm.admin", order=0, run=seed_admin)
         seed_step_register(name="crm.subscribers", order=10, run=seed_subscribers)
