@@ -16,6 +16,7 @@ from .models import (
     Broadcast,
     BroadcastStatus,
     EmailMessage,
+    EmailTemplate,
     Form,
     Hook,
     Purchase,
@@ -264,6 +265,10 @@ class BroadcastForm(TemplateFieldsForm):
             "send_at",
             "condition",
             "status",
+            "email_template",
+            "preview_text",
+            "thumbnail_url",
+            "thumbnail_alt",
         ]
 
 
@@ -283,6 +288,13 @@ class BroadcastAdmin(admin.ModelAdmin):
                 continue
             queued = emails.broadcast_send(broadcast=broadcast)
             self.message_user(request, f"{broadcast}: queued {queued} email(s).")
+
+
+@admin.register(EmailTemplate)
+class EmailTemplateAdmin(admin.ModelAdmin):
+    """Layouts broadcasts may name (Kit's email templates, listed by /v4/email_templates)."""
+
+    list_display = ["name", "category", "is_default", "created_at"]
 
 
 @admin.register(Hook)

@@ -271,6 +271,23 @@ class Purchase(models.Model):
         return self.transaction_id
 
 
+class EmailTemplate(models.Model):
+    """An email layout broadcasts can name (Kit's email templates): the HTML around the
+    email's content, which ``{{ content }}`` marks. One may be the default."""
+
+    name = models.CharField(max_length=255, unique=True)
+    category = models.CharField(max_length=32, default="Classic")
+    is_default = models.BooleanField(default=False)
+    html = models.TextField(blank=True, default="{{ content }}")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class BroadcastStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     SCHEDULED = "scheduled", "Scheduled"
@@ -293,6 +310,13 @@ class Broadcast(models.Model):
     status = models.CharField(
         max_length=10, choices=BroadcastStatus.choices, default=BroadcastStatus.DRAFT
     )
+    # Kit's broadcast fields that earlier answers dropped (v3 and v4 store them now).
+    email_template = models.ForeignKey(
+        EmailTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="broadcasts"
+    )
+    thumbnail_url = models.URLField(max_length=2000, blank=True)
+    thumbnail_alt = models.CharField(max_length=255, blank=True)
+    preview_text = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from apps.crm.emails import email_transactional_queue
 from apps.crm.events import event_record, events_buffered
@@ -164,13 +165,16 @@ def member_login_link_email(*, email: str) -> bool:
     email_transactional_queue(
         subscriber=member.subscriber,
         kind=EmailKind.LOGIN_LINK,
-        subject="Your login link",
-        body=(
-            f"Hello {member.subscriber.first_name or 'there'},\n\n"
-            f"Open this link to log in (it works once, within {LINK_MINUTES} minutes):\n"
-            f"{member_login_link_url(member)}"
-            "\n\nIf you did not ask for it, ignore this email.\n"
-        ),
+        subject=gettext("Your login link"),
+        body=gettext(
+            "Hello %(name)s,\n\nOpen this link to log in (it works once, within %(minutes)s "
+            "minutes):\n%(link)s\n\nIf you did not ask for it, ignore this email.\n"
+        )
+        % {
+            "name": member.subscriber.first_name or gettext("there"),
+            "minutes": LINK_MINUTES,
+            "link": member_login_link_url(member),
+        },
         to_email=member.user.email,
     )
     return True
@@ -188,15 +192,19 @@ def member_email_change_request(*, member: Member, email: str) -> str | None:
     if new == member.subscriber.email:
         return None
     if Subscriber.objects.filter(email=new).exclude(pk=member.subscriber_id).exists():
-        raise ValidationError(f"Another subscriber already uses {new}.")
+        message = gettext("Another subscriber already uses %(email)s.")
+        raise ValidationError(message % {"email": new})
     token = signing.dumps({"member": member.pk, "email": new}, salt=EMAIL_CHANGE_SALT)
     link = f"{settings.SITE_URL}{reverse('members:email_confirm', args=[token])}"
     email_transactional_queue(
         subscriber=member.subscriber,
         kind=EmailKind.EMAIL_CHANGE,
-        subject="Confirm your new email address",
-        body=f"Open this link to use {new} for your account:\n{link}\n\n"
-        "If you did not ask for this, ignore this email.",
+        subject=gettext("Confirm your new email address"),
+        body=gettext(
+            "Open this link to use %(email)s for your account:\n%(link)s\n\n"
+            "If you did not ask for this, ignore this email."
+        )
+        % {"email": new, "link": link},
         to_email=new,
     )
     return new
@@ -208,7 +216,7 @@ def member_email_change_confirm(*, token: str) -> Member:
             token, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE.total_seconds()
         )
     except signing.BadSignature:
-        raise ValidationError("This confirmation link is invalid or expired.") from None
+        raise ValidationError(gettext("This confirmation link is invalid or expired.")) from None
     member = Member.objects.select_related("subscriber", "user").get(pk=data["member"])
     return member_account_update(
         member=member, first_name=member.subscriber.first_name, email=data["email"]
