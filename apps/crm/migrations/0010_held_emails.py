@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0008_email_kinds_13b'),
+        ('crm', '0009_kit_v4_email_templates'),
     ]
 
     operations = [

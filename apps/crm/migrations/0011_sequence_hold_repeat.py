@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0009_held_emails'),
+        ('crm', '0010_held_emails'),
     ]
 
     operations = [
