@@ -45,7 +45,11 @@ def _views(client, course, member, token) -> tuple[bool, int, bool]:
     access = client.get(
         f"/api/v1/members/{member.pk}/access/", HTTP_AUTHORIZATION=f"Token {token}"
     ).json()
-    return f"/offerings/{course.slug}/" in dashboard, page.status_code, access[0]["active"]
+    return (
+        f"/offerings/{course.slug}/" in dashboard,
+        page.status_code,
+        access["results"][0]["active"],
+    )
 
 
 def test_a_hand_added_revoke_tag_ends_the_grant_everywhere_at_once(client, enrolled):
