@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "oauth2_provider",
     "django_prose_editor",
     "csp",
     "apps.core",
@@ -378,6 +379,30 @@ KIT_API_RATE_WINDOW_SECONDS = 60
 # Requests per rolling minute from one address, successful or not (key guessing).
 KIT_API_ADDRESS_RATE_LIMIT = env.int("KIT_API_ADDRESS_RATE_LIMIT", default=600)
 ACCOUNT_NAME = env.str("ACCOUNT_NAME", default="Tessera")
+# Kit v4 (/v4/): an OAuth access token's budget, per token, per rolling minute (Kit's figure);
+# a v4 API key shares KIT_API_RATE_LIMIT above.
+KIT_API_OAUTH_RATE_LIMIT = env.int("KIT_API_OAUTH_RATE_LIMIT", default=600)
+# OAuth 2 for v4 apps (django-oauth-toolkit, /oauth/): authorization code with PKCE only,
+# refresh tokens that rotate, tokens revocable; scopes read (GET) and write (the rest).
+OAUTH2_PROVIDER = {
+    "SCOPES": {"read": "Read your subscribers, tags, forms and more", "write": "Change them"},
+    "DEFAULT_SCOPES": ["read", "write"],
+    "PKCE_REQUIRED": True,
+    # Redirect URIs over https only (RFC 9700): a self-hosted app needs a TLS callback.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    # RFC 9700 throughout: no implicit or password grant, S256 only, tokens not in the query,
+    # tokens stored hashed, a replayed refresh token revokes its whole family, iss returned.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=2 * 24 * 3600),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_REFRESH_TOKEN_SECONDS", default=90 * 24 * 3600),
+    "ROTATE_REFRESH_TOKEN": True,
+}
 REST_FRAMEWORK = {
     # /v3/ reads Kit's credentials itself; /api/v1/ sets token authentication per view.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -395,6 +420,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tessera API",
     "DESCRIPTION": (
         "/v3/: Kit's v3 API (api_key / api_secret in the query, a JSON or a form body). "
+        "/v4/: Kit's v4 API (a v4 key in the X-Kit-Api-Key header, or an OAuth 2 bearer "
+        'token from /oauth/; cursor pages; errors as {"errors": [...]}). '
         "/api/v1/: what Kit has no word for (offerings, members, access, automations, runs, "
         "webhook endpoints, the outbox, events), with a staff token: "
         "`Authorization: Token <key>`."
@@ -405,6 +432,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # /v4/'s two ways in (apps/api/v4/base.py names them on each operation).
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "KitApiKey": {"type": "apiKey", "in": "header", "name": "X-Kit-Api-Key"},
+            "OAuth2": {
+                "type": "oauth2",
+                "flows": {
+                    "authorizationCode": {
+                        "authorizationUrl": "/oauth/authorize/",
+                        "tokenUrl": "/oauth/token/",
+                        "refreshUrl": "/oauth/token/",
+                        "scopes": {"read": "GET calls", "write": "every other call"},
+                    }
+                },
+            },
+        }
+    },
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "apps.automations.models.RunStatus",
         "AutomationStatusEnum": "apps.automations.models.AutomationStatus",

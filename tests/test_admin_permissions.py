@@ -16,7 +16,8 @@ from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, SolarSchedule
 from rest_framework.authtoken.models import Token
 
-from apps.api.services import api_credentials_get
+from apps.api.kit_import import kit_import_create
+from apps.api.services import api_credentials_get, api_key_create
 from apps.automations.models import Automation, Node, Run
 from apps.commerce.models import (
     EventStatus,
@@ -27,7 +28,7 @@ from apps.commerce.models import (
 )
 from apps.commerce.services import product_create
 from apps.crm.imports import subscriber_import_create
-from apps.crm.messaging_models import EmailMessage
+from apps.crm.messaging_models import EmailMessage, EmailTemplate
 from apps.crm.models import (
     Broadcast,
     Form,
@@ -40,6 +41,7 @@ from apps.crm.models import (
 from apps.members.models import Member, Operation, WebhookCall
 from apps.members.services import endpoint_mint, member_login_ensure, operation_run
 from apps.offerings.models import Lesson, LessonAttachment
+from apps.tags.models import Segment
 from tests.automations.helpers import build, on_tag, settle, tag, wait
 from tests.factories import CustomFieldFactory, SubscriberFactory
 from tests.offerings.helpers import weekly_course
@@ -78,6 +80,8 @@ NO_DELETE = {
     "commerce.order",
     "commerce.subscription",
     "commerce.stripeevent",
+    # API keys are revoked, never deleted (the row records what was issued).
+    "api.apikey",
 }
 
 
@@ -199,6 +203,10 @@ def world(django_capture_on_commit_callbacks):
     Hook.objects.create(event_name="subscriber_activate", target_url="https://e.com", secret="s")
     subscriber_import_create(data=b"email\na@example.com\n", filename="people.csv")
     api_credentials_get()
+    api_key_create(name="Zapier")
+    kit_import_create(api_key="kit_x", base_url="https://api.kit.com")
+    Segment.objects.create(name="Buyers", condition={"has": 1})
+    EmailTemplate.objects.create(name="Classic")
     Token.objects.create(user=User.objects.create_user("token-holder", is_staff=True))
     ClockedSchedule.objects.create(clocked_time=datetime(2026, 1, 1, tzinfo=UTC))
     CrontabSchedule.objects.create()

@@ -16,6 +16,7 @@ from .models import (
     Broadcast,
     BroadcastStatus,
     EmailMessage,
+    EmailTemplate,
     Form,
     Hook,
     Purchase,
@@ -184,7 +185,7 @@ class EmailMessageAdmin(LogAdminMixin, admin.ModelAdmin):
         "next_attempt_at",
     ]
     fields = readonly_fields
-    actions = ["requeue"]
+    actions = ["requeue", "cancel"]
     show_full_result_count = False
     list_per_page = 100
 
@@ -199,10 +200,28 @@ class EmailMessageAdmin(LogAdminMixin, admin.ModelAdmin):
             return fields
         return [f for f in fields if f != "body_text"]
 
-    @admin.action(description="Queue held or failed emails again", permissions=["change"])
+    @admin.action(
+        description="Release: render held or failed emails again and send them",
+        permissions=["change"],
+    )
     def requeue(self, request, queryset):
-        count = emails.emails_requeue(message_ids=list(queryset.values_list("pk", flat=True)))
+        ids = list(queryset.values_list("pk", flat=True))
+        count = emails.emails_requeue(message_ids=ids)
         self.message_user(request, f"Queued {count} email(s) again.")
+        if count < len(ids):
+            self.message_user(
+                request,
+                f"{len(ids) - count} still cannot be sent (still held, or neither held nor "
+                "failed); open one to read why.",
+                level=messages.WARNING,
+            )
+
+    @admin.action(
+        description="Cancel held or failed emails (never send them)", permissions=["change"]
+    )
+    def cancel(self, request, queryset):
+        count = emails.emails_cancel(message_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Cancelled {count} email(s); they stay in the log.")
 
 
 @admin.register(Form)
@@ -246,6 +265,10 @@ class BroadcastForm(TemplateFieldsForm):
             "send_at",
             "condition",
             "status",
+            "email_template",
+            "preview_text",
+            "thumbnail_url",
+            "thumbnail_alt",
         ]
 
 
@@ -265,6 +288,13 @@ class BroadcastAdmin(admin.ModelAdmin):
                 continue
             queued = emails.broadcast_send(broadcast=broadcast)
             self.message_user(request, f"{broadcast}: queued {queued} email(s).")
+
+
+@admin.register(EmailTemplate)
+class EmailTemplateAdmin(admin.ModelAdmin):
+    """Layouts broadcasts may name (Kit's email templates, listed by /v4/email_templates)."""
+
+    list_display = ["name", "category", "is_default", "created_at"]
 
 
 @admin.register(Hook)

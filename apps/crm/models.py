@@ -209,6 +209,7 @@ from .messaging_models import (  # noqa: E402,F401  (registers the messaging mod
     EmailKind,
     EmailMessage,
     EmailStatus,
+    EmailTemplate,
     Form,
     FormSubscription,
     Hook,

@@ -8,5 +8,6 @@ urlpatterns = [
     path("email/unsubscribe/<str:token>/", views.unsubscribe_view, name="unsubscribe"),
     path("email/preferences/<str:token>/", views.preferences_view, name="preferences"),
     path("forms/<int:form_id>/", views.form_view, name="form"),
+    path("forms/<int:form_id>/embed.js", views.form_embed_js, name="form_embed_js"),
     path("forms/confirm/<str:token>/", views.form_confirm_view, name="form_confirm"),
 ]

@@ -16,7 +16,7 @@ from apps.crm.admin import ReadOnlyInline, subscriber_admin_extend
 from apps.crm.models import Form, Hook, Subscriber
 
 from . import services
-from .models import Tag, Tagging
+from .models import Segment, Tag, Tagging
 from .selectors import tags_suggest
 from .tagmap import tag_map_csv, tag_map_groups, tag_map_rows
 from .widgets import TagNameField, TagNameInput
@@ -365,3 +365,37 @@ subscriber_admin_extend(
     list_filter=[TagListFilter],
     action_form=TagActionForm,
 )
+
+
+class SegmentForm(forms.ModelForm):
+    class Meta:
+        model = Segment
+        fields = ["name", "condition"]
+        help_texts = {
+            "condition": 'A tag condition, e.g. {"and": [{"has": 3}, {"has_not": 7}]}.',
+        }
+
+    def clean_condition(self):
+        from .conditions import ConditionError, condition_validate
+
+        condition = self.cleaned_data["condition"]
+        try:
+            condition_validate(condition)
+        except ConditionError as exc:
+            raise ValidationError(str(exc)) from None
+        return condition
+
+
+@admin.register(Segment)
+class SegmentAdmin(admin.ModelAdmin):
+    """Saved audiences: a tag condition (the same JSON automations and broadcasts use),
+    computed when read; Kit's v4 API lists them."""
+
+    form = SegmentForm
+    list_display = ["name", "people", "created_at"]
+
+    @admin.display(description="people now")
+    def people(self, obj):
+        from .conditions import subscribers_matching
+
+        return subscribers_matching(obj.condition).count()

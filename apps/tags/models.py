@@ -47,3 +47,18 @@ class Tagging(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber_id} has {self.tag_id}"
+
+
+class Segment(models.Model):
+    """A saved audience: everyone matching ``condition`` (the tags compiler's JSON, see
+    ``apps.tags.conditions``), computed when read. Kit's v4 API lists these."""
+
+    name = models.CharField(max_length=255, unique=True)
+    condition = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -56,7 +56,7 @@ def _sees_the_course(client, staff_api, subscriber, course) -> tuple[bool, bool,
     client.force_login(member.user)
     dashboard = client.get(reverse("members:dashboard")).content.decode()
     page = client.get(reverse("members:offering", args=[course.slug]))
-    grants = staff_api(f"members/{member.pk}/access/").json()
+    grants = staff_api(f"members/{member.pk}/access/").json()["results"]
     active = [g["active"] for g in grants if g["offering"] == course.pk]
     return course.name in dashboard, page.status_code == 200, active == [True]
 

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('members', '0005_staff_permissions'),
+        ('members', '0006_release_event_steps'),
     ]
 
     operations = [
