@@ -14,7 +14,6 @@ import hashlib
 
 from django.contrib.auth.hashers import BasePasswordHasher, mask_hash
 from django.utils.crypto import constant_time_compare
-from django.utils.translation import gettext_noop as _
 
 GENERATED_PASSWORD_ALGORITHM = "generated_sha256"
 # The least entropy a password must carry to be stored this way (see the module docstring).
@@ -42,10 +41,11 @@ class GeneratedPasswordHasher(BasePasswordHasher):
 
     def safe_summary(self, encoded):
         decoded = self.decode(encoded)
+        # Django's own labels: the admin's password widget translates them with its catalog.
         return {
-            _("algorithm"): decoded["algorithm"],
-            _("salt"): mask_hash(decoded["salt"], show=2),
-            _("hash"): mask_hash(decoded["hash"]),
+            "algorithm": decoded["algorithm"],
+            "salt": mask_hash(decoded["salt"], show=2),
+            "hash": mask_hash(decoded["hash"]),
         }
 
     def must_update(self, encoded):
