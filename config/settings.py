@@ -146,6 +146,14 @@ EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
 
+# --- HTML email and deliverability (issue 17) ---------------------------------------------
+# The sender's name and postal address in every layout's footer (CAN-SPAM and Kit ask for an
+# address). Broadcasts may send from their own address only on these domains (empty: the
+# domain of DEFAULT_FROM_EMAIL).
+EMAIL_SENDER_NAME = env.str("EMAIL_SENDER_NAME", default="Tessera")
+EMAIL_SENDER_ADDRESS = env.str("EMAIL_SENDER_ADDRESS", default="")
+EMAIL_SENDING_DOMAINS = env.list("EMAIL_SENDING_DOMAINS", default=[])
+
 # Celery. REDIS_URL (or CELERY_BROKER_URL) selects a real broker; without one, kombu's
 # filesystem transport keeps messages as files under var/ so the demo needs no server.
 # The broker is only a doorbell: every task re-reads its state from the database, and the

@@ -13,6 +13,7 @@ from .liquid import TemplateError, template_check
 from .models import (
     Broadcast,
     BroadcastStatus,
+    EmailLayout,
     EmailMessage,
     Form,
     Hook,
@@ -51,6 +52,8 @@ class SequenceEmailForm(TemplateFieldsForm):
             "delay_hours",
             "published",
             "send_days",
+            "body_format",
+            "layout",
         ]
 
 
@@ -66,6 +69,8 @@ class SequenceEmailInline(admin.StackedInline):
         "delay_hours",
         "published",
         "send_days",
+        "body_format",
+        "layout",
         "preview_link",
     ]
     readonly_fields = ["preview_link"]
@@ -113,7 +118,13 @@ class SequenceEmailAdmin(admin.ModelAdmin):
         )
         subscriber = subscriber or Subscriber.objects.order_by("pk").first()
         rendered = (
-            emails.email_preview(subject=email.subject, body=email.body, subscriber=subscriber)
+            emails.email_preview(
+                subject=email.subject,
+                body=email.body,
+                subscriber=subscriber,
+                body_format=email.body_format,
+                layout=email.layout,
+            )
             if subscriber
             else None
         )
@@ -156,6 +167,8 @@ class EmailMessageAdmin(admin.ModelAdmin):
         "to_email",
         "subject",
         "body_text",
+        "body_html",
+        "from_email",
         "status",
         "attempts",
         "error",
@@ -219,6 +232,8 @@ class BroadcastForm(TemplateFieldsForm):
             "send_at",
             "condition",
             "status",
+            "body_format",
+            "layout",
         ]
 
 
@@ -238,6 +253,22 @@ class BroadcastAdmin(admin.ModelAdmin):
                 continue
             queued = emails.broadcast_send(broadcast=broadcast)
             self.message_user(request, f"{broadcast}: queued {queued} email(s).")
+
+
+class EmailLayoutForm(TemplateFieldsForm):
+    template_fields = ("html",)
+
+    class Meta:
+        model = EmailLayout
+        fields = ["name", "html", "is_default"]
+
+
+@admin.register(EmailLayout)
+class EmailLayoutAdmin(admin.ModelAdmin):
+    """Kit's email templates: the creator's header and footer around every marketing email."""
+
+    form = EmailLayoutForm
+    list_display = ["name", "is_default", "created_at"]
 
 
 @admin.register(Hook)

@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMessage as DjangoEmail
-from django.core.mail import get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
@@ -25,12 +24,14 @@ from config import oncommit
 from config.doorbell import doorbell_ring
 
 from . import event_types
+from .email_html import BODY_TEXT, email_render
 from .events import events_record_bulk
-from .liquid import TemplateError, liquid_contexts, template_render
+from .liquid import TemplateError, liquid_contexts
 from .models import (
     Broadcast,
     BroadcastStatus,
     EmailKind,
+    EmailLayout,
     EmailMessage,
     EmailStatus,
     Sequence,
@@ -64,6 +65,31 @@ class Draft:
     is_marketing: bool = True
     sequence_email: SequenceEmail | None = None
     broadcast: Broadcast | None = None
+    # "text" (a plain email: the site's own confirmations), "markdown" or "html" (inside
+    # ``layout``, else the default layout).
+    body_format: str = BODY_TEXT
+    layout: EmailLayout | None = None
+    from_email: str = ""
+
+
+# Bulk email: it carries List-Unsubscribe and needs an unsubscribe link in its layout. The
+# other kinds are transactional (asked for by the person: a confirmation, a login link).
+BULK_KINDS = (EmailKind.SEQUENCE, EmailKind.BROADCAST, EmailKind.AUTOMATION)
+
+
+def _default_layout_html() -> str | None:
+    return EmailLayout.objects.filter(is_default=True).values_list("html", flat=True).first()
+
+
+def _draft_render(draft: Draft, context: dict, default_layout: str | None):
+    return email_render(
+        subject=draft.subject,
+        body=draft.body,
+        body_format=draft.body_format,
+        layout_html=draft.layout.html if draft.layout is not None else default_layout,
+        context=context,
+        marketing=draft.kind in BULK_KINDS,
+    )
 
 
 def _kick_sender() -> None:
@@ -78,13 +104,14 @@ def emails_enqueue(drafts: list[Draft]) -> int:
     if not drafts:
         return 0
     contexts = liquid_contexts({d.subscriber.pk: d.subscriber for d in drafts}.values())
+    default_layout = _default_layout_html()
     now, rows = timezone.now(), []
     for draft in drafts:
         context = contexts[draft.subscriber.pk]
-        status, error = EmailStatus.QUEUED, ""
+        status, error, html = EmailStatus.QUEUED, "", ""
         try:
-            subject = template_render(draft.subject, context)
-            body = template_render(draft.body, context)
+            rendered = _draft_render(draft, context, default_layout)
+            subject, body, html = rendered.subject, rendered.text, rendered.html
         except TemplateError as exc:
             status, subject, body = EmailStatus.HELD, draft.subject, draft.body
             error = f"Held, not sent: {exc}. Fix the template or the subscriber's data."
@@ -97,6 +124,8 @@ def emails_enqueue(drafts: list[Draft]) -> int:
                 to_email=draft.subscriber.email,
                 subject=subject[:255],
                 body_text=body,
+                body_html=html,
+                from_email=draft.from_email,
                 status=status,
                 error=error,
                 next_attempt_at=now if status == EmailStatus.QUEUED else None,
@@ -112,19 +141,37 @@ def emails_enqueue(drafts: list[Draft]) -> int:
 
 
 def email_preview(
-    *, subject: str, body: str, subscriber: Subscriber, show_sensitive: bool = False
+    *,
+    subject: str,
+    body: str,
+    subscriber: Subscriber,
+    show_sensitive: bool = False,
+    body_format: str = BODY_TEXT,
+    layout: EmailLayout | None = None,
+    kind: str = EmailKind.SEQUENCE,
 ) -> dict:
-    """Render for one subscriber without sending: the admin's preview. Sensitive fields read
-    "[redacted]" unless ``show_sensitive`` (a viewer allowed to see them)."""
+    """Render for one subscriber without sending: the admin's preview (both parts). Sensitive
+    fields read "[redacted]" unless ``show_sensitive`` (a viewer allowed to see them)."""
     context = liquid_contexts([subscriber], redact_sensitive=not show_sensitive)[subscriber.pk]
+    draft = Draft(
+        subscriber=subscriber,
+        key="",
+        kind=kind,
+        subject=subject,
+        body=body,
+        body_format=body_format,
+        layout=layout,
+    )
     try:
-        return {
-            "subject": template_render(subject, context),
-            "body": template_render(body, context),
-            "error": None,
-        }
+        rendered = _draft_render(draft, context, _default_layout_html())
     except TemplateError as exc:
         return {"subject": subject, "body": body, "error": str(exc), "line": exc.line}
+    return {
+        "subject": rendered.subject,
+        "body": rendered.text,
+        "html": rendered.html,
+        "error": None,
+    }
 
 
 @transaction.atomic
@@ -140,6 +187,7 @@ def emails_requeue(*, message_ids: list[int]) -> int:
         ).select_related("subscriber", "sequence_email", "broadcast")
     )
     contexts = liquid_contexts({m.subscriber_id: m.subscriber for m in messages}.values())
+    default_layout = _default_layout_html()
     requeued = 0
     for message in messages:
         if message.status == EmailStatus.FAILED:
@@ -148,14 +196,12 @@ def emails_requeue(*, message_ids: list[int]) -> int:
             message.save(update_fields=["status", "error", "attempts", "next_attempt_at"])
             requeued += 1
             continue
-        source = message.sequence_email or message.broadcast
-        subject = getattr(source, "subject", message.subject)
-        body = (
-            getattr(source, "body", None) or getattr(source, "content", None) or (message.body_text)
-        )
         try:
-            message.subject = template_render(subject, contexts[message.subscriber_id])[:255]
-            message.body_text = template_render(body, contexts[message.subscriber_id])
+            rendered = _draft_render(
+                _held_draft(message), contexts[message.subscriber_id], default_layout
+            )
+            message.subject, message.body_text = rendered.subject[:255], rendered.text
+            message.body_html = rendered.html
         except TemplateError as exc:
             message.error = f"Held, not sent: {exc}."
             message.save(update_fields=["error"])
@@ -165,11 +211,34 @@ def emails_requeue(*, message_ids: list[int]) -> int:
             "",
             timezone.now(),
         )
-        message.save(update_fields=["subject", "body_text", "status", "error", "next_attempt_at"])
+        message.save(
+            update_fields=[
+                *("subject", "body_text", "body_html"),
+                *("status", "error", "next_attempt_at"),
+            ]
+        )
         requeued += 1
     if requeued:
         oncommit.on_commit_once(_kick_sender)
     return requeued
+
+
+def _held_draft(message: EmailMessage) -> Draft:
+    """A held row's template: its sequence email's or broadcast's current one, else the one
+    held with it (kept as text)."""
+    source = message.sequence_email or message.broadcast
+    draft = Draft(
+        subscriber=message.subscriber,
+        key=message.key,
+        kind=message.kind,
+        subject=getattr(source, "subject", message.subject),
+        body=getattr(source, "body", None) or getattr(source, "content", None) or "",
+    )
+    if source is None:
+        draft.body = message.body_text
+    else:
+        draft.body_format, draft.layout = source.body_format, source.layout
+    return draft
 
 
 # Sending ----------------------------------------------------------------------------------
@@ -223,6 +292,29 @@ def _finish(message_id: int, token: int, **fields) -> None:
     ).update(locked_until=None, **fields)
 
 
+def _mail(message: EmailMessage, connection) -> EmailMultiAlternatives:
+    """The stored message as it goes out: text part, HTML part when it has one, and on bulk
+    mail the RFC 8058 one-click unsubscribe headers (Gmail and Yahoo require them of bulk
+    senders). Transactional mail carries none of them."""
+    from .preferences import unsubscribe_url
+
+    headers = {"X-Tessera-Email": str(message.pk)}
+    if message.kind in BULK_KINDS:
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url(message.subscriber)}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body_text,
+        to=[message.to_email],
+        from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
+        connection=connection,
+        headers=headers,
+    )
+    if message.body_html:
+        email.attach_alternative(message.body_html, "text/html")
+    return email
+
+
 def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
     """Claim and send queued emails one at a time over one SMTP connection."""
     emails_reap(now=now)
@@ -242,14 +334,7 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
             if connection is None:
                 connection = get_connection()
                 connection.open()
-            email = DjangoEmail(
-                subject=message.subject,
-                body=message.body_text,
-                to=[message.to_email],
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                connection=connection,
-                headers={"X-Tessera-Email": str(message.pk)},
-            )
+            email = _mail(message, connection)
             try:
                 email.send()
             except Exception as exc:  # an SMTP or network failure: retry with backoff
@@ -360,9 +445,11 @@ def sequences_sweep_batch(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
     if not subs:
         return 0
     emails: dict[int, list[SequenceEmail]] = {}
-    for email in SequenceEmail.objects.filter(
-        sequence_id__in={s.sequence_id for s in subs}
-    ).order_by("position", "pk"):
+    for email in (
+        SequenceEmail.objects.filter(sequence_id__in={s.sequence_id for s in subs})
+        .select_related("layout")
+        .order_by("position", "pk")
+    ):
         emails.setdefault(email.sequence_id, []).append(email)
     drafts, events = [], []
     for sub in subs:
@@ -378,6 +465,8 @@ def sequences_sweep_batch(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
                     body=email.body,
                     is_marketing=not sub.sequence.is_purchase,
                     sequence_email=email,
+                    body_format=email.body_format,
+                    layout=email.layout,
                 )
             )
             sub.last_sent_at = now
@@ -446,6 +535,9 @@ def broadcast_send(*, broadcast: Broadcast) -> int:
                     subject=broadcast.subject,
                     body=broadcast.content,
                     broadcast=broadcast,
+                    body_format=broadcast.body_format,
+                    layout=broadcast.layout,
+                    from_email=broadcast.email_address,
                 )
                 for s in chunk
             ]

@@ -1,9 +1,70 @@
 """Email, sequences, forms, purchases, broadcasts and Kit's outbound hooks (crm's messaging)."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from .models import Subscriber, WebhookDelivery
+
+
+class BodyFormat(models.TextChoices):
+    MARKDOWN = "markdown", "Markdown"
+    HTML = "html", "HTML (rich editor)"
+
+
+class EmailLayout(models.Model):
+    """Kit's "email template": the HTML around every marketing email's content (header,
+    ``{{ content }}``, footer with the sender's address and the unsubscribe link). Liquid
+    works in it. The default one serves emails that name none."""
+
+    name = models.CharField(max_length=255, unique=True)
+    html = models.TextField(
+        help_text="Liquid. Must hold {{ content }} and {{ unsubscribe_url }} (or "
+        "{{ unsubscribe_link }}); also {{ sender_address }}, {{ subscriber_preferences_url }}."
+    )
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="crm_one_default_layout"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        from .email_html import NO_UNSUBSCRIBE_MESSAGE, layout_has_unsubscribe
+
+        errors = []
+        if "content" not in self.html:
+            errors.append("A layout needs {{ content }} where the email's body goes.")
+        if not layout_has_unsubscribe(self.html):
+            errors.append(NO_UNSUBSCRIBE_MESSAGE)
+        if errors:
+            raise ValidationError({"html": errors})
+
+
+class HtmlBody(models.Model):
+    """How an email's body is written (Markdown or the rich editor's HTML) and the layout
+    around it: shared by sequence emails and broadcasts."""
+
+    body_format = models.CharField(
+        max_length=8, choices=BodyFormat.choices, default=BodyFormat.MARKDOWN
+    )
+    layout = models.ForeignKey(
+        EmailLayout,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        help_text="Empty: the default layout.",
+    )
+
+    class Meta:
+        abstract = True
 
 
 class Sequence(models.Model):
@@ -31,7 +92,7 @@ def _all_weekdays() -> list[int]:
     return list(ALL_WEEKDAYS)
 
 
-class SequenceEmail(models.Model):
+class SequenceEmail(HtmlBody):
     """One email of a sequence, sent ``delay_days`` / ``delay_hours`` after the previous one
     (after subscribing, for the first), only on ``send_days`` (0 = Monday), once published."""
 
@@ -120,6 +181,10 @@ class EmailMessage(models.Model):
     to_email = models.EmailField()
     subject = models.CharField(max_length=255)
     body_text = models.TextField()
+    # The HTML part ("" for a text-only email); the text part above is generated from it.
+    body_html = models.TextField(blank=True)
+    # The sender, when not the site's DEFAULT_FROM_EMAIL (a broadcast's own address).
+    from_email = models.CharField(max_length=320, blank=True)
     status = models.CharField(
         max_length=10, choices=EmailStatus.choices, default=EmailStatus.QUEUED
     )
@@ -230,7 +295,7 @@ class BroadcastStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
 
 
-class Broadcast(models.Model):
+class Broadcast(HtmlBody):
     """A one-off email to everyone matching ``condition`` (the tags compiler; empty = all
     active subscribers who take broadcasts), now or at ``send_at``."""
 

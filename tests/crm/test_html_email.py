@@ -1,0 +1,276 @@
+"""HTML email inside a layout, its generated text part, and the one-click unsubscribe headers,
+checked on what a real SMTP server (aiosmtpd) receives."""
+
+import email
+import socket
+import threading
+from email import policy
+from urllib.parse import urlsplit
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
+from django.core import mail
+from django.test import Client
+from django.test.utils import override_settings
+
+from apps.api.services import api_credentials_get
+from apps.crm.emails import (
+    Draft,
+    broadcast_send,
+    emails_enqueue,
+    emails_send,
+    sequence_subscribe,
+    sequences_send,
+)
+from apps.crm.models import (
+    Broadcast,
+    EmailLayout,
+    EmailMessage,
+    EmailStatus,
+    Sequence,
+    SequenceEmail,
+    Subscriber,
+    SubscriberState,
+)
+from apps.crm.preferences import subscriber_from_token, unsubscribe_url
+from tests.factories import SubscriberFactory
+
+pytestmark = pytest.mark.django_db
+
+SITE = settings.SITE_URL
+
+
+class Sink:
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self.lock = threading.Lock()
+
+    async def handle_DATA(self, server, session, envelope):
+        with self.lock:
+            self.messages.append(email.message_from_bytes(envelope.content, policy=policy.default))
+        return "250 OK"
+
+
+@pytest.fixture
+def smtp_sink():
+    handler = Sink()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(handler, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        with override_settings(
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=port,
+        ):
+            yield handler
+    finally:
+        controller.stop()
+
+
+def _parts(message):
+    assert message.get_content_type() == "multipart/alternative"
+    parts = {part.get_content_type(): part.get_content() for part in message.iter_parts()}
+    return parts["text/plain"], parts["text/html"]
+
+
+def _one_click(url: str):
+    """What Gmail does: a POST to the header's URL, no cookie, no CSRF token."""
+    browser = Client(enforce_csrf_checks=True)
+    return browser.post(
+        urlsplit(url).path,
+        "List-Unsubscribe=One-Click",
+        content_type="application/x-www-form-urlencoded",
+    )
+
+
+def test_a_broadcast_and_a_sequence_email_arrive_as_html_and_text_with_one_click_headers(
+    smtp_sink,
+):
+    # given a broadcast and a sequence email written in Markdown
+    ann = SubscriberFactory(email="ann@example.com", first_name="Ann")
+    bob = SubscriberFactory(email="bob@example.com", first_name="Bob")
+    Broadcast.objects.create(
+        subject="Launch, {{ subscriber.first_name }}",
+        content="# Doors open\n\nHi **{{ subscriber.first_name }}**, [join](https://example.org/join).",
+    )
+    sequence = Sequence.objects.create(name="Nurture")
+    SequenceEmail.objects.create(
+        sequence=sequence,
+        position=1,
+        subject="Welcome",
+        body="Hello *{{ subscriber.first_name }}*",
+        published=True,
+    )
+    sequence_subscribe(subscriber=bob, sequence=sequence, source="test")
+
+    # when both go out through SMTP
+    broadcast_send(broadcast=Broadcast.objects.get())
+    sequences_send()
+    emails_send()
+
+    # then each arrives as multipart/alternative with both one-click headers
+    received = {(m["To"], m["Subject"]): m for m in smtp_sink.messages}
+    assert sorted(received) == [
+        ("ann@example.com", "Launch, Ann"),
+        ("bob@example.com", "Launch, Bob"),
+        ("bob@example.com", "Welcome"),
+    ]
+    text, html = _parts(received["ann@example.com", "Launch, Ann"])
+    assert "<h1>Doors open</h1>" in html
+    assert "<strong>Ann</strong>" in html
+    assert "Doors open" in text and "join (https://example.org/join)" in text
+    assert "<a " not in text
+    assert f"Unsubscribe ({SITE}/email/unsubscribe/" in text
+    seq_text, seq_html = _parts(received["bob@example.com", "Welcome"])
+    assert "<em>Bob</em>" in seq_html and "Hello Bob" in seq_text
+    for (to, _), message in received.items():
+        person = ann if to == ann.email else bob
+        header = message["List-Unsubscribe"].strip()
+        assert header.startswith(f"<{SITE}/email/unsubscribe/") and header.endswith(">")
+        token = urlsplit(header[1:-1]).path.split("/")[-2]
+        assert subscriber_from_token(token, purpose="unsubscribe") == person
+        assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    # when the mailbox provider POSTs the one-click unsubscribe without cookies
+    header_url = received["ann@example.com", "Launch, Ann"]["List-Unsubscribe"].strip()[1:-1]
+    answer = _one_click(header_url)
+
+    # then it answers 200 and the v3 API shows Ann cancelled (Bob untouched)
+    assert answer.status_code == 200
+    creds = api_credentials_get()
+    v3 = Client().get(f"/v3/subscribers/{ann.pk}", {"api_secret": creds.api_secret})
+    assert v3.json()["subscriber"]["state"] == "cancelled"
+    assert Subscriber.objects.get(pk=bob.pk).state == SubscriberState.ACTIVE
+
+
+def test_a_get_of_the_one_click_url_never_unsubscribes(client):
+    # given a subscriber's unsubscribe URL
+    ann = SubscriberFactory()
+
+    # when a mail scanner fetches it
+    page = client.get(urlsplit(unsubscribe_url(ann)).path)
+
+    # then it shows the confirmation page and the subscriber stays active
+    assert page.status_code == 200
+    assert b"confirm-unsubscribe" in page.content
+    assert Subscriber.objects.get(pk=ann.pk).state == SubscriberState.ACTIVE
+
+
+def test_a_one_click_post_with_a_forged_token_changes_nothing():
+    # given a subscriber and a token that is not signed
+    ann = SubscriberFactory()
+
+    # when the one-click POST arrives with a tampered URL
+    answer = _one_click(unsubscribe_url(ann)[:-4] + "xyz/")
+
+    # then it is refused and nobody is unsubscribed
+    assert answer.status_code == 400
+    assert Subscriber.objects.get(pk=ann.pk).state == SubscriberState.ACTIVE
+
+
+def test_transactional_email_carries_no_marketing_headers_and_stays_text():
+    # given a subscriber's confirmation email (transactional)
+    ann = SubscriberFactory()
+    emails_enqueue(
+        [Draft(subscriber=ann, key="confirm:1", kind="system", subject="Confirm", body="Click")]
+    )
+
+    # when it is sent
+    emails_send()
+
+    # then it has no List-Unsubscribe headers and no HTML part
+    (sent,) = mail.outbox
+    assert "List-Unsubscribe" not in sent.extra_headers
+    assert "List-Unsubscribe-Post" not in sent.extra_headers
+    assert not getattr(sent, "alternatives", [])
+
+
+def test_a_marketing_email_whose_layout_has_no_unsubscribe_link_is_refused():
+    # given a layout without an unsubscribe link (slipped past the form, e.g. by a migration)
+    layout = EmailLayout.objects.create(name="Bare", html="<div>{{ content }}</div>")
+    broadcast = Broadcast.objects.create(subject="Hi", content="Hello", layout=layout)
+    SubscriberFactory()
+
+    # when the broadcast is sent
+    broadcast_send(broadcast=broadcast)
+    emails_send()
+
+    # then nothing goes out and the email says why
+    message = EmailMessage.objects.get()
+    assert message.status == EmailStatus.HELD
+    assert "needs an unsubscribe link" in message.error
+    assert mail.outbox == []
+
+
+def test_saving_a_layout_without_an_unsubscribe_link_is_refused(admin_client):
+    # when a creator saves a layout without the unsubscribe link
+    answer = admin_client.post(
+        "/admin/crm/emaillayout/add/", {"name": "Bare", "html": "<div>{{ content }}</div>"}
+    )
+
+    # then the form says what is missing and nothing is saved
+    assert answer.status_code == 200
+    assert b"needs an unsubscribe link" in answer.content
+    assert not EmailLayout.objects.exists()
+
+
+def test_the_creators_layout_wraps_the_body_and_liquid_works_in_it():
+    # given a default layout of the creator's with Liquid in it
+    EmailLayout.objects.create(
+        name="Brand",
+        is_default=True,
+        html='<table><tr><td style="color:red">Hi {{ subscriber.first_name }}</td></tr>'
+        '<tr><td>{{ content }}</td></tr></table><p><a href="{{ unsubscribe_url }}">Leave</a>'
+        "<script>alert(1)</script></p>",
+    )
+    ann = SubscriberFactory(first_name="<b>Ann</b>")
+    broadcast = Broadcast.objects.create(subject="News", content="Body text")
+
+    # when it is rendered
+    broadcast_send(broadcast=broadcast)
+
+    # then the layout wraps the body, inline styles stay, scripts and injected tags go
+    message = EmailMessage.objects.get(subscriber=ann)
+    assert 'style="color:red"' in message.body_html
+    assert "<p>Body text</p>" in message.body_html
+    assert "<script>" not in message.body_html
+    assert "Leave (" in message.body_text
+
+
+@pytest.mark.parametrize("state", ["cancelled", "bounced", "complained"])
+def test_suppressed_states_are_never_mailed(state):
+    # given a queued broadcast email to someone who then left, bounced or complained
+    ann = SubscriberFactory()
+    broadcast_send(broadcast=Broadcast.objects.create(subject="Hi", content="Hello"))
+    Subscriber.objects.filter(pk=ann.pk).update(state=state)
+
+    # when the sender runs
+    emails_send()
+
+    # then nothing is sent
+    assert mail.outbox == []
+    assert EmailMessage.objects.get().status == EmailStatus.SUPPRESSED
+
+
+def test_the_preview_shows_both_parts_for_a_chosen_subscriber(admin_client):
+    # given a Markdown sequence email and a subscriber
+    sequence = Sequence.objects.create(name="Nurture")
+    email_row = SequenceEmail.objects.create(
+        sequence=sequence, position=1, subject="Hi", body="Hello **{{ subscriber.first_name }}**"
+    )
+    ann = SubscriberFactory(first_name="Ann")
+
+    # when the creator previews it for Ann
+    page = admin_client.get(
+        f"/admin/crm/sequenceemail/{email_row.pk}/preview/", {"subscriber": ann.pk}
+    )
+
+    # then the HTML part (sandboxed) and the generated text part are both shown
+    html = page.content.decode()
+    assert 'id="preview-html" sandbox srcdoc="' in html
+    assert "&lt;strong&gt;Ann&lt;/strong&gt;" in html
+    assert "Hello Ann" in html
