@@ -59,6 +59,11 @@ class CrmConfig(AppConfig):
             ],
         )
         consumer_register(name="crm.hooks", handle=hooks_on_events)
+        from anymail.signals import tracking
+
+        from .tracking import on_anymail_tracking
+
+        tracking.connect(on_anymail_tracking, dispatch_uid="crm.tracking")
         seed_step_register(name="crm.admin", order=0, run=seed_admin)
         seed_step_register(name="crm.subscribers", order=10, run=seed_subscribers)
         seed_step_register(name="crm.messaging", order=12, run=seed_messaging)

@@ -312,7 +312,16 @@ def _mail(message: EmailMessage, connection) -> EmailMultiAlternatives:
     )
     if message.body_html:
         email.attach_alternative(message.body_html, "text/html")
+    # A provider through anymail sends this back with each tracking event; other backends
+    # ignore the attribute.
+    email.metadata = {"tessera_email": str(message.pk)}
     return email
+
+
+def _provider_message_id(email) -> str:
+    """The provider's id for a sent email (anymail backends), else ""."""
+    status = getattr(email, "anymail_status", None)
+    return str(getattr(status, "message_id", None) or "")[:255]
 
 
 def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
@@ -359,6 +368,7 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
                 sent_at=timezone.now(),
                 attempts=F("attempts") + 1,
                 error="",
+                provider_message_id=_provider_message_id(email),
             )
             sent += 1
     finally:

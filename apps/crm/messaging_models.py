@@ -185,6 +185,8 @@ class EmailMessage(models.Model):
     body_html = models.TextField(blank=True)
     # The sender, when not the site's DEFAULT_FROM_EMAIL (a broadcast's own address).
     from_email = models.CharField(max_length=320, blank=True)
+    # The provider's id for it (anymail's message_id): its tracking events name it.
+    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
     status = models.CharField(
         max_length=10, choices=EmailStatus.choices, default=EmailStatus.QUEUED
     )
@@ -217,6 +219,46 @@ class EmailMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to_email} ({self.status})"
+
+
+class ActivityKind(models.TextChoices):
+    DELIVERED = "delivered", "Delivered"
+    OPENED = "opened", "Opened"
+    CLICKED = "clicked", "Clicked"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained (marked as spam)"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed at the provider"
+
+
+class EmailActivity(models.Model):
+    """What a provider's tracking webhook (or Tessera's own click redirect and open pixel)
+    reported about a sent email. Unique on (source, event_id): a provider's retry of the
+    same event is recorded once. The reports count these rows."""
+
+    source = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=ActivityKind.choices)
+    message = models.ForeignKey(
+        EmailMessage, on_delete=models.CASCADE, null=True, blank=True, related_name="activity"
+    )
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="email_activity"
+    )
+    url = models.URLField(max_length=2000, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "event_id"], name="crm_activity_once")
+        ]
+        indexes = [
+            models.Index(fields=["message", "kind"], name="crm_activity_message"),
+            models.Index(fields=["subscriber", "kind", "-at"], name="crm_activity_subscriber"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.source}) for email {self.message_id}"
 
 
 class FormKind(models.TextChoices):
