@@ -21,7 +21,7 @@ class SendEmailKind(NodeKind):
     the subscriber bought (keeps flowing after an unsubscribe if they asked to keep those)."""
 
     def clean(self, settings):
-        _unknown(settings, {"subject", "body", "purchase", "format"})
+        _unknown(settings, {"subject", "body", "purchase", "format", "track_clicks", "track_opens"})
         subject, body = settings.get("subject"), settings.get("body")
         if not isinstance(subject, str) or not subject.strip():
             raise SettingsError("subject", "an email needs a subject")
@@ -42,6 +42,8 @@ class SendEmailKind(NodeKind):
             "body": body,
             "purchase": bool(settings.get("purchase")),
             "format": body_format,
+            "track_clicks": bool(settings.get("track_clicks", True)),
+            "track_opens": bool(settings.get("track_opens", False)),
         }
 
     def arrive(self, ctx):
@@ -57,6 +59,8 @@ class SendEmailKind(NodeKind):
                     body=settings["body"],
                     is_marketing=not settings.get("purchase"),
                     body_format=settings.get("format") or BodyFormat.MARKDOWN,
+                    track_clicks=settings.get("track_clicks", True),
+                    track_opens=settings.get("track_opens", False),
                 )
             ]
         )

@@ -192,7 +192,10 @@ def event_spec_clean(settings: dict) -> dict:
     """Validate an event spec (event steps and triggers share it)."""
     _unknown(
         settings,
-        {"event_type", "tag_id", "field_key", "value", "form_id", "product_id", "sequence_id"},
+        {
+            *("event_type", "tag_id", "field_key", "value"),
+            *("form_id", "product_id", "sequence_id", "url", "broadcast_id"),
+        },
     )
     event_type = settings.get("event_type")
     if not isinstance(event_type, str) or not event_type_is_known(event_type):
@@ -205,7 +208,7 @@ def event_spec_clean(settings: dict) -> dict:
         raise SettingsError("tag_id", f"only tag events take a tag, not {event_type!r}")
     if settings.get("field_key"):
         cleaned["field_key"] = _field_key_setting(settings, "field_key")
-    for name in ("value", "form_id", "product_id", "sequence_id"):
+    for name in ("value", "form_id", "product_id", "sequence_id", "url", "broadcast_id"):
         if settings.get(name) not in (None, ""):
             cleaned[name] = settings[name]
     return cleaned

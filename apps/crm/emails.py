@@ -26,6 +26,7 @@ from config.doorbell import doorbell_ring
 from . import event_types
 from .email_html import BODY_TEXT, email_render
 from .events import events_record_bulk
+from .link_tracking import tracked_html
 from .liquid import TemplateError, liquid_contexts
 from .models import (
     Broadcast,
@@ -70,6 +71,8 @@ class Draft:
     body_format: str = BODY_TEXT
     layout: EmailLayout | None = None
     from_email: str = ""
+    track_clicks: bool = False
+    track_opens: bool = False
 
 
 # Bulk email: it carries List-Unsubscribe and needs an unsubscribe link in its layout. The
@@ -126,6 +129,8 @@ def emails_enqueue(drafts: list[Draft]) -> int:
                 body_text=body,
                 body_html=html,
                 from_email=draft.from_email,
+                track_clicks=draft.track_clicks and draft.body_format != BODY_TEXT,
+                track_opens=draft.track_opens and draft.body_format != BODY_TEXT,
                 status=status,
                 error=error,
                 next_attempt_at=now if status == EmailStatus.QUEUED else None,
@@ -311,7 +316,7 @@ def _mail(message: EmailMessage, connection) -> EmailMultiAlternatives:
         headers=headers,
     )
     if message.body_html:
-        email.attach_alternative(message.body_html, "text/html")
+        email.attach_alternative(tracked_html(message), "text/html")
     # A provider through anymail sends this back with each tracking event; other backends
     # ignore the attribute.
     email.metadata = {"tessera_email": str(message.pk)}
@@ -477,6 +482,8 @@ def sequences_sweep_batch(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
                     sequence_email=email,
                     body_format=email.body_format,
                     layout=email.layout,
+                    track_clicks=email.track_clicks,
+                    track_opens=email.track_opens,
                 )
             )
             sub.last_sent_at = now
@@ -547,6 +554,8 @@ def broadcast_send(*, broadcast: Broadcast) -> int:
                     broadcast=broadcast,
                     body_format=broadcast.body_format,
                     layout=broadcast.layout,
+                    track_clicks=broadcast.track_clicks,
+                    track_opens=broadcast.track_opens,
                     from_email=broadcast.email_address,
                 )
                 for s in chunk

@@ -62,6 +62,11 @@ class HtmlBody(models.Model):
         blank=True,
         help_text="Empty: the default layout.",
     )
+    # Tessera's own tracking (so SMTP users get clicks too): links become signed redirects,
+    # and an invisible image reports opens (off by default: privacy, and Apple Mail's
+    # prefetching makes opens a rough figure).
+    track_clicks = models.BooleanField(default=True)
+    track_opens = models.BooleanField(default=False)
 
     class Meta:
         abstract = True
@@ -187,6 +192,8 @@ class EmailMessage(models.Model):
     from_email = models.CharField(max_length=320, blank=True)
     # The provider's id for it (anymail's message_id): its tracking events name it.
     provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    track_clicks = models.BooleanField(default=False)
+    track_opens = models.BooleanField(default=False)
     status = models.CharField(
         max_length=10, choices=EmailStatus.choices, default=EmailStatus.QUEUED
     )

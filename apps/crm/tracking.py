@@ -99,7 +99,8 @@ def email_activity_record(
             broadcast_id=message.broadcast_id, sequence_email_id=message.sequence_email_id
         )
     if url:
-        payload["url"] = url
+        # Kit's link_click hook filters on initiator_value, the link clicked.
+        payload["url"] = payload["initiator_value"] = url
     state = _STATE_AFTER.get(kind)
     if state is not None:
         changed = Subscriber.objects.filter(pk=subscriber.pk).exclude(state=state)
