@@ -6,7 +6,7 @@ from django.contrib import admin, messages
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from . import emails
 from .liquid import TemplateError, template_check
@@ -22,6 +22,29 @@ from .models import (
     SequenceEmail,
     Subscriber,
 )
+
+REPORT_LABELS = (
+    ("recipients", "Recipients"),
+    ("delivered", "Delivered"),
+    ("opens", "Opens"),
+    ("unique_opens", "Unique opens"),
+    ("clicks", "Clicks"),
+    ("unique_clicks", "Unique clicks"),
+    ("bounces", "Bounces"),
+    ("complaints", "Complaints"),
+    ("unsubscribes", "Unsubscribes"),
+)
+
+
+def report_html(messages):
+    """An email's report as a small table (broadcasts and sequence emails show it)."""
+    from .tracking import email_report
+
+    figures = email_report(messages)
+    rows = format_html_join(
+        "", "<tr><th>{}</th><td>{}</td></tr>", ((label, figures[k]) for k, label in REPORT_LABELS)
+    )
+    return format_html('<table class="email-report">{}</table>', rows)
 
 
 class TemplateFieldsForm(forms.ModelForm):
@@ -97,6 +120,11 @@ class SequenceEmailAdmin(admin.ModelAdmin):
     form = SequenceEmailForm
     list_display = ["subject", "sequence", "position", "published"]
     list_select_related = ["sequence"]
+    readonly_fields = ["report"]
+
+    @admin.display(description="report")
+    def report(self, obj):
+        return report_html(obj.messages.all()) if obj.pk else "-"
 
     def get_urls(self):
         return [
@@ -242,6 +270,11 @@ class BroadcastAdmin(admin.ModelAdmin):
     form = BroadcastForm
     list_display = ["subject", "status", "send_at", "published_at"]
     actions = ["send_now"]
+    readonly_fields = ["report"]
+
+    @admin.display(description="report")
+    def report(self, obj):
+        return report_html(obj.messages.all()) if obj.pk else "-"
 
     @admin.action(description="Send selected broadcasts now")
     def send_now(self, request, queryset):

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import Count, F
+from django.db.models import F
 from django.utils import timezone
 
 from config import oncommit
@@ -574,21 +574,24 @@ def broadcasts_send_due(*, now=None) -> int:
 
 
 def broadcast_stats(broadcast: Broadcast) -> dict:
-    counts = dict(
-        EmailMessage.objects.filter(broadcast=broadcast)
-        .values_list("status")
-        .annotate(n=Count("pk"))
-    )
-    recipients = sum(counts.values())
+    """Kit's v3 broadcast stats, from what was sent and what became of it."""
+    from .tracking import email_report
+
+    messages = EmailMessage.objects.filter(broadcast=broadcast)
+    report = email_report(messages)
+    recipients = report["recipients"]
+    queued = messages.filter(status__in=[EmailStatus.QUEUED, EmailStatus.SENDING]).exists()
+
+    def rate(count: int) -> float:
+        return round(100.0 * count / recipients, 2) if recipients else 0.0
+
     return {
         "recipients": recipients,
-        "open_rate": 0.0,
-        "click_rate": 0.0,
-        "unsubscribes": EmailMessage.objects.filter(
-            broadcast=broadcast, subscriber__state=SubscriberState.CANCELLED
-        ).count(),
-        "total_clicks": 0,
-        "show_total_clicks": False,
+        "open_rate": rate(report["unique_opens"]),
+        "click_rate": rate(report["unique_clicks"]),
+        "unsubscribes": report["unsubscribes"],
+        "total_clicks": report["clicks"],
+        "show_total_clicks": True,
         "status": broadcast.status,
-        "progress": 100.0 if recipients and not counts.get(EmailStatus.QUEUED) else 0.0,
+        "progress": 100.0 if recipients and not queued else 0.0,
     }

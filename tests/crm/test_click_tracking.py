@@ -140,3 +140,20 @@ def test_the_open_pixel_records_an_open(client):
     # then it gets a GIF and the open is recorded as an event
     assert answer.status_code == 200 and answer["Content-Type"] == "image/gif"
     assert Event.objects.filter(type="email_opened", subscriber=ann).count() == 1
+
+
+def test_the_broadcast_page_shows_its_report(admin_client, client):
+    # given a sent broadcast with one tracked click
+    SubscriberFactory()
+    broadcast = Broadcast.objects.create(subject="Hi", content=f"[x]({OFFER})")
+    broadcast_send(broadcast=broadcast)
+    emails_send()
+    (tracked,) = _tracked_links(_sent_html())
+    client.get(urlsplit(tracked).path)
+
+    # when the creator opens the broadcast
+    page = admin_client.get(f"/admin/crm/broadcast/{broadcast.pk}/change/").content.decode()
+
+    # then the report lists recipients and clicks
+    assert "<tr><th>Recipients</th><td>1</td></tr>" in page
+    assert "<tr><th>Unique clicks</th><td>1</td></tr>" in page
