@@ -40,7 +40,14 @@ for _prefix in ("sequences", "courses"):
         ),
     ]
 
-router = DefaultRouter()
+
+class Router(DefaultRouter):
+    """The /api/v1/ root lists the routes to staff only, like every route under it."""
+
+    APIRootView = v1.StaffAPIRoot
+
+
+router = Router()
 router.register("offerings", v1.OfferingViewSet, basename="offering")
 router.register("members", v1.MemberViewSet, basename="member")
 router.register("grants", v1.GrantViewSet, basename="grant")

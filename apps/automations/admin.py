@@ -354,14 +354,14 @@ class RunAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Exit selected runs")
+    @admin.action(description="Exit selected runs", permissions=["change"])
     def exit_runs(self, request, queryset):
         exited = runs_exit(
             run_ids=queryset.values_list("pk", flat=True), reason=f"exited by {request.user}"
         )
         self.message_user(request, f"Exited {exited} run(s).")
 
-    @admin.action(description="Retry selected failed runs")
+    @admin.action(description="Retry selected failed runs", permissions=["change"])
     def retry_runs(self, request, queryset):
         retried = runs_retry(run_ids=queryset.values_list("pk", flat=True))
         level = messages.SUCCESS if retried else messages.WARNING

@@ -109,7 +109,7 @@ class SubscriberAdmin(admin.ModelAdmin):
         # Marking a test address is a flag the creator sets, not a change anything listens to.
         Subscriber.objects.filter(pk=obj.pk).update(is_test=form.cleaned_data["is_test"])
 
-    @admin.action(description="Unsubscribe selected subscribers")
+    @admin.action(description="Unsubscribe selected subscribers", permissions=["change"])
     def unsubscribe_selected(self, request, queryset):
         for subscriber in queryset:
             services.subscriber_unsubscribe(subscriber=subscriber)

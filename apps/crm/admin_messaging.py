@@ -3,6 +3,7 @@ broadcasts and hooks. Writes go through services."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -137,8 +138,16 @@ class SequenceEmailAdmin(admin.ModelAdmin):
         ]
 
     def preview_view(self, request, pk):
-        """Render the email for a chosen subscriber, showing a Liquid error with its line."""
+        """Render the email for a chosen subscriber, showing a Liquid error with its line.
+        It shows a subscriber's data, so it needs "view email" and "view subscriber"; their
+        secrets (sensitive fields, set-password links) only with the right to see them."""
         email = get_object_or_404(SequenceEmail, pk=pk)
+        if not (
+            self.has_view_permission(request, email)
+            and request.user.has_perm("crm.view_subscriber")
+        ):
+            raise PermissionDenied
+        may_see_secrets = request.user.has_perm("crm.view_subscriber_secrets")
         subscriber = (
             Subscriber.objects.filter(pk=request.GET.get("subscriber")).first()
             if request.GET.get("subscriber", "").isdigit()
@@ -152,6 +161,7 @@ class SequenceEmailAdmin(admin.ModelAdmin):
                 subscriber=subscriber,
                 body_format=email.body_format,
                 layout=email.layout,
+                show_sensitive=may_see_secrets,
             )
             if subscriber
             else None
@@ -165,6 +175,7 @@ class SequenceEmailAdmin(admin.ModelAdmin):
                 "email": email,
                 "subscriber": subscriber,
                 "rendered": rendered,
+                "secrets_hidden": not may_see_secrets,
                 "opts": self.model._meta,
             },
         )
@@ -213,7 +224,14 @@ class EmailMessageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Queue held or failed emails again")
+    def get_fields(self, request, obj=None):
+        # Bodies hold live set-password links: reading them is a right of its own.
+        fields = super().get_fields(request, obj)
+        if request.user.has_perm("crm.view_emailmessage_body"):
+            return fields
+        return [f for f in fields if f != "body_text"]
+
+    @admin.action(description="Queue held or failed emails again", permissions=["change"])
     def requeue(self, request, queryset):
         count = emails.emails_requeue(message_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"Queued {count} email(s) again.")
@@ -276,7 +294,7 @@ class BroadcastAdmin(admin.ModelAdmin):
     def report(self, obj):
         return report_html(obj.messages.all()) if obj.pk else "-"
 
-    @admin.action(description="Send selected broadcasts now")
+    @admin.action(description="Send selected broadcasts now", permissions=["change"])
     def send_now(self, request, queryset):
         for broadcast in queryset:
             if broadcast.status != BroadcastStatus.DRAFT and broadcast.status != (

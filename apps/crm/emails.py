@@ -27,7 +27,7 @@ from . import event_types
 from .email_html import BODY_TEXT, email_render
 from .events import events_record_bulk
 from .link_tracking import tracked_html
-from .liquid import TemplateError, liquid_contexts
+from .liquid import TemplateError, liquid_contexts, liquid_secret_links_redact
 from .models import (
     Broadcast,
     BroadcastStatus,
@@ -156,8 +156,11 @@ def email_preview(
     kind: str = EmailKind.SEQUENCE,
 ) -> dict:
     """Render for one subscriber without sending: the admin's preview (both parts). Sensitive
-    fields read "[redacted]" unless ``show_sensitive`` (a viewer allowed to see them)."""
+    fields and set-password links read "[redacted]" unless ``show_sensitive`` (a viewer
+    allowed to see subscribers' secrets)."""
     context = liquid_contexts([subscriber], redact_sensitive=not show_sensitive)[subscriber.pk]
+    if not show_sensitive:
+        context = liquid_secret_links_redact(context)
     draft = Draft(
         subscriber=subscriber,
         key="",

@@ -98,12 +98,18 @@ _LIMIT_MESSAGES = {
 
 # name -> function(subscribers) -> {subscriber id: {variable: value}}
 _PROVIDERS: dict[str, Callable[[list[Subscriber]], dict[int, dict]]] = {}
+# Variables providers marked secret (one-time links that log their holder in).
+_SECRET_VARIABLES: set[str] = set()
 
 
 def liquid_context_provider_register(
-    *, name: str, provide: Callable[[list[Subscriber]], dict[int, dict]]
+    *,
+    name: str,
+    provide: Callable[[list[Subscriber]], dict[int, dict]],
+    secrets: Iterable[str] = (),
 ) -> None:
     _PROVIDERS[name] = provide
+    _SECRET_VARIABLES.update(secrets)
 
 
 def _line_of(exc: LiquidError, source: str) -> int | None:
@@ -178,6 +184,12 @@ def liquid_contexts(
             **extra[s.pk],
         }
     return contexts
+
+
+def liquid_secret_links_redact(context: dict) -> dict:
+    """The context with the variables providers marked secret (set-password links, which log
+    their holder in) reading "[redacted]"."""
+    return {k: REDACTED if k in _SECRET_VARIABLES else v for k, v in context.items()}
 
 
 def subscriber_liquid_context(subscriber: Subscriber, *, redact_sensitive: bool = False) -> dict:

@@ -223,6 +223,8 @@ class EmailMessage(models.Model):
             ),
             models.Index(fields=["subscriber", "-id"], name="crm_email_subscriber"),
         ]
+        # Bodies hold live set-password links: reading them is a right of its own.
+        permissions = [("view_emailmessage_body", "Can read email bodies in the outbox")]
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to_email} ({self.status})"

@@ -44,6 +44,12 @@ class Subscriber(models.Model):
         constraints = [
             models.CheckConstraint(condition=Q(email=Lower("email")), name="crm_email_lowercase"),
         ]
+        permissions = [
+            (
+                "view_subscriber_secrets",
+                "Can see subscribers' secrets (sensitive fields, set-password links)",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.email

@@ -81,8 +81,23 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         ]
         return custom + urls
 
+    # A URL is a capability: seeing, minting, rotating and revoking one each need their own
+    # permission, beyond viewing the endpoint (``WebhookEndpoint.Meta.permissions``).
+    def has_url_permission(self, request) -> bool:
+        return request.user.has_perm("members.view_webhookendpoint_url")
+
     def has_mint_permission(self, request) -> bool:
-        return request.user.has_perm("members.add_webhookendpoint")
+        return request.user.has_perm("members.mint_webhookendpoint")
+
+    def has_rotate_permission(self, request) -> bool:
+        return request.user.has_perm("members.rotate_webhookendpoint")
+
+    def has_revoke_permission(self, request) -> bool:
+        return request.user.has_perm("members.revoke_webhookendpoint")
+
+    def get_fields(self, request, obj=None):
+        fields = super().get_fields(request, obj)
+        return fields if self.has_url_permission(request) else [f for f in fields if f != "url"]
 
     def changelist_view(self, request, extra_context=None):
         # This page replaces Django's changelist, so it makes Django's checks itself: the URLs
@@ -116,11 +131,15 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
             "form": form,
             "endpoints": endpoints,
             "opts": self.model._meta,
+            "may_see_urls": self.has_url_permission(request),
+            "may_mint": self.has_mint_permission(request),
+            "may_rotate": self.has_rotate_permission(request),
+            "may_revoke": self.has_revoke_permission(request),
         }
         return TemplateResponse(request, "admin/members/webhook_generator.html", context)
 
     def rotate_view(self, request, pk):
-        if not self.has_change_permission(request):
+        if not self.has_rotate_permission(request):
             raise PermissionDenied
         endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
         if request.method == "POST":
@@ -129,7 +148,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         return redirect("admin:members_webhookendpoint_changelist")
 
     def revoke_view(self, request, pk):
-        if not self.has_change_permission(request):
+        if not self.has_revoke_permission(request):
             raise PermissionDenied
         endpoint = get_object_or_404(WebhookEndpoint, pk=pk)
         if request.method == "POST":

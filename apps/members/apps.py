@@ -33,7 +33,9 @@ class MembersConfig(AppConfig):
         )
         subscriber_panel_register(name="members", provide=login_panel)
         offering_facts_register(name="members", provide=offering_facts)
-        liquid_context_provider_register(name="members", provide=member_liquid_variables)
+        liquid_context_provider_register(
+            name="members", provide=member_liquid_variables, secrets=["set_password_url"]
+        )
         seed_step_register(name="members.demo", order=50, run=seed_demo_member)
         connect(
             self,

@@ -76,6 +76,14 @@ class WebhookEndpoint(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        # A URL is a capability (it grants offerings to whoever calls it): seeing one and
+        # minting, rotating or revoking one are rights of their own, beyond "view" and "change".
+        permissions = [
+            ("view_webhookendpoint_url", "Can see Webhook Generator URLs"),
+            ("mint_webhookendpoint", "Can mint Webhook Generator URLs"),
+            ("rotate_webhookendpoint", "Can rotate Webhook Generator URLs"),
+            ("revoke_webhookendpoint", "Can revoke Webhook Generator URLs"),
+        ]
         indexes = [
             models.Index(
                 fields=["trigger_tag"],

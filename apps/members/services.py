@@ -30,6 +30,7 @@ from config.throttle import window_allow, window_hit
 
 from .event_types import MEMBER_LOGIN_CREATED
 from .lock_objects import calls_accepted_claim
+from .logins import LOGIN_WINDOW
 from .models import (
     CallStatus,
     EndpointStatus,
@@ -44,10 +45,6 @@ from .tokens import login_link_tokens, set_password_tokens, uid_for
 logger = logging.getLogger(__name__)
 
 GENERATED_PASSWORD_BYTES = 12
-LOGIN_MAX_FAILURES = 10
-LOGIN_ADDRESS_MAX_FAILURES = 50
-LOGIN_WINDOW = timedelta(minutes=15)
-LOGIN_LOCK = timedelta(minutes=15)
 REDACTED = "[redacted]"
 _SECRET_WORDS = ("password", "secret", "token", "api_key", "apikey", "signature")
 
@@ -599,41 +596,7 @@ def endpoint_revoke(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
     return endpoint
 
 
-# Login throttling -------------------------------------------------------------------------
-
-
-def _throttle_keys(username: str, address: str | None) -> list[tuple[str, int]]:
-    keys = [(f"account:{(username or '').strip().lower()}", LOGIN_MAX_FAILURES)]
-    if address:
-        keys.append((f"address:{address}", LOGIN_ADDRESS_MAX_FAILURES))
-    return keys
-
-
-def login_locked_until(*, username: str, address: str | None):
-    now = timezone.now()
-    keys = [k for k, _ in _throttle_keys(username, address)]
-    return (
-        LoginThrottle.objects.filter(key__in=keys, locked_until__gt=now)
-        .order_by("-locked_until")
-        .values_list("locked_until", flat=True)
-        .first()
-    )
-
-
-@transaction.atomic
-def login_failure_record(*, username: str, address: str | None) -> None:
-    now = timezone.now()
-    for key, limit in _throttle_keys(username, address):
-        row, _ = LoginThrottle.objects.select_for_update().get_or_create(
-            key=key, defaults={"window_started_at": now}
-        )
-        if row.window_started_at < now - LOGIN_WINDOW:
-            row.failures, row.window_started_at = 0, now
-        row.failures += 1
-        if row.failures >= limit:
-            row.locked_until = now + LOGIN_LOCK
-            logger.warning("login locked for %s after %s failures", key.split(":")[0], row.failures)
-        row.save()
+# Email requests (login links, password resets) ----------------------------------------
 
 
 LINK_REQUESTS_PER_EMAIL = 5
@@ -659,7 +622,3 @@ def email_request_allowed(*, purpose: str, email: str, address: str | None) -> b
         row.save(update_fields=["failures", "window_started_at"])
         allowed = allowed and row.failures <= limit
     return allowed
-
-
-def login_success_record(*, username: str) -> None:
-    LoginThrottle.objects.filter(key=f"account:{(username or '').strip().lower()}").delete()

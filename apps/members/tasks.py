@@ -6,8 +6,10 @@ from config.doorbell import doorbell_drain
 
 from . import services
 from .models import Member
+from .tokens import LOGIN_LINK_MAX_AGE
 
 CALLS_PROCESS_TASK = "members.webhook_calls_process"
+LINK_MINUTES = int(LOGIN_LINK_MAX_AGE.total_seconds() // 60)
 
 
 @shared_task(name=CALLS_PROCESS_TASK, acks_late=True, ignore_result=True)
@@ -36,7 +38,8 @@ def login_link_send(email: str) -> bool:
         subject="Your login link",
         message=(
             f"Hello {member.subscriber.first_name or 'there'},\n\n"
-            f"Open this link to log in (it works once):\n{services.member_login_link_url(member)}"
+            f"Open this link to log in (it works once, within {LINK_MINUTES} minutes):\n"
+            f"{services.member_login_link_url(member)}"
             f"\n\nIf you did not ask for it, ignore this email.\n"
         ),
         from_email=settings.DEFAULT_FROM_EMAIL,

@@ -6,7 +6,6 @@ from functools import wraps
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import (
-    authenticate,
     get_user_model,
     login,
     logout,
@@ -19,7 +18,6 @@ from django.db import transaction
 from django.http import HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -30,7 +28,7 @@ from apps.offerings.services import lesson_complete, offering_access
 from config.client_address import client_address
 from config.jsonlimits import JSONLimitError, has_nul, json_loads_bounded
 
-from . import services
+from . import logins, services
 from .forms import AccountForm, LoginForm, LoginLinkForm
 from .inbound import Inbound, throttled_log, webhook_inbound_receive
 from .models import Member, WebhookEndpoint
@@ -75,23 +73,23 @@ def login_view(request):
         password_form = LoginForm(request.POST)
         if password_form.is_valid():
             email = password_form.cleaned_data["email"].strip().lower()
-            locked = services.login_locked_until(username=email, address=client_address(request))
-            if locked:
-                minutes = max(1, round((locked - timezone.now()).total_seconds() / 60))
+            try:
+                user = logins.login_authenticate(
+                    request=request,
+                    username=email,
+                    password=password_form.cleaned_data["password"],
+                    address=client_address(request),
+                )
+            except logins.LoginLocked as locked:
                 password_form.add_error(
                     None,
-                    f"Too many failed attempts: logging in is locked for {minutes} more "
+                    f"Too many failed attempts: logging in is locked for {locked.minutes} more "
                     "minute(s). Try again then, or use a login link sent by email.",
                 )
             else:
-                user = authenticate(
-                    request, username=email, password=password_form.cleaned_data["password"]
-                )
                 if user is None:
-                    services.login_failure_record(username=email, address=client_address(request))
                     password_form.add_error(None, "That email and password do not match.")
                 else:
-                    services.login_success_record(username=email)
                     login(request, user)
                     if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
                         next_url = ""

@@ -139,7 +139,7 @@ class AccessGrantAdmin(admin.ModelAdmin):
     def has_add_permission(self, request):
         return False
 
-    @admin.action(description="Revoke access")
+    @admin.action(description="Revoke access", permissions=["change"])
     def revoke(self, request, queryset):
         done = sum(
             services.offering_revoke(

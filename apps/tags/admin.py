@@ -132,7 +132,7 @@ def _selected_tag(modeladmin, request):
     return tag
 
 
-@admin.action(description="Add the chosen tag to selected subscribers")
+@admin.action(description="Add the chosen tag to selected subscribers", permissions=["change"])
 def add_tag(modeladmin, request, queryset):
     tag = _selected_tag(modeladmin, request)
     if tag:
@@ -141,7 +141,7 @@ def add_tag(modeladmin, request, queryset):
         modeladmin.message_user(request, f"Tagged {added} subscriber(s) with {tag.name!r}.")
 
 
-@admin.action(description="Remove the chosen tag from selected subscribers")
+@admin.action(description="Remove the chosen tag from selected subscribers", permissions=["change"])
 def remove_tag(modeladmin, request, queryset):
     tag = _selected_tag(modeladmin, request)
     if tag:

@@ -14,13 +14,14 @@ from apps.members.services import operation_run
 from tests.automations.helpers import add, build, on_tag, settle, tag, wait
 from tests.factories import SubscriberFactory
 from tests.offerings.helpers import weekly_course
+from tests.staff import FULL, staff_user
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def api(client):
-    staff = User.objects.create_user("api", is_staff=True)
+    staff = staff_user("api", FULL)
     token = Token.objects.create(user=staff)
 
     class Staff:

@@ -15,7 +15,9 @@ from tests.processes import ROOT
 
 def _run(script: str, *args: str) -> subprocess.CompletedProcess:
     db = connection.settings_dict
-    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/tessera_benchcheck"
+    # Named after the test database so two checkouts' suites on one server never drop each
+    # other's bench database.
+    url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}_benchcheck"
     return subprocess.run(
         [sys.executable, script, *args],
         cwd=ROOT / "bench",

@@ -1,4 +1,5 @@
-"""What /api/v1/ shares: staff tokens, cursor pages, one error shape."""
+"""What /api/v1/ shares: staff tokens, Django permissions per action, cursor pages, one error
+shape."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, permissions, status
@@ -43,15 +44,65 @@ def v1_exception_handler(exc, context):
     return response
 
 
+# A viewset's standard actions and the Django permission verb each needs. "metadata" is an
+# OPTIONS request: it describes the route, so reading is enough.
+STANDARD_ACTIONS = {
+    "list": "view",
+    "retrieve": "view",
+    "metadata": "view",
+    "create": "add",
+    "update": "change",
+    "partial_update": "change",
+    "destroy": "delete",
+}
+
+
+def model_permissions(model) -> dict[str, list[str]]:
+    """The standard actions on ``model``, each with the Django permission it needs."""
+    meta = model._meta
+    return {
+        action: [f"{meta.app_label}.{verb}_{meta.model_name}"]
+        for action, verb in STANDARD_ACTIONS.items()
+    }
+
+
+class ActionPermissions(permissions.BasePermission):
+    """A staff user who holds every Django permission the view names for the action (its
+    ``action_permissions``): "view" to read, add / change / delete to write, and finer ones
+    for capabilities (minting a Webhook Generator URL, pausing an automation). An action the
+    view names no permissions for is refused, so a new action is closed until it says what
+    it needs. A method the route does not have falls through to its 405."""
+
+    message = "You do not have the permission this needs; ask an owner to grant it."
+
+    def has_permission(self, request, view) -> bool:
+        user = request.user
+        if not (user and user.is_authenticated and user.is_staff):
+            return False
+        action = getattr(view, "action", None)  # None: the API root, or a method not routed
+        if action is None:
+            return True
+        required = view.action_permissions.get(action)
+        return required is not None and user.has_perms(required)
+
+
 class StaffAPI:
-    """Mixin for /api/v1/ views: staff tokens (or a staff session), cursor pages, our errors."""
+    """Mixin for /api/v1/ views: staff tokens (or a staff session), each action behind its
+    Django permissions, cursor pages, our errors."""
 
     authentication_classes = [TokenAuthentication, SessionAuthentication]
-    permission_classes = [permissions.IsAdminUser]
+    permission_classes = [ActionPermissions]
     pagination_class = Page
+    # action name -> the permissions it needs (``model_permissions`` for the standard ones).
+    action_permissions: dict[str, list[str]] = {}
 
     def get_exception_handler(self):
         return v1_exception_handler
+
+
+def user_may(request, permission: str) -> bool:
+    user = getattr(request, "user", None)
+    return bool(user and user.has_perm(permission))
 
 
 def conflict(message: str) -> Response:

@@ -5,6 +5,23 @@ from apps.crm.models import EmailMessage, Event
 from apps.members.models import Member, Operation, WebhookEndpoint
 from apps.offerings.models import AccessGrant, Module, ModuleRelease, Offering
 
+from .base import user_may
+
+
+class HiddenWithoutPermission:
+    """A serializer mixin: ``hidden_fields`` maps a field to the permission needed to see
+    it; without the permission the field is null (the shape stays the same)."""
+
+    hidden_fields: dict[str, str] = {}
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        request = self.context.get("request")
+        for field, permission in self.hidden_fields.items():
+            if not user_may(request, permission):
+                data[field] = None
+        return data
+
 
 class ModuleSerializer(serializers.ModelSerializer):
     access_tag = serializers.CharField(source="access_tag.name")
@@ -139,8 +156,13 @@ class RunDetailSerializer(RunSerializer):
         fields = [*RunSerializer.Meta.fields, "steps"]
 
 
-class EndpointSerializer(serializers.ModelSerializer):
-    url = serializers.CharField(read_only=True)
+class EndpointSerializer(HiddenWithoutPermission, serializers.ModelSerializer):
+    url = serializers.CharField(
+        read_only=True,
+        allow_null=True,
+        help_text="The capability URL; null without the 'see Webhook Generator URLs' permission.",
+    )
+    hidden_fields = {"url": "members.view_webhookendpoint_url"}
 
     class Meta:
         model = WebhookEndpoint
@@ -169,7 +191,9 @@ class EndpointMintSerializer(serializers.Serializer):
     label = serializers.CharField(required=False, allow_blank=True, default="")
 
 
-class EmailSerializer(serializers.ModelSerializer):
+class EmailSerializer(HiddenWithoutPermission, serializers.ModelSerializer):
+    hidden_fields = {"body_text": "crm.view_emailmessage_body"}
+
     class Meta:
         model = EmailMessage
         fields = [
@@ -187,6 +211,12 @@ class EmailSerializer(serializers.ModelSerializer):
             "created_at",
             "sent_at",
         ]
+        extra_kwargs = {
+            "body_text": {
+                "allow_null": True,
+                "help_text": "Null without the 'read email bodies' permission.",
+            }
+        }
 
 
 class EventSerializer(serializers.ModelSerializer):

@@ -8,6 +8,7 @@ from rest_framework import mixins, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
+from rest_framework.routers import APIRootView
 
 from apps.automations.models import ACTIVE_RUN_STATUSES, Automation, Run
 from apps.automations.portable import AutomationFileError, automation_export, automation_import
@@ -18,9 +19,13 @@ from apps.members.services import endpoint_mint, endpoint_revoke, endpoint_rotat
 from apps.offerings.models import AccessGrant, Offering
 
 from . import serializers as s
-from .base import StaffAPI, conflict
+from .base import StaffAPI, conflict, model_permissions
 
 RO = (mixins.ListModelMixin, mixins.RetrieveModelMixin)
+
+
+class StaffAPIRoot(StaffAPI, APIRootView):
+    pass
 
 
 ID_FILTERS = {"subscriber", "automation", "offering"}
@@ -42,6 +47,7 @@ def _filter_params(*names):
 
 
 class OfferingViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
+    action_permissions = model_permissions(Offering)
     serializer_class = s.OfferingSerializer
     queryset = Offering.objects.select_related(
         "base_tag", "instant_tag", "revoke_tag", "purchase_tag"
@@ -50,6 +56,7 @@ class OfferingViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
 
 @_filter_params("subscriber", "offering", "active")
 class GrantViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
+    action_permissions = model_permissions(AccessGrant)
     serializer_class = s.GrantSerializer
 
     def get_queryset(self):
@@ -65,6 +72,10 @@ class GrantViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
 
 
 class MemberViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
+    action_permissions = {
+        **model_permissions(Member),
+        "access": ["members.view_member", "offerings.view_accessgrant"],
+    }
     serializer_class = s.MemberSerializer
     queryset = Member.objects.select_related("user")
 
@@ -86,6 +97,11 @@ class AutomationViewSet(StaffAPI, *RO, mixins.CreateModelMixin, viewsets.Generic
 
     serializer_class = s.AutomationSerializer
     queryset = Automation.objects.all()
+    # Pausing or going live moves (or stops) real people: it is a change to the automation.
+    action_permissions = {
+        **model_permissions(Automation),
+        "status": ["automations.change_automation"],
+    }
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
     def retrieve(self, request, *args, **kwargs):
@@ -133,6 +149,8 @@ class AutomationViewSet(StaffAPI, *RO, mixins.CreateModelMixin, viewsets.Generic
 
 @_filter_params("automation", "subscriber", "status")
 class RunViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
+    action_permissions = model_permissions(Run)
+
     def get_serializer_class(self):
         return s.RunDetailSerializer if self.action == "retrieve" else s.RunSerializer
 
@@ -152,27 +170,39 @@ class EndpointViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
 
     serializer_class = s.EndpointSerializer
     queryset = WebhookEndpoint.objects.all()
+    # A URL grants offerings to whoever calls it: minting, rotating and revoking are rights
+    # of their own (and seeing a URL needs one too: the serializer hides it otherwise).
+    action_permissions = {
+        **model_permissions(WebhookEndpoint),
+        "create": ["members.mint_webhookendpoint"],
+        "rotate": ["members.rotate_webhookendpoint"],
+        "revoke": ["members.revoke_webhookendpoint"],
+    }
 
     @extend_schema(request=s.EndpointMintSerializer, responses={201: s.EndpointSerializer})
     def create(self, request):
         serializer = s.EndpointMintSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         endpoint = endpoint_mint(**serializer.validated_data)
-        return Response(s.EndpointSerializer(endpoint).data, status=201)
+        return Response(self.get_serializer(endpoint).data, status=201)
 
     @extend_schema(request=None, responses=s.EndpointSerializer)
     @action(detail=True, methods=["post"])
     def rotate(self, request, pk=None):
-        return Response(s.EndpointSerializer(endpoint_rotate(endpoint=self.get_object())).data)
+        return Response(self.get_serializer(endpoint_rotate(endpoint=self.get_object())).data)
 
     @extend_schema(request=None, responses=s.EndpointSerializer)
     @action(detail=True, methods=["post"])
     def revoke(self, request, pk=None):
-        return Response(s.EndpointSerializer(endpoint_revoke(endpoint=self.get_object())).data)
+        return Response(self.get_serializer(endpoint_revoke(endpoint=self.get_object())).data)
 
 
 @_filter_params("subscriber", "status")
 class EmailViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
+    """The outbox. Bodies (which hold live set-password links) only for those who may read
+    them: ``crm.view_emailmessage_body``; otherwise ``body_text`` is null."""
+
+    action_permissions = model_permissions(EmailMessage)
     serializer_class = s.EmailSerializer
 
     def get_queryset(self):
@@ -185,6 +215,7 @@ class EmailViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
 
 @_filter_params("subscriber", "type")
 class EventViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
+    action_permissions = model_permissions(Event)
     serializer_class = s.EventSerializer
 
     def get_queryset(self):

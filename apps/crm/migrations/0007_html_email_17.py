@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0005_subscriber_import_updated_at'),
+        ('crm', '0006_staff_permissions'),
     ]
 
     operations = [
