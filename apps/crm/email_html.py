@@ -137,6 +137,30 @@ class Rendered:
     html: str
 
 
+def sending_domains() -> list[str]:
+    """The domains this site may send from: EMAIL_SENDING_DOMAINS, else DEFAULT_FROM_EMAIL's."""
+    from email.utils import parseaddr
+
+    configured = [d.strip().lower() for d in settings.EMAIL_SENDING_DOMAINS if d.strip()]
+    if configured:
+        return configured
+    return [parseaddr(settings.DEFAULT_FROM_EMAIL)[1].rpartition("@")[2].lower()]
+
+
+def sender_check(address: str) -> str:
+    """Why ``address`` may not be a sender ("" if it may): a From on a domain the provider
+    has not verified is rejected or lands in spam (DMARC)."""
+    domain = address.rpartition("@")[2].lower()
+    allowed = sending_domains()
+    if address and domain not in allowed:
+        return (
+            f"{address} is not on a sending domain of this site ({', '.join(allowed)}); "
+            "use one of those, or add the domain to EMAIL_SENDING_DOMAINS once your provider "
+            "has verified it."
+        )
+    return ""
+
+
 def sender_context() -> dict:
     """The sender's name and postal address for layouts (settings, as the site has one)."""
     return {

@@ -274,3 +274,54 @@ def test_the_preview_shows_both_parts_for_a_chosen_subscriber(admin_client):
     assert 'id="preview-html" sandbox srcdoc="' in html
     assert "&lt;strong&gt;Ann&lt;/strong&gt;" in html
     assert "Hello Ann" in html
+
+
+def test_sending_a_broadcast_asks_first_with_the_recipient_count(admin_client):
+    # given a broadcast and three subscribers who take broadcasts
+    for _ in range(3):
+        SubscriberFactory()
+    broadcast = Broadcast.objects.create(subject="Launch", content="Hi")
+    changelist = "/admin/crm/broadcast/"
+
+    # when the creator picks "send now"
+    asked = admin_client.post(
+        changelist, {"action": "send_now", "_selected_action": [broadcast.pk]}
+    )
+
+    # then nothing is sent yet and the page states the count
+    assert asked.status_code == 200
+    assert 'class="recipient-count">3<' in asked.content.decode()
+    assert not EmailMessage.objects.exists()
+
+    # when they confirm
+    admin_client.post(
+        changelist,
+        {"action": "send_now", "_selected_action": [broadcast.pk], "confirmed": "yes"},
+    )
+
+    # then it is queued to the three, and the sent broadcast is read-only
+    assert EmailMessage.objects.filter(broadcast=broadcast).count() == 3
+    page = admin_client.get(f"/admin/crm/broadcast/{broadcast.pk}/change/").content.decode()
+    assert 'name="subject"' not in page
+
+
+def test_a_sender_outside_the_sending_domains_is_refused(admin_client, settings):
+    # given a site that sends from example.com
+    settings.EMAIL_SENDING_DOMAINS = ["example.com"]
+
+    # when a creator sets a broadcast's sender on another domain
+    answer = admin_client.post(
+        "/admin/crm/broadcast/add/",
+        {
+            "subject": "Hi",
+            "content": "x",
+            "email_address": "me@gmail.com",
+            "status": "draft",
+            "body_format": "markdown",
+        },
+    )
+
+    # then the form says which domains are allowed, and nothing is saved
+    assert answer.status_code == 200
+    assert "is not on a sending domain of this site (example.com)" in answer.content.decode()
+    assert not Broadcast.objects.exists()

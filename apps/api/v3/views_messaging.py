@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.utils.dateparse import parse_datetime
 from rest_framework.response import Response
 
+from apps.crm.email_html import sender_check
 from apps.crm.emails import broadcast_stats, sequence_subscribe
 from apps.crm.hooks import HOOK_EVENTS, hook_create, hook_delete
 from apps.crm.models import (
@@ -238,6 +239,11 @@ def _broadcast_apply(broadcast: Broadcast, params: dict) -> Broadcast:
         setattr(broadcast, name, value)
     if not broadcast.subject:
         raise unprocessable("subject can't be blank")
+    if broadcast.status in (BroadcastStatus.SENDING, BroadcastStatus.COMPLETED):
+        raise unprocessable("This broadcast was sent; a sent broadcast cannot be changed.")
+    problem = sender_check(broadcast.email_address or "")
+    if problem:
+        raise unprocessable(f"email_address: {problem}")
     if broadcast.status in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
         broadcast.status = (
             BroadcastStatus.SCHEDULED if broadcast.send_at else (BroadcastStatus.DRAFT)
