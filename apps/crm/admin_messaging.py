@@ -63,8 +63,36 @@ class TemplateFieldsForm(forms.ModelForm):
         return cleaned
 
 
+WEEKDAYS = [
+    (0, "Mon"),
+    (1, "Tue"),
+    (2, "Wed"),
+    (3, "Thu"),
+    (4, "Fri"),
+    (5, "Sat"),
+    (6, "Sun"),
+]
+
+
 class SequenceEmailForm(TemplateFieldsForm):
+    """Send days as weekday checkboxes (stored as the list of weekday numbers, 0 = Monday)."""
+
     template_fields = ("subject", "body")
+    send_days = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Pick at least one day to send on."},
+        help_text="Days this email may go out (in the site's time zone).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and self.instance is not None:
+            self.initial["send_days"] = list(self.instance.send_days or range(7))
+
+    def clean_send_days(self):
+        return sorted(set(self.cleaned_data["send_days"]))
 
     class Meta:
         model = SequenceEmail
@@ -78,6 +106,8 @@ class SequenceEmailForm(TemplateFieldsForm):
             "send_days",
             "body_format",
             "layout",
+            "track_clicks",
+            "track_opens",
         ]
 
 

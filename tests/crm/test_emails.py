@@ -118,7 +118,7 @@ def test_invalid_liquid_is_refused_on_save_with_its_line(admin_client):
             "delay_days": 0,
             "delay_hours": 0,
             "published": "on",
-            "send_days": "[0,1,2,3,4,5,6]",
+            "send_days": ["0", "1", "2", "3", "4", "5", "6"],
         },
     )
 

@@ -325,3 +325,29 @@ def test_a_sender_outside_the_sending_domains_is_refused(admin_client, settings)
     assert answer.status_code == 200
     assert "is not on a sending domain of this site (example.com)" in answer.content.decode()
     assert not Broadcast.objects.exists()
+
+
+def test_send_days_are_weekday_checkboxes(admin_client):
+    # given a sequence email
+    sequence = Sequence.objects.create(name="Nurture")
+    row = SequenceEmail.objects.create(sequence=sequence, position=1, subject="Hi", body="x")
+    url = f"/admin/crm/sequenceemail/{row.pk}/change/"
+    form = {
+        "position": 1,
+        "subject": "Hi",
+        "body": "x",
+        "delay_days": 0,
+        "delay_hours": 0,
+        "body_format": "markdown",
+        "track_clicks": "on",
+    }
+
+    # when the creator ticks Tuesday and Thursday
+    page = admin_client.get(url).content.decode()
+    admin_client.post(url, {**form, "send_days": ["1", "3"]})
+    none_ticked = admin_client.post(url, form).content.decode()
+
+    # then the page offered checkboxes, the days are stored, and no day at all is refused
+    assert 'type="checkbox" name="send_days" value="0"' in page
+    assert SequenceEmail.objects.get(pk=row.pk).send_days == [1, 3]
+    assert "Pick at least one day to send on." in none_ticked
