@@ -94,6 +94,15 @@ class SequenceEmailForm(TemplateFieldsForm):
     def clean_send_days(self):
         return sorted(set(self.cleaned_data["send_days"]))
 
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("send_window_start"), cleaned.get("send_window_end")
+        if start and end and start >= end:
+            self.add_error(
+                "send_window_end", "The window must end after it starts (e.g. 09:00 to 17:00)."
+            )
+        return cleaned
+
     class Meta:
         model = SequenceEmail
         fields = [
@@ -104,6 +113,8 @@ class SequenceEmailForm(TemplateFieldsForm):
             "delay_hours",
             "published",
             "send_days",
+            "send_window_start",
+            "send_window_end",
             "body_format",
             "layout",
             "track_clicks",
@@ -123,6 +134,8 @@ class SequenceEmailInline(admin.StackedInline):
         "delay_hours",
         "published",
         "send_days",
+        "send_window_start",
+        "send_window_end",
         "body_format",
         "layout",
         "preview_link",

@@ -28,6 +28,7 @@ from .email_html import BODY_TEXT, email_render
 from .events import events_record_bulk
 from .link_tracking import tracked_html
 from .liquid import TemplateError, liquid_contexts, liquid_secret_links_redact
+from .messaging_models import ALL_WEEKDAYS
 from .models import (
     Broadcast,
     BroadcastStatus,
@@ -388,14 +389,26 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
 # Sequences --------------------------------------------------------------------------------
 
 
-def _allowed_day(when: datetime, send_days: list[int]) -> datetime:
-    if not send_days or len(set(send_days)) == 7:
+def _send_slot(when: datetime, email: SequenceEmail) -> datetime:
+    """The first moment from ``when`` on one of the email's send days and inside its send
+    window, both read in the site's time zone (TIME_ZONE): "Tuesdays 9:00-11:00" means the
+    creator's Tuesday morning, not UTC's."""
+    days = set(email.send_days or ALL_WEEKDAYS)
+    start, end = email.send_window_start, email.send_window_end
+    if len(days) == 7 and start is None and end is None:
         return when
-    for _ in range(7):
-        if when.weekday() in send_days:
-            return when
-        when = (when + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return when
+    local = timezone.localtime(when)
+    for _ in range(8):
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if local.weekday() in days:
+            opens = midnight.replace(hour=start.hour, minute=start.minute) if start else midnight
+            closes = midnight.replace(hour=end.hour, minute=end.minute) if end else None
+            if local < opens:
+                return opens
+            if closes is None or local < closes:
+                return local
+        local = midnight + timedelta(days=1)
+    return local
 
 
 def _next_email(emails: list[SequenceEmail], position: int) -> SequenceEmail | None:
@@ -403,9 +416,7 @@ def _next_email(emails: list[SequenceEmail], position: int) -> SequenceEmail | N
 
 
 def _due(email: SequenceEmail, after: datetime) -> datetime:
-    return _allowed_day(
-        after + timedelta(days=email.delay_days, hours=email.delay_hours), email.send_days
-    )
+    return _send_slot(after + timedelta(days=email.delay_days, hours=email.delay_hours), email)
 
 
 @transaction.atomic

@@ -109,6 +109,9 @@ class SequenceEmail(HtmlBody):
     delay_hours = models.PositiveIntegerField(default=0)
     published = models.BooleanField(default=False)
     send_days = models.JSONField(default=_all_weekdays, blank=True)
+    # The send-time window, in the site's time zone; empty: any time of day.
+    send_window_start = models.TimeField(null=True, blank=True)
+    send_window_end = models.TimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["sequence", "position", "pk"]

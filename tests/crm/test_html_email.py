@@ -351,3 +351,35 @@ def test_send_days_are_weekday_checkboxes(admin_client):
     assert 'type="checkbox" name="send_days" value="0"' in page
     assert SequenceEmail.objects.get(pk=row.pk).send_days == [1, 3]
     assert "Pick at least one day to send on." in none_ticked
+
+
+def test_a_sequence_email_waits_for_its_send_day_and_window_in_the_sites_time_zone(settings):
+    from datetime import datetime, time
+    from zoneinfo import ZoneInfo
+
+    import time_machine
+
+    from apps.crm.models import SequenceSubscription
+
+    # given a site in New York and an email sent only on Tuesdays between 09:00 and 11:00
+    settings.TIME_ZONE = "America/New_York"
+    sequence = Sequence.objects.create(name="Nurture")
+    SequenceEmail.objects.create(
+        sequence=sequence,
+        position=1,
+        subject="Hi",
+        body="x",
+        published=True,
+        send_days=[1],
+        send_window_start=time(9, 0),
+        send_window_end=time(11, 0),
+    )
+    ny = ZoneInfo("America/New_York")
+
+    # when someone subscribes on a Monday at 23:30 New York time (Tuesday 04:30 UTC)
+    with time_machine.travel(datetime(2026, 3, 2, 23, 30, tzinfo=ny), tick=False):
+        sequence_subscribe(subscriber=SubscriberFactory(), sequence=sequence, source="test")
+
+    # then the email is due on Tuesday at 09:00 New York time
+    due = SequenceSubscription.objects.get().next_send_at
+    assert due.astimezone(ny) == datetime(2026, 3, 3, 9, 0, tzinfo=ny)
