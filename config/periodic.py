@@ -18,6 +18,18 @@ class PeriodicSpec:
     every_seconds: int
 
 
+# Every periodic task, as the apps registered them (the logs keep these quiet).
+_SPECS: dict[str, PeriodicSpec] = {}
+
+
+def periodic_task_names() -> set[str]:
+    return {spec.task for spec in _SPECS.values()}
+
+
+def periodic_specs_all() -> list[PeriodicSpec]:
+    return list(_SPECS.values())
+
+
 def periodic_tasks_ensure(*, specs: Iterable[PeriodicSpec]) -> None:
     from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
@@ -31,6 +43,8 @@ def periodic_tasks_ensure(*, specs: Iterable[PeriodicSpec]) -> None:
 
 
 def connect(app_config, specs: list[PeriodicSpec]) -> None:
+    _SPECS.update((spec.name, spec) for spec in specs)
+
     def _handler(sender, **kwargs):
         periodic_tasks_ensure(specs=specs)
 

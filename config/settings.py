@@ -10,6 +10,7 @@ import os
 from pathlib import Path
 
 import environ
+from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,6 +52,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "anymail",
+    "csp",
+    "apps.core",
     "apps.crm",
     "apps.tags",
     "apps.automations",
@@ -61,7 +64,13 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: /healthz answers before the Host check and the HTTPS redirect (a load balancer
+    # or a compose healthcheck calls it by address, over plain HTTP).
+    "config.health.HealthzMiddleware",
+    "config.logs.RequestIdMiddleware",
+    "config.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -214,24 +223,68 @@ if CELERY_TASK_TIME_LIMIT <= CELERY_TASK_SOFT_TIME_LIMIT:
         "CELERY_TASK_TIME_LIMIT must be larger than CELERY_TASK_SOFT_TIME_LIMIT (the soft limit "
         "gives a task time to stop cleanly before the hard one)."
     )
-CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+CELERY_BEAT_SCHEDULER = "config.beat:Scheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
+# --- Logs and error reports (issue 14) -------------------------------------------------------
+# LOG_FORMAT=json: one JSON object per line, each with the request id of the request (or the
+# task id of the Celery task) it belongs to. The periodic sweeps log at DEBUG unless they did
+# some work (config/logs.py), so an idle site writes next to nothing.
+LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {
+        "request_id": {"()": "config.logs.RequestIdFilter"},
+        "quiet_sweeps": {"()": "config.logs.QuietSweepsFilter"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": LOG_FORMAT,
+            "filters": ["request_id"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # Celery's per-task lines ("received", "succeeded", beat's "sending due task").
+        **{
+            name: {"filters": ["quiet_sweeps"]}
+            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
+        },
+    },
 }
+# Celery keeps Django's logging (the format above) instead of installing its own handlers.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+
+# Sentry, when SENTRY_DSN is set: errors of web requests and Celery tasks, with no personal
+# data (no addresses, cookies or bodies) and no performance tracing unless asked for.
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+if SENTRY_DSN:
+    import sentry_sdk
+    from sentry_sdk.integrations.celery import CeleryIntegration
+    from sentry_sdk.integrations.django import DjangoIntegration
+
+    sentry_sdk.init(
+        dsn=SENTRY_DSN,
+        environment=env.str("SENTRY_ENVIRONMENT", default="production"),
+        integrations=[DjangoIntegration(), CeleryIntegration()],
+        send_default_pii=False,
+        traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+    )
 
 # Tessera's own knobs.
 EVENT_DISPATCH_BATCH_SIZE = env.int("EVENT_DISPATCH_BATCH_SIZE", default=500)
 EVENT_SWEEP_SECONDS = env.int("EVENT_SWEEP_SECONDS", default=5)
 DELIVERY_SWEEP_SECONDS = env.int("DELIVERY_SWEEP_SECONDS", default=10)
 RUN_SWEEP_SECONDS = env.int("RUN_SWEEP_SECONDS", default=2)
-RUN_REAP_SECONDS = env.int("RUN_REAP_SECONDS", default=30)
 RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=300)
 DRIP_SWEEP_SECONDS = env.int("DRIP_SWEEP_SECONDS", default=5)
 INBOUND_WEBHOOK_MAX_BYTES = env.int("INBOUND_WEBHOOK_MAX_BYTES", default=64 * 1024)
@@ -255,13 +308,54 @@ for _proxy in TRUSTED_PROXIES:
             f"TRUSTED_PROXIES: {_proxy!r} is not an address or CIDR (e.g. 10.0.0.0/8)."
         ) from None
 
-# Behind TLS (SITE_URL https): cookies only over HTTPS; a proxy in front says so by header.
-if SITE_URL.startswith("https://"):
-    SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = True
-    SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+# --- Headers and HTTPS (issue 14) -----------------------------------------------------------
+# Behind TLS (SITE_URL https): cookies only over HTTPS, plain HTTP redirected, and HSTS once
+# SECURE_HSTS_SECONDS says so (it is sticky in browsers, so it is never on by default). A
+# proxy in front says the request was HTTPS by header (BEHIND_TLS_PROXY). README's
+# "Production environment" sets all of them; `check --deploy` then prints nothing.
+HTTPS = SITE_URL.startswith("https://")
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=HTTPS)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content-Security-Policy (django-csp): scripts only from this site's own files, never inline
+# (the builder's htmx, the import progress and the generator's copy button are static files);
+# no plugins, no framing by other sites. Styles allow inline style attributes: admin pages
+# and htmx's loading indicator set them, and CSS cannot run script.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        # NONCE: a page may mark its one inline script (the API docs' start-up).
+        "script-src": ["'self'", NONCE],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "frame-src": ["'self'"],
+        "worker-src": ["'self'", "blob:"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+    },
+}
 EMAIL_SWEEP_SECONDS = env.int("EMAIL_SWEEP_SECONDS", default=10)
+
+# --- Worker heartbeats and the lease reaper (issue 14, apps/core/leases.py) ------------------
+# Every worker process writes a heartbeat every WORKER_HEARTBEAT_SECONDS; one silent for
+# WORKER_DEAD_AFTER_SECONDS is dead, and the reaper (every LEASE_REAP_SECONDS) hands on the
+# runs, emails and deliveries it held, instead of waiting out their lease.
+WORKER_HEARTBEATS = True
+WORKER_HEARTBEAT_SECONDS = env.int("WORKER_HEARTBEAT_SECONDS", default=2)
+WORKER_DEAD_AFTER_SECONDS = env.int("WORKER_DEAD_AFTER_SECONDS", default=10)
+LEASE_REAP_SECONDS = env.int("LEASE_REAP_SECONDS", default=5)
+# How often beat runs inbound webhook calls whose ring was lost (a flushed broker).
+CALL_SWEEP_SECONDS = env.int("CALL_SWEEP_SECONDS", default=10)
+# Beat silent this long is reported down by /healthz?deep=1.
+BEAT_STALE_AFTER_SECONDS = env.int("BEAT_STALE_AFTER_SECONDS", default=30)
 
 # Caches: Redis when REDIS_URL is set (shared by every process: the API throttle needs that),
 # else memory in each process (the demo runs one web process).

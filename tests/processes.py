@@ -9,8 +9,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def worker_start(*, name: str, env: dict) -> subprocess.Popen:
-    """Start one single-process worker in its own process group (so it can be killed whole)."""
+def worker_start(*, name: str, env: dict, concurrency: int = 0, log=None) -> subprocess.Popen:
+    """Start one worker in its own process group (so it can be killed whole): a single
+    process, or with ``concurrency`` a prefork parent and as many children (production's
+    shape). Its output goes to ``log`` (a file) if given, else stderr is kept for reading."""
+    pool = ["--pool", "solo"]
+    if concurrency:
+        pool = ["--pool", "prefork", "--concurrency", str(concurrency)]
     return subprocess.Popen(
         [
             sys.executable,
@@ -19,8 +24,7 @@ def worker_start(*, name: str, env: dict) -> subprocess.Popen:
             "-A",
             "config",
             "worker",
-            "--pool",
-            "solo",
+            *pool,
             "--without-mingle",
             "--without-gossip",
             "--loglevel",
@@ -31,8 +35,8 @@ def worker_start(*, name: str, env: dict) -> subprocess.Popen:
         cwd=ROOT,
         env=env,
         start_new_session=True,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
+        stdout=log or subprocess.DEVNULL,
+        stderr=log or subprocess.PIPE,
     )
 
 

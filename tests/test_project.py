@@ -79,7 +79,9 @@ def test_the_dispatch_sweep_is_registered_by_migrate_and_registering_again_chang
 
 def test_health_answers_ok(client):
     response = client.get("/healthz")
-    assert response.json() == {"status": "ok"}
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
+    assert response.json()["checks"]["database"]["ok"] is True
 
 
 def _settings_probe(env: dict, code: str) -> subprocess.CompletedProcess:

@@ -14,9 +14,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max, Min
+from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
+from apps.core.leases import LeaseKind, lease_holder, lease_kind_register, leases_reap_one
 from apps.crm.events import event_chain_depth, events_buffered, events_flush
 from apps.crm.models import Event, Subscriber, SubscriberState
 from apps.tags.services import tag_names_memo
@@ -221,7 +222,10 @@ def runs_claim_due(*, now=None, limit: int = RUN_CLAIM_BATCH) -> list[tuple[int,
         return []
     token = secrets.randbelow(2**31 - 1) + 1
     Run.objects.filter(pk__in=ids).update(
-        status=RunStatus.RUNNING, locked_until=now + RUN_LEASE, lease_token=token
+        status=RunStatus.RUNNING,
+        locked_until=now + RUN_LEASE,
+        lease_token=token,
+        lease_holder=lease_holder(),
     )
     return [(run_id, token) for run_id in ids]
 
@@ -232,38 +236,54 @@ def runs_in_flight() -> int:
 
 
 def runs_reap(*, now=None) -> int:
-    """Return runs whose lease expired (their worker died) to waiting, due at once; a run
-    that keeps dying is failed after ``RUN_MAX_ATTEMPTS``."""
-    now = now or timezone.now()
-    with transaction.atomic():
-        expired = list(
-            Run.objects.filter(status=RunStatus.RUNNING, locked_until__lt=now)
-            .order_by("pk")
-            .select_for_update(skip_locked=True)
-            .values_list("pk", "attempts")
-        )
-        retry = [pk for pk, attempts in expired if attempts + 1 < RUN_MAX_ATTEMPTS]
-        give_up = [pk for pk, attempts in expired if attempts + 1 >= RUN_MAX_ATTEMPTS]
-        if retry:
-            Run.objects.filter(pk__in=retry).update(
-                status=RunStatus.WAITING,
-                resume_at=now,
-                locked_until=None,
-                attempts=F("attempts") + 1,
-                last_error="lease expired (worker stopped); returned to the queue",
-            )
-            sweep_kick_on_commit()
+    """Return runs whose worker died (or whose lease expired) to waiting, due at once; a run
+    that keeps dying is failed after ``RUN_MAX_ATTEMPTS`` (apps/core/leases.py decides)."""
+    return leases_reap_one(RUNS_LEASE_KIND, now=now)
+
+
+RUNS_LEASE_KIND = "runs"
+
+
+def _runs_free(ids: list[int], reason: str, counted: bool) -> int:
+    """Put reaped runs (locked by the reaper) back in the queue. ``counted``: their worker
+    died, an attempt that counts; a run that keeps dying fails after ``RUN_MAX_ATTEMPTS``."""
+    now = timezone.now()
+    back = ids
+    if counted:
+        attempts = dict(Run.objects.filter(pk__in=ids).values_list("pk", "attempts"))
+        back = [pk for pk in ids if attempts[pk] + 1 < RUN_MAX_ATTEMPTS]
+        give_up = [pk for pk in ids if attempts[pk] + 1 >= RUN_MAX_ATTEMPTS]
         if give_up:
             Run.objects.filter(pk__in=give_up).update(
                 status=RunStatus.FAILED,
                 locked_until=None,
+                lease_holder="",
                 finished_at=now,
                 attempts=F("attempts") + 1,
-                last_error=f"lease expired {RUN_MAX_ATTEMPTS} times; gave up",
+                last_error=f"{reason} {RUN_MAX_ATTEMPTS} times; gave up",
             )
-    if expired:
-        logger.warning("reaped %s runs with expired leases", len(expired))
-    return len(expired)
+    if back:
+        Run.objects.filter(pk__in=back).update(
+            status=RunStatus.WAITING,
+            resume_at=now,
+            locked_until=None,
+            lease_holder="",
+            attempts=F("attempts") + 1 if counted else F("attempts"),
+            last_error=f"{reason}; returned to the queue",
+        )
+        sweep_kick_on_commit()
+    return len(ids)
+
+
+lease_kind_register(
+    LeaseKind(
+        name=RUNS_LEASE_KIND,
+        model=Run,
+        leased=Q(status=RunStatus.RUNNING),
+        free=_runs_free,
+        waits_in_broker=True,
+    )
+)
 
 
 @transaction.atomic

@@ -128,6 +128,8 @@ class Run(models.Model):
     resume_at = models.DateTimeField(null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.PositiveIntegerField(default=0)
+    # The worker process holding the lease (apps/core/leases.py); "" when none beats for it.
+    lease_holder = models.CharField(max_length=200, blank=True, default="", db_default="")
     attempts = models.PositiveSmallIntegerField(default=0)
     last_error = models.TextField(blank=True)
     chain_depth = models.PositiveSmallIntegerField(default=0)

@@ -4,6 +4,7 @@
 from celery import shared_task
 from django.conf import settings
 
+from apps.core.leases import leases_adopt, leases_done, leases_hold
 from config.doorbell import doorbell_answer, doorbell_ring
 
 from . import engine
@@ -33,14 +34,22 @@ def runs_sweep() -> int:
         if not pairs:
             break
         claimed += len(pairs)
+        # Held by this task until the broker has them: a failed publish gives them back.
+        leases_hold(engine.RUNS_LEASE_KIND, pairs)
         for start in range(0, len(pairs), engine.RUN_ADVANCE_CHUNK):
             runs_advance.delay(pairs[start : start + engine.RUN_ADVANCE_CHUNK])
+        leases_done(engine.RUNS_LEASE_KIND)
     return claimed
 
 
 @shared_task(name=RUNS_ADVANCE_TASK, acks_late=True, ignore_result=True)
 def runs_advance(pairs: list[list[int]]) -> dict:
-    counts = engine.runs_advance(pairs=[(int(a), int(b)) for a, b in pairs])
+    pairs = [(int(a), int(b)) for a, b in pairs]
+    # This worker holds them now (the sweep's worker claimed them): if it dies, the reaper
+    # hands them on as soon as its heartbeat stops, not when the lease runs out.
+    leases_adopt(engine.RUNS_LEASE_KIND, pairs)
+    counts = engine.runs_advance(pairs=pairs)
+    leases_done(engine.RUNS_LEASE_KIND)
     # Room in flight again, and maybe runs due meanwhile: one (coalesced) ring of the sweep.
     # Not when eager (tests, the demo's "run it now"): the sweep that queued this is still
     # running, inline, and goes on claiming by itself.
@@ -51,6 +60,7 @@ def runs_advance(pairs: list[list[int]]) -> dict:
 
 @shared_task(name=RUNS_REAP_TASK, acks_late=True, ignore_result=True)
 def runs_reap() -> int:
+    """Kept for schedules registered before the reaper moved to core.leases_reap."""
     return engine.runs_reap()
 
 
@@ -62,10 +72,5 @@ def periodic_specs():
             name="automations: advance due runs",
             task=RUNS_SWEEP_TASK,
             every_seconds=settings.RUN_SWEEP_SECONDS,
-        ),
-        PeriodicSpec(
-            name="automations: return runs whose worker died",
-            task=RUNS_REAP_TASK,
-            every_seconds=settings.RUN_REAP_SECONDS,
         ),
     ]

@@ -10,6 +10,7 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         from config.periodic import PeriodicSpec, connect
 
+        from . import delivery, emails  # noqa: F401  (they register their lease kinds)
         from .demo import seed_step_register
         from .dispatch import consumer_register
         from .hooks import hooks_on_events

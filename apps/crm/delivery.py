@@ -21,9 +21,17 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.core.leases import (
+    LeaseKind,
+    lease_holder,
+    lease_kind_register,
+    leases_done,
+    leases_hold,
+    leases_reap_one,
+)
 from config import oncommit
 from config.doorbell import doorbell_ring
 
@@ -112,17 +120,43 @@ def deliveries_claim(*, now=None, limit: int = DELIVERY_CLAIM_BATCH) -> list[tup
         return []
     token = secrets.randbelow(2**31 - 1) + 1
     WebhookDelivery.objects.filter(pk__in=ids).update(
-        status=DeliveryStatus.SENDING, locked_until=now + DELIVERY_LEASE, lease_token=token
+        status=DeliveryStatus.SENDING,
+        locked_until=now + DELIVERY_LEASE,
+        lease_token=token,
+        lease_holder=lease_holder(),
     )
-    return [(pk, token) for pk in ids]
+    pairs = [(pk, token) for pk in ids]
+    leases_hold(DELIVERIES_LEASE_KIND, pairs)
+    return pairs
+
+
+DELIVERIES_LEASE_KIND = "deliveries"
 
 
 def deliveries_reap(*, now=None) -> int:
-    """Return deliveries whose attempt outlived its lease (a killed worker) to pending."""
-    now = now or timezone.now()
-    return WebhookDelivery.objects.filter(
-        status=DeliveryStatus.SENDING, locked_until__lt=now
-    ).update(status=DeliveryStatus.PENDING, next_attempt_at=now, locked_until=None)
+    """Return deliveries whose worker died (or whose lease ran out) to pending."""
+    return leases_reap_one(DELIVERIES_LEASE_KIND, now=now)
+
+
+def _deliveries_free(ids: list[int], reason: str, counted: bool) -> int:
+    freed = WebhookDelivery.objects.filter(pk__in=ids).update(
+        status=DeliveryStatus.PENDING,
+        next_attempt_at=timezone.now(),
+        locked_until=None,
+        lease_holder="",
+    )
+    oncommit.on_commit_once(_kick)
+    return freed
+
+
+lease_kind_register(
+    LeaseKind(
+        name=DELIVERIES_LEASE_KIND,
+        model=WebhookDelivery,
+        leased=Q(status=DeliveryStatus.SENDING),
+        free=_deliveries_free,
+    )
+)
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -331,6 +365,7 @@ def webhook_delivery_attempt(*, delivery_id: int, token: int) -> str | None:
         .first()
     )
     if delivery is None:
+        leases_done(DELIVERIES_LEASE_KIND, [delivery_id])
         return None
     started = time.monotonic()
     code, excerpt, error = _post(delivery)
@@ -362,6 +397,7 @@ def webhook_delivery_attempt(*, delivery_id: int, token: int) -> str | None:
         response_excerpt=excerpt,
         delivered_at=now if status == DeliveryStatus.DELIVERED else None,
     )
+    leases_done(DELIVERIES_LEASE_KIND, [delivery.pk])
     if status == DeliveryStatus.GONE and delivery.hook is not None:
         # Kit's rule, and Standard Webhooks': 410 means the receiver wants no more.
         type(delivery.hook).objects.filter(pk=delivery.hook_id).update(active=False)

@@ -17,9 +17,17 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.core.leases import (
+    LeaseKind,
+    lease_holder,
+    lease_kind_register,
+    leases_done,
+    leases_hold,
+    leases_reap_one,
+)
 from config import oncommit
 from config.doorbell import doorbell_ring
 
@@ -266,18 +274,45 @@ def email_claim_next(*, now=None) -> tuple[EmailMessage, int] | None:
         return None
     token = secrets.randbelow(2**31 - 1) + 1
     EmailMessage.objects.filter(pk=message.pk).update(
-        status=EmailStatus.SENDING, locked_until=now + EMAIL_LEASE, lease_token=token
+        status=EmailStatus.SENDING,
+        locked_until=now + EMAIL_LEASE,
+        lease_token=token,
+        lease_holder=lease_holder(),
     )
+    leases_hold(EMAILS_LEASE_KIND, [(message.pk, token)])
     return message, token
 
 
+EMAILS_LEASE_KIND = "emails"
+
+
 def emails_reap(*, now=None) -> int:
-    """Messages whose sender died mid-send: the SMTP server may or may not have them. Send
-    again (never lose one) and mark them uncertain (a duplicate is possible)."""
-    now = now or timezone.now()
-    return EmailMessage.objects.filter(status=EmailStatus.SENDING, locked_until__lt=now).update(
-        status=EmailStatus.QUEUED, uncertain=True, next_attempt_at=now, locked_until=None
+    """Messages whose sender died mid-send (or whose lease ran out) go back to the queue."""
+    return leases_reap_one(EMAILS_LEASE_KIND, now=now)
+
+
+def _emails_free(ids: list[int], reason: str, counted: bool) -> int:
+    """The SMTP server may or may not have these: send again (never lose one) and mark them
+    uncertain (a duplicate is possible)."""
+    freed = EmailMessage.objects.filter(pk__in=ids).update(
+        status=EmailStatus.QUEUED,
+        uncertain=True,
+        next_attempt_at=timezone.now(),
+        locked_until=None,
+        lease_holder="",
     )
+    oncommit.on_commit_once(_kick_sender)
+    return freed
+
+
+lease_kind_register(
+    LeaseKind(
+        name=EMAILS_LEASE_KIND,
+        model=EmailMessage,
+        leased=Q(status=EmailStatus.SENDING),
+        free=_emails_free,
+    )
+)
 
 
 def _suppressed(message: EmailMessage) -> str:
@@ -299,6 +334,7 @@ def _finish(message_id: int, token: int, **fields) -> None:
     EmailMessage.objects.filter(
         pk=message_id, status=EmailStatus.SENDING, lease_token=token
     ).update(locked_until=None, **fields)
+    leases_done(EMAILS_LEASE_KIND, [message_id])
 
 
 def _mail(message: EmailMessage, connection) -> EmailMultiAlternatives:

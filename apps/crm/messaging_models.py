@@ -206,6 +206,8 @@ class EmailMessage(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.PositiveIntegerField(default=0)
+    # The worker process holding the lease (apps/core/leases.py); "" when none beats for it.
+    lease_holder = models.CharField(max_length=200, blank=True, default="", db_default="")
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     sequence_email = models.ForeignKey(

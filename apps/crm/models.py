@@ -167,6 +167,8 @@ class WebhookDelivery(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.PositiveIntegerField(default=0)
+    # The worker process holding the lease (apps/core/leases.py); "" when none beats for it.
+    lease_holder = models.CharField(max_length=200, blank=True, default="", db_default="")
     # Set for a Kit hook's delivery: signed with the hook's secret at each attempt.
     hook = models.ForeignKey(
         "Hook", on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"

@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.conf import settings
 
 
 class MembersConfig(AppConfig):
@@ -43,7 +44,7 @@ class MembersConfig(AppConfig):
                 PeriodicSpec(
                     name="members: run webhook calls left unprocessed",
                     task=CALLS_RESUME_TASK,
-                    every_seconds=60,
+                    every_seconds=settings.CALL_SWEEP_SECONDS,
                 )
             ],
         )

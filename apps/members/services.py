@@ -426,7 +426,10 @@ def webhook_call_refuse(
 
 
 CALLS_PER_BATCH = 50
-CALL_STUCK_AFTER = timedelta(minutes=2)
+# An accepted call is rung at once; one still waiting after this lost its ring (a flushed
+# broker, a dead worker). Calls being run are row-locked and skipped, so the sweep may be
+# eager: a lost ring costs seconds, not minutes.
+CALL_STUCK_AFTER = timedelta(seconds=10)
 CALLS_RESUMED_PER_SWEEP = 200
 
 

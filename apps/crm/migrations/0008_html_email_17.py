@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0006_staff_permissions'),
+        ('crm', '0007_lease_holder'),
     ]
 
     operations = [
