@@ -48,7 +48,7 @@ def check_database() -> dict:
 
 def check_redis() -> dict:
     if not settings.REDIS_URL:
-        return {"ok": True, "detail": "not configured (per-process cache)"}
+        return {"ok": True, "detail": "not configured (the shared file cache under var/cache/)"}
     from django.core.cache import cache
 
     cache.set("tessera:healthz", "1", timeout=10)

@@ -12,6 +12,8 @@ from pathlib import Path
 import environ
 from csp.constants import NONCE
 from django.core.exceptions import ImproperlyConfigured
+from django.templatetags.static import static
+from django.utils.functional import lazy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -52,6 +54,8 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "anymail",
+    "oauth2_provider",
+    "django_prose_editor",
     "csp",
     "apps.core",
     "apps.crm",
@@ -73,6 +77,7 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -129,7 +134,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
 USE_I18N = True
 USE_TZ = True
@@ -139,7 +144,7 @@ STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},  # see "Files" below
     "staticfiles": {
         "BACKEND": env.str(
             "STATICFILES_BACKEND",
@@ -357,12 +362,20 @@ CALL_SWEEP_SECONDS = env.int("CALL_SWEEP_SECONDS", default=10)
 # Beat silent this long is reported down by /healthz?deep=1.
 BEAT_STALE_AFTER_SECONDS = env.int("BEAT_STALE_AFTER_SECONDS", default=30)
 
-# Caches: Redis when REDIS_URL is set (shared by every process: the API throttle needs that),
-# else memory in each process (the demo runs one web process).
+# Caches: Redis when REDIS_URL is set, else files under var/cache/. Either way every process
+# shares it: the doorbells' "a ring is queued" flags are set by the web process and cleared
+# by the worker, and the throttles count across every web process. A per-process memory
+# cache silenced the demo's doorbells (config/cache.py).
 CACHES = {
     "default": {"BACKEND": "config.cache.ReusingRedisCache", "LOCATION": REDIS_URL}
     if REDIS_URL
-    else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    else {
+        "BACKEND": "config.cache.SharedFileCache",
+        "LOCATION": str(VAR_DIR / "cache"),
+        # Culling drops a third of the keys at random past this: throttle counters and
+        # doorbell flags are few, so it should never happen.
+        "OPTIONS": {"MAX_ENTRIES": 100_000},
+    }
 }
 # Kit's limit: 120 requests per rolling 60 seconds per API key.
 KIT_API_RATE_LIMIT = env.int("KIT_API_RATE_LIMIT", default=120)
@@ -370,6 +383,30 @@ KIT_API_RATE_WINDOW_SECONDS = 60
 # Requests per rolling minute from one address, successful or not (key guessing).
 KIT_API_ADDRESS_RATE_LIMIT = env.int("KIT_API_ADDRESS_RATE_LIMIT", default=600)
 ACCOUNT_NAME = env.str("ACCOUNT_NAME", default="Tessera")
+# Kit v4 (/v4/): an OAuth access token's budget, per token, per rolling minute (Kit's figure);
+# a v4 API key shares KIT_API_RATE_LIMIT above.
+KIT_API_OAUTH_RATE_LIMIT = env.int("KIT_API_OAUTH_RATE_LIMIT", default=600)
+# OAuth 2 for v4 apps (django-oauth-toolkit, /oauth/): authorization code with PKCE only,
+# refresh tokens that rotate, tokens revocable; scopes read (GET) and write (the rest).
+OAUTH2_PROVIDER = {
+    "SCOPES": {"read": "Read your subscribers, tags, forms and more", "write": "Change them"},
+    "DEFAULT_SCOPES": ["read", "write"],
+    "PKCE_REQUIRED": True,
+    # Redirect URIs over https only (RFC 9700): a self-hosted app needs a TLS callback.
+    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
+    # RFC 9700 throughout: no implicit or password grant, S256 only, tokens not in the query,
+    # tokens stored hashed, a replayed refresh token revokes its whole family, iss returned.
+    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
+    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
+    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
+    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
+    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
+    "REFRESH_TOKEN_REUSE_PROTECTION": True,
+    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=2 * 24 * 3600),
+    "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_REFRESH_TOKEN_SECONDS", default=90 * 24 * 3600),
+    "ROTATE_REFRESH_TOKEN": True,
+}
 REST_FRAMEWORK = {
     # /v3/ reads Kit's credentials itself; /api/v1/ sets token authentication per view.
     "DEFAULT_AUTHENTICATION_CLASSES": [],
@@ -387,6 +424,8 @@ SPECTACULAR_SETTINGS = {
     "TITLE": "Tessera API",
     "DESCRIPTION": (
         "/v3/: Kit's v3 API (api_key / api_secret in the query, a JSON or a form body). "
+        "/v4/: Kit's v4 API (a v4 key in the X-Kit-Api-Key header, or an OAuth 2 bearer "
+        'token from /oauth/; cursor pages; errors as {"errors": [...]}). '
         "/api/v1/: what Kit has no word for (offerings, members, access, automations, runs, "
         "webhook endpoints, the outbox, events), with a staff token: "
         "`Authorization: Token <key>`."
@@ -397,6 +436,23 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # /v4/'s two ways in (apps/api/v4/base.py names them on each operation).
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {
+            "KitApiKey": {"type": "apiKey", "in": "header", "name": "X-Kit-Api-Key"},
+            "OAuth2": {
+                "type": "oauth2",
+                "flows": {
+                    "authorizationCode": {
+                        "authorizationUrl": "/oauth/authorize/",
+                        "tokenUrl": "/oauth/token/",
+                        "refreshUrl": "/oauth/token/",
+                        "scopes": {"read": "GET calls", "write": "every other call"},
+                    }
+                },
+            },
+        }
+    },
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "apps.automations.models.RunStatus",
         "AutomationStatusEnum": "apps.automations.models.AutomationStatus",
@@ -404,3 +460,73 @@ SPECTACULAR_SETTINGS = {
         "EndpointStatusEnum": "apps.members.models.EndpointStatus",
     },
 }
+
+# Course player (issue 18) -----------------------------------------------------------------
+# Files (lesson attachments, offering images) go through Django's storage API. Local files by
+# default, under var/files/ and never under a public URL: the app serves each download after
+# checking access. S3-compatible storage when S3_BUCKET is set (django-storages): private
+# objects, and downloads redirect to a signed URL that expires after S3_URL_EXPIRE_SECONDS.
+FILES_ROOT = Path(env.str("FILES_ROOT", default=str(VAR_DIR / "files")))
+S3_BUCKET = env.str("S3_BUCKET", default="")
+if S3_BUCKET:
+    STORAGES["default"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": S3_BUCKET,
+            "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
+            "region_name": env.str("S3_REGION", default="") or None,
+            "access_key": env.str("S3_ACCESS_KEY_ID", default="") or None,
+            "secret_key": env.str("S3_SECRET_ACCESS_KEY", default="") or None,
+            "default_acl": "private",
+            "querystring_auth": True,
+            "querystring_expire": env.int("S3_URL_EXPIRE_SECONDS", default=300),
+            "file_overwrite": False,
+        },
+    }
+else:
+    # base_url points nowhere that is served: a stray file.url must not become a public path.
+    STORAGES["default"] = {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": str(FILES_ROOT), "base_url": "/files-are-served-by-the-app/"},
+    }
+FILE_UPLOAD_MAX_BYTES = env.int("FILE_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
+# Hosts a lesson's <iframe> may come from (exact host names). Anything else is removed when
+# the lesson is saved, and the admin says so.
+LESSON_IFRAME_HOSTS = env.list(
+    "LESSON_IFRAME_HOSTS",
+    default=[
+        "www.youtube.com",
+        "youtube.com",
+        "www.youtube-nocookie.com",
+        "player.vimeo.com",
+        "fast.wistia.net",
+        "fast.wistia.com",
+        "www.loom.com",
+        "loom.com",
+        "iframe.mediadelivery.net",
+        "player.mediadelivery.net",
+    ],
+)
+# Hosts a lesson's <video>/<audio> may load from besides this site's own paths.
+LESSON_MEDIA_HOSTS = env.list("LESSON_MEDIA_HOSTS", default=[])
+# The Content-Security-Policy lets lesson pages (and the editor) frame exactly the video hosts
+# the cleaner keeps, and play <video>/<audio> from the allowed media hosts.
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["frame-src"] += [f"https://{h}" for h in LESSON_IFRAME_HOSTS]
+CONTENT_SECURITY_POLICY["DIRECTIVES"]["media-src"] = [
+    "'self'",
+    *(f"https://{h}" for h in LESSON_MEDIA_HOSTS),
+]
+DJANGO_PROSE_EDITOR_EXTENSIONS = [
+    {
+        # Resolved late: the static storage's hashed name exists only once apps are loaded.
+        "js": [lazy(static, str)("offerings/embed.js")],
+        "extensions": {"Embed": "apps.offerings.content.embed_allowlist"},
+    }
+]
+# Member pages in the visitor's language (LocaleMiddleware: the language cookie set from My
+# account, else the browser's); dates in the site's time zone, labelled.
+LANGUAGES = [("en", "English"), ("fr", "Français")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The lesson body is cleaned by apps/offerings/content.py (with a report of what it removed),
+# not by the editor field's own sanitizer, which would remove silently.
+SILENCED_SYSTEM_CHECKS = ["django_prose_editor.W004"]

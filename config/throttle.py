@@ -4,8 +4,8 @@ webhooks' per-URL and per-address limits.
 A sliding window: this window's count plus the previous window's, weighted by how much of it
 still overlaps the last ``window`` seconds. On Redis the read and the count are one Lua
 script: one round trip (a launch pays these on every request, and on a busy machine each
-round trip waits for a CPU) and no gap in which two requests both take the last place. Any
-other cache (the bare machine's local memory) takes the same steps from Python.
+round trip waits for a CPU) and no gap in which two requests both take the last place. The
+embedded default's file cache takes the same steps from Python under its cross-process lock.
 
 A cache that cannot be reached lets the request through, with a warning: a limit is a guard,
 and a buyer's purchase or a CRM's call must not fail because Redis is down (the doorbells
@@ -14,6 +14,7 @@ take the same view).
 
 import logging
 import time
+from contextlib import nullcontext
 
 from django.core.cache import cache, caches
 
@@ -67,12 +68,15 @@ def _window_allow(key: str, *, limit: int, window: int, count: bool) -> bool:
         client = backend._cache.get_client(keys[0], write=True)
         allowed = client.eval(_SLIDING_WINDOW, 2, *keys, limit, overlap, window * 2, int(count))
         return bool(allowed)
-    counts = cache.get_many([current_key, previous_key])
-    if counts.get(previous_key, 0) * overlap + counts.get(current_key, 0) >= limit:
-        return False
-    if count:
-        cache.add(current_key, 0, timeout=window * 2)
-        cache.incr(current_key)
+    # The embedded default's file cache: the same read and count under its cross-process
+    # lock, so two processes cannot both take the last place (config/cache.py).
+    atomic = getattr(cache, "atomic", nullcontext)
+    with atomic():
+        counts = cache.get_many([current_key, previous_key])
+        if counts.get(previous_key, 0) * overlap + counts.get(current_key, 0) >= limit:
+            return False
+        if count and not cache.add(current_key, 1, timeout=window * 2):
+            cache.incr(current_key)
     return True
 
 

@@ -3,7 +3,11 @@ from django.urls import include, path
 
 from .health import healthz
 
+# Unknown addresses answer a page titled "Page not found" in the member area's look.
+handler404 = "apps.members.player_views.handler404"
+
 urlpatterns = [
+    path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
     path("anymail/", include(("apps.crm.provider_webhooks", "anymail"))),

@@ -2,6 +2,7 @@ import factory
 
 from apps.crm.models import CustomField, Subscriber
 from apps.tags.models import Tag
+from apps.tags.services import tag_name_key
 
 
 class SubscriberFactory(factory.django.DjangoModelFactory):
@@ -17,7 +18,7 @@ class TagFactory(factory.django.DjangoModelFactory):
         model = Tag
 
     name = factory.Sequence(lambda n: f"Tag {n}")
-    name_key = factory.LazyAttribute(lambda o: o.name.casefold())
+    name_key = factory.LazyAttribute(lambda o: tag_name_key(o.name))
 
 
 class CustomFieldFactory(factory.django.DjangoModelFactory):

@@ -9,14 +9,16 @@ import pytest
 from django.apps import apps
 from django.contrib import admin
 from django.contrib.auth.models import User
+from django.core.files.base import ContentFile
 from django.urls import URLResolver, reverse
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, SolarSchedule
 from rest_framework.authtoken.models import Token
 
-from apps.api.services import api_credentials_get
+from apps.api.kit_import import kit_import_create
+from apps.api.services import api_credentials_get, api_key_create
 from apps.automations.models import Automation, Node, Run
 from apps.crm.imports import subscriber_import_create
-from apps.crm.messaging_models import EmailMessage
+from apps.crm.messaging_models import EmailMessage, EmailTemplate
 from apps.crm.models import (
     Broadcast,
     EmailLayout,
@@ -29,6 +31,8 @@ from apps.crm.models import (
 )
 from apps.members.models import Member, Operation, WebhookCall
 from apps.members.services import endpoint_mint, member_login_ensure, operation_run
+from apps.offerings.models import Lesson, LessonAttachment
+from apps.tags.models import Segment
 from tests.automations.helpers import build, on_tag, settle, tag, wait
 from tests.factories import CustomFieldFactory, SubscriberFactory
 from tests.offerings.helpers import weekly_course
@@ -54,7 +58,15 @@ NO_ADD = {
     "members.webhookcall",
     "api.apicredential",
 }
-NO_DELETE = {"crm.event", "crm.webhookdelivery"}
+NO_DELETE = {
+    "crm.event",
+    "crm.webhookdelivery",
+    "crm.emailmessage",
+    "automations.run",
+    "members.webhookcall",
+    # API keys are revoked, never deleted (the row records what was issued).
+    "api.apikey",
+}
 
 
 def _generic(label: str) -> dict[str, tuple[str, dict]]:
@@ -89,11 +101,18 @@ CUSTOM = {
     "automations_builder_skip_wait": ("post", WRITE),
     "automations_automation_template": ("get", WRITE),
     "crm_sequenceemail_preview": ("get", READ),
+    "offerings_lesson_attachment": ("get", READ),
     "crm_subscriberimport_status": ("get", READ),
     "members_webhookendpoint_rotate": ("post", _redirect()),
     "members_webhookendpoint_revoke": ("post", _redirect()),
     "tags_tag_map": ("get", READ),
     "tags_tag_map_csv": ("get", READ),
+    "tags_tag_suggest": ("get", READ),
+    # The subscriber page's hand tools change the subscriber.
+    "crm_subscriber_fields": ("post", _redirect()),
+    "crm_subscriber_state": ("post", _redirect()),
+    "tags_subscriber_tag_add": ("post", _redirect()),
+    "tags_subscriber_tag_remove": ("post", _redirect()),
 }
 # The generator page's form mints a URL: a POST to its list page.
 MINT = ("members_webhookendpoint_changelist", "post")
@@ -169,15 +188,22 @@ def world(django_capture_on_commit_callbacks):
     Hook.objects.create(event_name="subscriber_activate", target_url="https://e.com", secret="s")
     subscriber_import_create(data=b"email\na@example.com\n", filename="people.csv")
     api_credentials_get()
+    api_key_create(name="Zapier")
+    kit_import_create(api_key="kit_x", base_url="https://api.kit.com")
+    Segment.objects.create(name="Buyers", condition={"has": 1})
+    EmailTemplate.objects.create(name="Classic")
     Token.objects.create(user=User.objects.create_user("token-holder", is_staff=True))
     ClockedSchedule.objects.create(clocked_time=datetime(2026, 1, 1, tzinfo=UTC))
     CrontabSchedule.objects.create()
     SolarSchedule.objects.create(event="sunrise", latitude=0, longitude=0)
     member_login_ensure(subscriber=subscriber, source="t")
+    attachment = LessonAttachment(lesson=Lesson.objects.first(), title="Worksheet")
+    attachment.file.save("worksheet.pdf", ContentFile(b"%PDF-1.4 worksheet"), save=True)
     return {
         "flow": flow,
         "idle": idle,
         "run": Run.objects.get(automation=flow, subscriber=person),
+        "person": person,
         "endpoint": endpoint,
         "sequence_email": SequenceEmail.objects.get(),
     }
@@ -197,11 +223,19 @@ def _url(name: str, world) -> str:
         },
         "automations_builder_skip_wait": {"automation_id": flow.pk, "run_id": world["run"].pk},
         "crm_sequenceemail_preview": {"pk": world["sequence_email"].pk},
+        "offerings_lesson_attachment": {"pk": LessonAttachment.objects.get().pk},
         "crm_subscriberimport_status": {
             "pk": apps.get_model("crm.subscriberimport").objects.get().pk
         },
         "members_webhookendpoint_rotate": {"pk": world["endpoint"].pk},
         "members_webhookendpoint_revoke": {"pk": world["endpoint"].pk},
+        "crm_subscriber_fields": {"pk": world["person"].pk},
+        "crm_subscriber_state": {"pk": world["person"].pk},
+        "tags_subscriber_tag_add": {"subscriber_id": world["person"].pk},
+        "tags_subscriber_tag_remove": {
+            "subscriber_id": world["person"].pk,
+            "tag_id": world["person"].taggings.first().tag_id,
+        },
     }
     if name in args:
         return reverse(f"admin:{name}", kwargs=args[name])
@@ -228,6 +262,8 @@ def _post_data(name: str, world) -> dict:
         "automations_builder_trigger_add": {"event_type": "tag_add", "tag": "Another"},
         "automations_builder_status": {"status": "paused"},
         "members_webhookendpoint_changelist": {"operation": "release", "offering": offering},
+        "tags_subscriber_tag_add": {"name": "Go"},
+        "crm_subscriber_state": {"state": "active"},
     }.get(name, {})
 
 

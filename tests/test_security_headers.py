@@ -34,6 +34,17 @@ def test_pages_carry_a_policy_that_allows_no_inline_script(client, path):
 
 
 @pytest.mark.django_db
+def test_the_policy_frames_the_video_hosts_lessons_may_embed_and_no_other(client, settings):
+    policy = _policy(client.get("/login/"))
+    for host in settings.LESSON_IFRAME_HOSTS:
+        assert f"https://{host}" in policy["frame-src"]
+    assert all(
+        source == "'self'" or source.removeprefix("https://") in settings.LESSON_IFRAME_HOSTS
+        for source in policy["frame-src"]
+    )
+
+
+@pytest.mark.django_db
 def test_the_api_docs_page_fetches_nothing_from_elsewhere(admin_client):
     # drf-spectacular's page linked Google's fonts, which the policy refuses (an error in
     # the console); the project's copy of the template does not.

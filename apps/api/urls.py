@@ -58,6 +58,8 @@ router.register("emails", v1.EmailViewSet, basename="email")
 router.register("events", v1.EventViewSet, basename="event")
 
 urlpatterns += [
+    path("v4/", include("apps.api.v4.urls")),
+    path("oauth/", include(("apps.api.v4.oauth", "oauth2_provider"), namespace="oauth2_provider")),
     path("v3/<path:rest>", v3.UnknownView.as_view()),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),

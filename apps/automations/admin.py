@@ -10,7 +10,7 @@ from django.db.models import Prefetch
 from django.urls import path, reverse
 from django.utils.html import format_html
 
-from apps.crm.admin import ReadOnlyInline, subscriber_admin_extend
+from apps.crm.admin import LogAdminMixin, ReadOnlyInline, subscriber_admin_extend
 from apps.crm.event_types import event_types_all
 
 from . import builder_views, services
@@ -234,11 +234,12 @@ class AutomationAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if not change:
+            # The status chosen on the add form, through the service (a new automation has
+            # no entry yet, so a live one simply waits for its first trigger).
             created = services.automation_create(
-                name=obj.name, status="draft", reentry=obj.reentry, description=obj.description
+                name=obj.name, status=obj.status, reentry=obj.reentry, description=obj.description
             )
             obj.pk, obj.created_at = created.pk, created.created_at
-            self._wanted_status = obj.status
             return
         status = obj.status
         current = Automation.objects.get(pk=obj.pk)
@@ -247,12 +248,6 @@ class AutomationAdmin(admin.ModelAdmin):
         )
         if status != current.status:
             services.automation_set_status(automation=current, status=status)
-
-    def save_related(self, request, form, formsets, change):
-        super().save_related(request, form, formsets, change)
-        wanted = getattr(self, "_wanted_status", None)
-        if wanted and wanted != form.instance.status:
-            services.automation_set_status(automation=form.instance, status=wanted)
 
     def save_formset(self, request, form, formset, change):
         automation = form.instance
@@ -316,7 +311,7 @@ class RunStepInline(ReadOnlyInline):
 
 
 @admin.register(Run)
-class RunAdmin(admin.ModelAdmin):
+class RunAdmin(LogAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "automation",
@@ -350,9 +345,6 @@ class RunAdmin(admin.ModelAdmin):
     actions = ["exit_runs", "retry_runs"]
     show_full_result_count = False
     list_per_page = 100
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Exit selected runs", permissions=["change"])
     def exit_runs(self, request, queryset):

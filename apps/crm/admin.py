@@ -4,13 +4,26 @@ Apps above crm add to the subscriber page (tags, runs, access) through
 ``subscriber_admin_extend`` instead of crm importing them.
 """
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import path, reverse
+from django.views.decorators.http import require_POST
 
 from . import services
-from .models import CustomField, Event, Subscriber, SubscriberFieldValue, WebhookDelivery
+from .models import (
+    CustomField,
+    Event,
+    Subscriber,
+    SubscriberFieldValue,
+    SubscriberState,
+    WebhookDelivery,
+)
 from .timeline import TIMELINE_LIMIT, subscriber_panels, subscriber_timeline
 
 
@@ -26,18 +39,35 @@ class SubscriberForm(forms.ModelForm):
             raise forms.ValidationError(exc.messages) from None
 
 
-class ReadOnlyAdminMixin:
-    """A log or record that only services write: viewable, never added, changed or deleted
-    by hand."""
+class LogAdminMixin:
+    """A log that services and workers write (emails, calls, deliveries, events, runs): each
+    row's page is for reading, every field read-only, with the list's actions (replay,
+    re-queue) as buttons. Nothing is added, edited or deleted by hand: a save from a page
+    opened a minute ago would write back a status the worker has since moved on."""
+
+    change_form_template = "admin/log_change_form.html"
 
     def has_add_permission(self, request):
         return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
-
     def has_delete_permission(self, request, obj=None):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        # The list keeps its actions (Django asks for "change" there); a row is read-only.
+        return obj is None and super().has_change_permission(request)
+
+    def get_fields(self, request, obj=None):
+        # A lease token is the worker's fencing number: nothing a reader can use.
+        return [f for f in super().get_fields(request, obj) if f != "lease_token"]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        actions = [
+            (name, description)
+            for name, (_func, _name, description) in self.get_actions(request).items()
+        ]
+        extra_context = {**(extra_context or {}), "log_actions": actions}
+        return super().change_view(request, object_id, form_url, extra_context)
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -54,17 +84,41 @@ class ReadOnlyInline(admin.TabularInline):
         return False
 
 
-class FieldValueInline(ReadOnlyInline):
-    model = SubscriberFieldValue
-    fields = ["field", "shown_value", "updated_at"]
-    verbose_name_plural = "Custom field values"
+# A hand tool on the subscriber page: given the request and the subscriber, the context of
+# its box (``template`` names it; ``forms`` lists its forms' ids and actions, rendered after
+# the page's own form, as forms cannot nest, and used with the ``form`` attribute), or None.
+Tool = Callable[[HttpRequest, Subscriber], dict | None]
+# States a creator may set by hand (inactive is a double opt-in's, not a choice).
+HAND_STATES = [
+    (value, label) for value, label in SubscriberState.choices if value != SubscriberState.INACTIVE
+]
 
-    @admin.display(description="value")
-    def shown_value(self, obj):
-        return services.REDACTED if obj.field.sensitive else obj.value
 
-    def get_queryset(self, request):
-        return super().get_queryset(request).select_related("field")
+def _fields_tool(request: HttpRequest, subscriber: Subscriber) -> dict:
+    values = dict(
+        SubscriberFieldValue.objects.filter(subscriber=subscriber).values_list("field_id", "value")
+    )
+    return {
+        "template": "admin/crm/subscriber/tool_fields.html",
+        "forms": [
+            ("subscriber-fields-form", reverse("admin:crm_subscriber_fields", args=[subscriber.pk]))
+        ],
+        "fields": [
+            (field, "" if field.sensitive else values.get(field.pk, ""), field.pk in values)
+            for field in CustomField.objects.order_by("label")
+        ],
+    }
+
+
+def _state_tool(request: HttpRequest, subscriber: Subscriber) -> dict:
+    return {
+        "template": "admin/crm/subscriber/tool_state.html",
+        "forms": [
+            ("subscriber-state-form", reverse("admin:crm_subscriber_state", args=[subscriber.pk]))
+        ],
+        "state": subscriber.state,
+        "states": HAND_STATES,
+    }
 
 
 @admin.register(Subscriber)
@@ -74,24 +128,83 @@ class SubscriberAdmin(admin.ModelAdmin):
     list_filter = ["state", "is_test"]
     search_fields = ["email", "first_name"]
     readonly_fields = ["state", "cancelled_at", "created_at", "updated_at"]
-    inlines = [FieldValueInline]
+    inlines = []  # field values are edited in the hand tools box
     actions = ["unsubscribe_selected"]
     list_per_page = 100
     show_full_result_count = False
     change_list_template = "admin/crm/import/subscriber_change_list.html"  # adds "Import CSV"
 
     change_form_template = "admin/crm/subscriber/change_form.html"
+    # Boxes above the timeline that change one subscriber by hand, through the services
+    # (higher apps add theirs, the tags box, with ``subscriber_admin_extend``).
+    tools: list[Tool] = [_fields_tool, _state_tool]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         subscriber = self.get_object(request, unquote(object_id))
         if subscriber is not None and self.has_view_or_change_permission(request, subscriber):
+            tools = []
+            if self.has_change_permission(request, subscriber):
+                tools = [box for tool in self.tools if (box := tool(request, subscriber))]
             extra_context = {
                 **(extra_context or {}),
                 "timeline": subscriber_timeline(subscriber=subscriber, user=request.user),
                 "timeline_limit": TIMELINE_LIMIT,
                 "panels": subscriber_panels(subscriber=subscriber),
+                "hand_tools": tools,
             }
         return super().change_view(request, object_id, form_url, extra_context)
+
+    def get_urls(self):
+        def view(handler, name):
+            return path(
+                f"<int:pk>/{name}/",
+                self.admin_site.admin_view(require_POST(handler)),
+                name=f"crm_subscriber_{name}",
+            )
+
+        return [
+            view(self.fields_view, "fields"),
+            view(self.state_view, "state"),
+            *super().get_urls(),
+        ]
+
+    def subscriber_for_change(self, request, pk: int) -> Subscriber:
+        """The subscriber a hand tool changes, if this user may change it."""
+        subscriber = get_object_or_404(Subscriber, pk=pk)
+        if not self.has_change_permission(request, subscriber):
+            raise PermissionDenied
+        return subscriber
+
+    def fields_view(self, request, pk):
+        subscriber = self.subscriber_for_change(request, pk)
+        values = {}
+        for field in CustomField.objects.all():
+            posted = request.POST.get(f"field:{field.key}")
+            # A sensitive value is never shown, so a blank box means "leave it as it is".
+            if posted is not None and not (field.sensitive and posted == ""):
+                values[field.key] = posted.strip()
+        try:
+            changed = services.subscriber_fields_set(subscriber=subscriber, values=values)
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        else:
+            self.message_user(
+                request,
+                f"Saved {', '.join(changed)}." if changed else "No field value changed.",
+            )
+        return redirect("admin:crm_subscriber_change", subscriber.pk)
+
+    def state_view(self, request, pk):
+        subscriber = self.subscriber_for_change(request, pk)
+        try:
+            services.subscriber_state_set(
+                subscriber=subscriber, state=request.POST.get("state", "")
+            )
+        except ValidationError as exc:
+            self.message_user(request, " ".join(exc.messages), messages.ERROR)
+        else:
+            self.message_user(request, f"State: {subscriber.get_state_display()}.")
+        return redirect("admin:crm_subscriber_change", subscriber.pk)
 
     def save_model(self, request, obj, form, change):
         if change:
@@ -116,8 +229,12 @@ class SubscriberAdmin(admin.ModelAdmin):
         self.message_user(request, f"Unsubscribed {queryset.count()} subscriber(s).")
 
 
-def subscriber_admin_extend(*, inlines=(), actions=(), list_filter=(), action_form=None) -> None:
-    """Let a higher app add inlines, actions, filters or an action form to the subscriber page."""
+def subscriber_admin_extend(
+    *, inlines=(), actions=(), list_filter=(), action_form=None, tools: tuple[Tool, ...] = ()
+) -> None:
+    """Let a higher app add inlines, actions, filters, an action form or hand tools to the
+    subscriber page."""
+    SubscriberAdmin.tools = [*tools, *SubscriberAdmin.tools]
     SubscriberAdmin.inlines = [*SubscriberAdmin.inlines, *inlines]
     SubscriberAdmin.actions = [*SubscriberAdmin.actions, *actions]
     SubscriberAdmin.list_filter = [*SubscriberAdmin.list_filter, *list_filter]
@@ -147,7 +264,7 @@ class CustomFieldAdmin(admin.ModelAdmin):
 
 
 @admin.register(Event)
-class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class EventAdmin(LogAdminMixin, admin.ModelAdmin):
     """The event log, read-only: it is the record of what happened."""
 
     list_display = ["id", "type", "subscriber", "created_at", "dispatched_at", "attempts"]
@@ -159,7 +276,7 @@ class EventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class WebhookDeliveryAdmin(LogAdminMixin, admin.ModelAdmin):
     """Every POST Tessera owes and how it went (the outbound log)."""
 
     list_display = [

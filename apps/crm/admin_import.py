@@ -30,6 +30,8 @@ class UploadForm(forms.Form):
         required=False,
         max_length=1000,
         help_text="Optional: tag names separated by ; or , added to every imported subscriber.",
+        # The admin's tag name input (static/tags/tag_input.js; the page gives its URL).
+        widget=forms.TextInput(attrs={"data-tag-input": "many", "size": 60}),
     )
 
     def clean_file(self):

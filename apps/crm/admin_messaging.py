@@ -10,12 +10,14 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 
 from . import emails
+from .admin import LogAdminMixin
 from .liquid import TemplateError, template_check
 from .models import (
     Broadcast,
     BroadcastStatus,
     EmailLayout,
     EmailMessage,
+    EmailTemplate,
     Form,
     Hook,
     Purchase,
@@ -225,7 +227,7 @@ class SequenceEmailAdmin(admin.ModelAdmin):
 
 
 @admin.register(EmailMessage)
-class EmailMessageAdmin(admin.ModelAdmin):
+class EmailMessageAdmin(LogAdminMixin, admin.ModelAdmin):
     """The outbox: every email, rendered, with what became of it."""
 
     list_display = [
@@ -233,6 +235,7 @@ class EmailMessageAdmin(admin.ModelAdmin):
         "to_email",
         "subject",
         "kind",
+        "purpose",
         "status",
         "uncertain",
         "attempts",
@@ -259,13 +262,16 @@ class EmailMessageAdmin(admin.ModelAdmin):
         "sent_at",
         "sequence_email",
         "broadcast",
+        "next_attempt_at",
     ]
+    fields = readonly_fields
     actions = ["requeue"]
     show_full_result_count = False
     list_per_page = 100
 
-    def has_add_permission(self, request):
-        return False
+    @admin.display(description="marketing?", ordering="is_marketing")
+    def purpose(self, obj):
+        return "Marketing" if obj.is_marketing else "Transactional"
 
     def get_fields(self, request, obj=None):
         # Bodies hold live set-password links: reading them is a right of its own.
@@ -325,6 +331,10 @@ class BroadcastForm(TemplateFieldsForm):
             "layout",
             "track_clicks",
             "track_opens",
+            "email_template",
+            "preview_text",
+            "thumbnail_url",
+            "thumbnail_alt",
         ]
 
     def clean_email_address(self):
@@ -402,6 +412,13 @@ class EmailLayoutAdmin(admin.ModelAdmin):
 
     form = EmailLayoutForm
     list_display = ["name", "is_default", "created_at"]
+
+
+@admin.register(EmailTemplate)
+class EmailTemplateAdmin(admin.ModelAdmin):
+    """Layouts broadcasts may name (Kit's email templates, listed by /v4/email_templates)."""
+
+    list_display = ["name", "category", "is_default", "created_at"]
 
 
 @admin.register(Hook)

@@ -10,7 +10,9 @@ have it), so nothing is lost and a possible duplicate is visible.
 """
 
 import logging
+import re
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -36,7 +38,7 @@ from .email_html import BODY_TEXT, email_render
 from .events import events_record_bulk
 from .link_tracking import tracked_html
 from .liquid import TemplateError, liquid_contexts, liquid_secret_links_redact
-from .messaging_models import ALL_WEEKDAYS
+from .messaging_models import ALL_WEEKDAYS, SECRET_LINK_KINDS, TRANSACTIONAL_KINDS
 from .models import (
     Broadcast,
     BroadcastStatus,
@@ -152,6 +154,40 @@ def emails_enqueue(drafts: list[Draft]) -> int:
     )
     oncommit.on_commit_once(_kick_sender)
     return len(created)
+
+
+@transaction.atomic
+def email_transactional_queue(
+    *, subscriber: Subscriber, kind: str, subject: str, body: str, to_email: str = ""
+) -> EmailMessage:
+    """Queue an email the person asked for (a login link, a password reset, an address
+    change) in the outbox, so the worker sends it with the same retries as any other and the
+    creator can see it went out. Already final text: it is not a Liquid template (a first
+    name typed as ``{{ ... }}`` must stay text). ``to_email``: another address than the
+    subscriber's (the new address of an email change)."""
+    if kind not in TRANSACTIONAL_KINDS:
+        raise ValueError(f"{kind!r} is not a transactional email kind")
+    message = EmailMessage.objects.create(
+        subscriber=subscriber,
+        key=f"{kind}:{subscriber.pk}:{uuid.uuid4().hex}",
+        kind=kind,
+        is_marketing=False,
+        to_email=to_email or subscriber.email,
+        subject=subject[:255],
+        body_text=body,
+        next_attempt_at=timezone.now(),
+    )
+    oncommit.on_commit_once(_kick_sender)
+    return message
+
+
+_URL = re.compile(r"(https?://[^/\s]+)/\S*")
+
+
+def link_redact(body: str) -> str:
+    """The body with every link cut to its origin (what the outbox keeps once a one-time
+    link has gone out)."""
+    return _URL.sub(r"\1/… (one-time link, removed once sent)", body)
 
 
 def email_preview(
@@ -318,7 +354,7 @@ lease_kind_register(
 def _suppressed(message: EmailMessage) -> str:
     """Why this email must not go out now ("" if it may)."""
     state = message.subscriber.state
-    if message.kind == EmailKind.SYSTEM:
+    if message.kind in TRANSACTIONAL_KINDS:
         return ""
     if state in (SubscriberState.BOUNCED, SubscriberState.COMPLAINED):
         return f"subscriber is {state}"
@@ -406,6 +442,7 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
                 )
                 connection = None
                 continue
+            secret = message.kind in SECRET_LINK_KINDS
             _finish(
                 message.pk,
                 token,
@@ -414,6 +451,7 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
                 attempts=F("attempts") + 1,
                 error="",
                 provider_message_id=_provider_message_id(email),
+                **({"body_text": link_redact(message.body_text)} if secret else {}),
             )
             sent += 1
     finally:

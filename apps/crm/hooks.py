@@ -13,6 +13,7 @@ import hmac
 import json
 import secrets
 from collections import defaultdict
+from urllib.parse import urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -63,12 +64,12 @@ def hook_create(*, event_name: str, target_url: str, filter_value=None) -> Hook:
     field = HOOK_EVENTS[name][1]
     if field and filter_value in (None, ""):
         raise ValidationError(f"The {name} event needs {field}.")
-    from .delivery import TargetRefused, target_check
-
-    try:
-        target_check(target_url)
-    except TargetRefused as exc:
-        raise ValidationError(f"target_url is refused: {exc}.") from None
+    # Only the URL's form is checked here: the address is resolved and checked at each
+    # delivery (a name that does not resolve yet, or a LAN n8n allowed by
+    # OUTBOUND_ALLOW_PRIVATE, is the deployment's business, and DNS answers change).
+    parts = urlsplit(target_url or "")
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValidationError(f"target_url is not an http(s) URL: {target_url!r}.")
     hook = Hook(event_name=name, target_url=target_url, secret=hook_secret_new())
     if field:
         setattr(hook, field, filter_value)

@@ -173,7 +173,23 @@ class EmailKind(models.TextChoices):
     SEQUENCE = "sequence", "Sequence"
     BROADCAST = "broadcast", "Broadcast"
     AUTOMATION = "automation", "Automation"
-    SYSTEM = "system", "System (confirmation, login)"
+    SYSTEM = "system", "Transactional: subscription confirmation"
+    LOGIN_LINK = "login_link", "Transactional: login link"
+    PASSWORD = "password", "Transactional: password set or reset"
+    EMAIL_CHANGE = "email_change", "Transactional: email address change"
+
+
+# Sent because the person asked for them (a link, a confirmation): never suppressed, never
+# marketing.
+TRANSACTIONAL_KINDS = (
+    EmailKind.SYSTEM,
+    EmailKind.LOGIN_LINK,
+    EmailKind.PASSWORD,
+    EmailKind.EMAIL_CHANGE,
+)
+# Their body holds a working one-time link: once sent, the stored copy keeps only the
+# link's origin, so nobody who can read the outbox can log in as the member.
+SECRET_LINK_KINDS = (EmailKind.LOGIN_LINK, EmailKind.PASSWORD, EmailKind.EMAIL_CHANGE)
 
 
 class EmailMessage(models.Model):
@@ -184,7 +200,7 @@ class EmailMessage(models.Model):
 
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="emails")
     key = models.CharField(max_length=200, unique=True)
-    kind = models.CharField(max_length=10, choices=EmailKind.choices)
+    kind = models.CharField(max_length=16, choices=EmailKind.choices)
     is_marketing = models.BooleanField(default=True)
     to_email = models.EmailField()
     subject = models.CharField(max_length=255)
@@ -344,6 +360,23 @@ class Purchase(models.Model):
         return self.transaction_id
 
 
+class EmailTemplate(models.Model):
+    """An email layout broadcasts can name (Kit's email templates): the HTML around the
+    email's content, which ``{{ content }}`` marks. One may be the default."""
+
+    name = models.CharField(max_length=255, unique=True)
+    category = models.CharField(max_length=32, default="Classic")
+    is_default = models.BooleanField(default=False)
+    html = models.TextField(blank=True, default="{{ content }}")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
 class BroadcastStatus(models.TextChoices):
     DRAFT = "draft", "Draft"
     SCHEDULED = "scheduled", "Scheduled"
@@ -366,6 +399,13 @@ class Broadcast(HtmlBody):
     status = models.CharField(
         max_length=10, choices=BroadcastStatus.choices, default=BroadcastStatus.DRAFT
     )
+    # Kit's broadcast fields that earlier answers dropped (v3 and v4 store them now).
+    email_template = models.ForeignKey(
+        EmailTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="broadcasts"
+    )
+    thumbnail_url = models.URLField(max_length=2000, blank=True)
+    thumbnail_alt = models.CharField(max_length=255, blank=True)
+    preview_text = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -213,6 +213,7 @@ from .messaging_models import (  # noqa: E402,F401  (registers the messaging mod
     EmailLayout,
     EmailMessage,
     EmailStatus,
+    EmailTemplate,
     Form,
     FormSubscription,
     Hook,

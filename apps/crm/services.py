@@ -108,6 +108,38 @@ def subscriber_unsubscribe(*, subscriber: Subscriber) -> Subscriber:
     return subscriber
 
 
+# A state set by hand and the event it writes (hooks and automations see it as any other).
+_STATE_EVENTS = {
+    SubscriberState.ACTIVE: event_types.SUBSCRIBER_ACTIVATE,
+    SubscriberState.BOUNCED: event_types.SUBSCRIBER_BOUNCE,
+    SubscriberState.COMPLAINED: event_types.SUBSCRIBER_COMPLAIN,
+}
+
+
+@transaction.atomic
+def subscriber_state_set(
+    *, subscriber: Subscriber, state: str, source: str = "admin"
+) -> Subscriber:
+    """Set Kit's state by hand (the admin): cancelled is an unsubscribe (runs exit, sequences
+    stop), active re-subscribes, bounced and complained stop every email. Each change is an
+    event; setting the state a subscriber has changes nothing."""
+    if state == subscriber.state:
+        return subscriber
+    if state == SubscriberState.CANCELLED:
+        return subscriber_unsubscribe(subscriber=subscriber)
+    if state not in _STATE_EVENTS:
+        raise ValidationError(
+            f"{state!r} cannot be set by hand: choose active, cancelled, bounced or complained "
+            "(inactive means a double opt-in not yet confirmed).",
+            code="state_invalid",
+        )
+    subscriber.state = state
+    subscriber.cancelled_at = None if state == SubscriberState.ACTIVE else subscriber.cancelled_at
+    subscriber.save(update_fields=["state", "cancelled_at", "updated_at"])
+    event_record(subscriber_id=subscriber.pk, type=_STATE_EVENTS[state], payload={"source": source})
+    return subscriber
+
+
 def custom_field_key_for(label: str) -> str:
     """Kit's key: ASCII, lower case, words joined by underscores."""
     return slugify(label).replace("-", "_") or "field"

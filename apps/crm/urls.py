@@ -10,5 +10,6 @@ urlpatterns = [
     path("forms/<int:form_id>/", views.form_view, name="form"),
     path("e/c/<str:token>/", link_tracking.click_view, name="click"),
     path("e/o/<str:token>/", link_tracking.open_view, name="open"),
+    path("forms/<int:form_id>/embed.js", views.form_embed_js, name="form_embed_js"),
     path("forms/confirm/<str:token>/", views.form_confirm_view, name="form_confirm"),
 ]

@@ -1,14 +1,16 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from apps.crm.admin import ReadOnlyInline
+from apps.crm.admin import LogAdminMixin, ReadOnlyInline
 from apps.offerings.models import Offering
-from apps.tags.models import Tag
+from apps.tags.services import tag_get_or_create
+from apps.tags.widgets import TagNameField
 
 from . import services
 from .models import Member, Operation, WebhookCall, WebhookEndpoint
@@ -28,14 +30,20 @@ class MemberAdmin(admin.ModelAdmin):
 class MintForm(forms.Form):
     operation = forms.ChoiceField(choices=Operation.choices)
     offering = forms.ModelChoiceField(queryset=Offering.objects.all())
-    trigger_tag = forms.ModelChoiceField(
-        queryset=Tag.objects.all(),
+    trigger_tag = TagNameField(
         required=False,
         label="CRM tag that fires it (optional)",
         help_text="With a tag, the built-in CRM POSTs to the URL when the tag is added, and the "
-        "operation removes the tag afterwards.",
+        "operation removes the tag afterwards. A new name creates the tag.",
     )
     label = forms.CharField(max_length=200, required=False)
+
+
+@transaction.atomic
+def _mint(*, trigger_tag: str | None, **fields) -> WebhookEndpoint:
+    """The tag typed, made if it is new, in the same transaction as the endpoint."""
+    tag = tag_get_or_create(name=trigger_tag)[0] if trigger_tag else None
+    return services.endpoint_mint(trigger_tag=tag, **fields)
 
 
 class CallInline(ReadOnlyInline):
@@ -109,7 +117,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         form = MintForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                endpoint = services.endpoint_mint(**form.cleaned_data)
+                endpoint = _mint(**form.cleaned_data)
             except ValidationError as exc:
                 form.add_error(None, " ".join(exc.messages))
             else:
@@ -160,7 +168,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
 
 
 @admin.register(WebhookCall)
-class WebhookCallAdmin(admin.ModelAdmin):
+class WebhookCallAdmin(LogAdminMixin, admin.ModelAdmin):
     """The call log: every inbound call with what it carried and what it did."""
 
     list_display = ["id", "received_at", "endpoint", "http_status", "status", "result", "error"]
@@ -169,6 +177,7 @@ class WebhookCallAdmin(admin.ModelAdmin):
     list_select_related = ["endpoint__offering"]
     readonly_fields = [
         "endpoint",
+        "subscriber",
         "received_at",
         "remote_addr",
         "path",
@@ -180,11 +189,9 @@ class WebhookCallAdmin(admin.ModelAdmin):
         "error",
         "finished_at",
     ]
+    fields = readonly_fields
     actions = ["replay"]
     show_full_result_count = False
-
-    def has_add_permission(self, request):
-        return False
 
     @admin.action(description="Replay selected calls", permissions=["change"])
     def replay(self, request, queryset):

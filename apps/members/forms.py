@@ -1,6 +1,10 @@
 from django import forms
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
+from django.template import loader
+
+from apps.crm.emails import email_transactional_queue
+from apps.crm.models import EmailKind
 
 
 class LoginForm(forms.Form):
@@ -24,4 +28,24 @@ class MemberPasswordResetForm(PasswordResetForm):
     def get_users(self, email):
         return get_user_model()._default_manager.filter(
             email__iexact=email, is_active=True, member__isnull=False
+        )
+
+    def send_mail(
+        self,
+        subject_template_name,
+        email_template_name,
+        context,
+        from_email,
+        to_email,
+        html_email_template_name=None,
+    ):
+        """Into the outbox (sent by the worker with retries, visible in the admin), not
+        straight to SMTP inside the request."""
+        subject = "".join(loader.render_to_string(subject_template_name, context).splitlines())
+        email_transactional_queue(
+            subscriber=context["user"].member.subscriber,
+            kind=EmailKind.PASSWORD,
+            subject=subject,
+            body=loader.render_to_string(email_template_name, context),
+            to_email=to_email,
         )

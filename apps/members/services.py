@@ -12,9 +12,11 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext
 
+from apps.crm.emails import email_transactional_queue
 from apps.crm.events import event_record, events_buffered
-from apps.crm.models import Subscriber
+from apps.crm.models import EmailKind, Subscriber
 from apps.crm.services import (
     email_normalize,
     subscriber_fields_set,
@@ -40,7 +42,7 @@ from .models import (
     WebhookCall,
     WebhookEndpoint,
 )
-from .tokens import login_link_tokens, set_password_tokens, uid_for
+from .tokens import LOGIN_LINK_MAX_AGE, login_link_tokens, set_password_tokens, uid_for
 
 logger = logging.getLogger(__name__)
 
@@ -145,6 +147,38 @@ def member_login_link_url(member: Member) -> str:
     return f"{settings.SITE_URL}{path}"
 
 
+LINK_MINUTES = int(LOGIN_LINK_MAX_AGE.total_seconds() // 60)
+
+
+@transaction.atomic
+def member_login_link_email(*, email: str) -> bool:
+    """Queue a one-time login link in the outbox if a member has this address (the page
+    never says whether one does). Staff log in through the admin, never by link."""
+    member = (
+        Member.objects.select_related("user", "subscriber")
+        .filter(user__email__iexact=email, user__is_active=True, user__is_staff=False)
+        .first()
+    )
+    if member is None:
+        return False
+    email_transactional_queue(
+        subscriber=member.subscriber,
+        kind=EmailKind.LOGIN_LINK,
+        subject=gettext("Your login link"),
+        body=gettext(
+            "Hello %(name)s,\n\nOpen this link to log in (it works once, within %(minutes)s "
+            "minutes):\n%(link)s\n\nIf you did not ask for it, ignore this email.\n"
+        )
+        % {
+            "name": member.subscriber.first_name or gettext("there"),
+            "minutes": LINK_MINUTES,
+            "link": member_login_link_url(member),
+        },
+        to_email=member.user.email,
+    )
+    return True
+
+
 EMAIL_CHANGE_SALT = "tessera.members.email_change"
 EMAIL_CHANGE_MAX_AGE = timedelta(days=2)
 
@@ -157,12 +191,21 @@ def member_email_change_request(*, member: Member, email: str) -> str | None:
     if new == member.subscriber.email:
         return None
     if Subscriber.objects.filter(email=new).exclude(pk=member.subscriber_id).exists():
-        raise ValidationError(f"Another subscriber already uses {new}.")
+        message = gettext("Another subscriber already uses %(email)s.")
+        raise ValidationError(message % {"email": new})
     token = signing.dumps({"member": member.pk, "email": new}, salt=EMAIL_CHANGE_SALT)
     link = f"{settings.SITE_URL}{reverse('members:email_confirm', args=[token])}"
-    from .tasks import email_change_send
-
-    transaction.on_commit(lambda: email_change_send.delay(new, link), robust=True)
+    email_transactional_queue(
+        subscriber=member.subscriber,
+        kind=EmailKind.EMAIL_CHANGE,
+        subject=gettext("Confirm your new email address"),
+        body=gettext(
+            "Open this link to use %(email)s for your account:\n%(link)s\n\n"
+            "If you did not ask for this, ignore this email."
+        )
+        % {"email": new, "link": link},
+        to_email=new,
+    )
     return new
 
 
@@ -172,7 +215,7 @@ def member_email_change_confirm(*, token: str) -> Member:
             token, salt=EMAIL_CHANGE_SALT, max_age=EMAIL_CHANGE_MAX_AGE.total_seconds()
         )
     except signing.BadSignature:
-        raise ValidationError("This confirmation link is invalid or expired.") from None
+        raise ValidationError(gettext("This confirmation link is invalid or expired.")) from None
     member = Member.objects.select_related("subscriber", "user").get(pk=data["member"])
     return member_account_update(
         member=member, first_name=member.subscriber.first_name, email=data["email"]

@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path, reverse_lazy
 
-from . import views
+from . import player_views, views
 from .forms import MemberPasswordResetForm
 
 app_name = "members"
@@ -41,12 +41,20 @@ urlpatterns = [
         ),
         name="password_set_done",
     ),
-    path("", views.dashboard_view, name="dashboard"),
+    path("", player_views.dashboard_view, name="dashboard"),
     path("account/", views.account_view, name="account"),
     path("account/email/<str:token>/", views.email_confirm_view, name="email_confirm"),
     path("no-access/", views.no_access_view, name="no_access"),
-    path("offerings/<slug:slug>/", views.offering_view, name="offering"),
-    path("offerings/<slug:slug>/<slug:lesson_slug>/", views.lesson_view, name="lesson"),
+    path("offerings/<slug:slug>/", player_views.offering_view, name="offering"),
+    path("offerings/<slug:slug>/image/", player_views.offering_image_view, name="offering_image"),
+    path("offerings/<slug:slug>/<slug:lesson_slug>/", player_views.lesson_view, name="lesson"),
+    path(
+        "offerings/<slug:slug>/<slug:lesson_slug>/files/<int:pk>/",
+        player_views.attachment_view,
+        name="attachment",
+    ),
+    path("preview/start/", player_views.preview_start_view, name="preview_start"),
+    path("preview/end/", player_views.preview_end_view, name="preview_end"),
     path(
         "hooks/in/<str:public_id>/<str:operation>/<int:offering_id>/<str:signature>/",
         views.webhook_inbound_view,

@@ -14,17 +14,14 @@ from django.contrib.auth import (
 from django.contrib.auth.forms import PasswordChangeForm
 from django.contrib.auth.views import PasswordResetView
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.http import HttpResponseRedirect, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme, urlsafe_base64_decode
+from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from apps.offerings.models import AccessGrant, Lesson, Offering
-from apps.offerings.selectors import completed_lesson_ids, dashboard_for, offering_outline
-from apps.offerings.services import lesson_complete, offering_access
 from config.client_address import client_address
 from config.jsonlimits import JSONLimitError, has_nul, json_loads_bounded
 
@@ -32,6 +29,7 @@ from . import logins, services
 from .forms import AccountForm, LoginForm, LoginLinkForm
 from .inbound import Inbound, throttled_log, webhook_inbound_receive
 from .models import Member, WebhookEndpoint
+from .player_views import staff_without_profile_reason
 from .tokens import login_link_tokens
 
 
@@ -48,7 +46,7 @@ def member_required(view):
             return redirect(f"{reverse('members:login')}?next={request.get_full_path()}")
         member = Member.objects.select_related("subscriber").filter(user=request.user).first()
         if member is None:
-            return _no_access(request, "This login has no member profile.")
+            return _no_access(request, staff_without_profile_reason(request))
         request.member = member
         return view(request, *args, **kwargs)
 
@@ -61,13 +59,11 @@ def login_view(request):
     if request.method == "POST" and request.POST.get("action") == "link":
         link_form = LoginLinkForm(request.POST)
         if link_form.is_valid():
-            from .tasks import login_link_send
-
             email = link_form.cleaned_data["email"].strip().lower()
             if services.email_request_allowed(
                 purpose="login_link", email=email, address=client_address(request)
             ):
-                transaction.on_commit(lambda: login_link_send.delay(email), robust=True)
+                services.member_login_link_email(email=email)
             return render(request, "members/login_link_sent.html", {"email": email})
     elif request.method == "POST":
         password_form = LoginForm(request.POST)
@@ -83,12 +79,15 @@ def login_view(request):
             except logins.LoginLocked as locked:
                 password_form.add_error(
                     None,
-                    f"Too many failed attempts: logging in is locked for {locked.minutes} more "
-                    "minute(s). Try again then, or use a login link sent by email.",
+                    _(
+                        "Too many failed attempts: logging in is locked for %(minutes)s more "
+                        "minute(s). Try again then, or use a login link sent by email."
+                    )
+                    % {"minutes": locked.minutes},
                 )
             else:
                 if user is None:
-                    password_form.add_error(None, "That email and password do not match.")
+                    password_form.add_error(None, _("That email and password do not match."))
                 else:
                     login(request, user)
                     if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}):
@@ -113,77 +112,14 @@ def login_link_view(request, uidb64, token):
         # A click, not a prefetch by a mail scanner, spends the one-time link.
         login(request, user, backend="django.contrib.auth.backends.ModelBackend")
         return redirect("members:dashboard")
-    return render(request, "members/login_link_confirm.html", {"user": user})
+    return render(request, "members/login_link_confirm.html", {"link_email": user.email})
 
 
 @require_POST
 def logout_view(request):
     logout(request)
-    messages.info(request, "You are logged out.")
+    messages.info(request, _("You are logged out."))
     return redirect("members:login")
-
-
-@member_required
-def dashboard_view(request):
-    return render(
-        request,
-        "members/dashboard.html",
-        {"items": dashboard_for(subscriber_id=request.member.subscriber_id)},
-    )
-
-
-def _offering_context(member: Member, offering: Offering) -> dict:
-    grant = AccessGrant.objects.filter(
-        subscriber_id=member.subscriber_id, offering=offering
-    ).first()
-    modules = offering_outline(offering=offering)
-    access = offering_access(
-        subscriber_id=member.subscriber_id, offering=offering, modules=modules, grant=grant
-    )
-    return {
-        "offering": offering,
-        "grant": grant,
-        "access": access,
-        "completed": completed_lesson_ids(subscriber_id=member.subscriber_id, offering=offering),
-    }
-
-
-@member_required
-def offering_view(request, slug):
-    offering = get_object_or_404(Offering, slug=slug)
-    context = _offering_context(request.member, offering)
-    if not any(a.open for a in context["access"]):
-        return _no_access(request, "You do not have access to this offering.", offering, status=403)
-    lessons = sum(len(a.module.lessons.all()) for a in context["access"])
-    context["percent"] = round(100 * len(context["completed"]) / lessons) if lessons else 0
-    return render(request, "members/offering.html", context)
-
-
-@member_required
-def lesson_view(request, slug, lesson_slug):
-    offering = get_object_or_404(Offering, slug=slug)
-    context = _offering_context(request.member, offering)
-    for item in context["access"]:
-        lesson = next((x for x in item.module.lessons.all() if x.slug == lesson_slug), None)
-        if lesson is not None:
-            break
-    else:
-        return _no_access(request, "There is no such lesson.", offering, status=404)
-    if request.method == "POST":
-        if not item.open:
-            return _no_access(request, "This lesson is still locked.", offering, status=403)
-        lesson_complete(
-            subscriber=request.member.subscriber,
-            lesson=Lesson.objects.select_related("module").get(pk=lesson.pk),
-        )
-        messages.success(request, f"“{lesson.title}” is complete.")
-        return redirect("members:lesson", slug=slug, lesson_slug=lesson_slug)
-    if not any(a.open for a in context["access"]):
-        return _no_access(request, "You do not have access to this offering.", offering, status=403)
-    context.update(
-        {"lesson": lesson, "module_access": item, "done": lesson.pk in context["completed"]}
-    )
-    return render(request, "members/lesson.html", context)
 
 
 @member_required
@@ -198,7 +134,7 @@ def account_view(request):
         if password_form.is_valid():
             user = password_form.save()
             update_session_auth_hash(request, user)
-            messages.success(request, "Your password is changed.")
+            messages.success(request, _("Your password is changed."))
             return redirect("members:account")
     elif request.method == "POST":
         account_form = AccountForm(request.POST)
@@ -217,8 +153,13 @@ def account_view(request):
             else:
                 messages.success(
                     request,
-                    "Your details are saved."
-                    + (f" To use {pending}, open the link we sent there." if pending else ""),
+                    _("Your details are saved.")
+                    + (
+                        " "
+                        + _("To use %(email)s, open the link we sent there.") % {"email": pending}
+                        if pending
+                        else ""
+                    ),
                 )
                 return redirect("members:account")
     return render(
@@ -234,12 +175,14 @@ def email_confirm_view(request, token):
         member = services.member_email_change_confirm(token=token)
     except ValidationError as exc:
         return _no_access(request, " ".join(exc.messages), status=400)
-    messages.success(request, f"Your email is now {member.subscriber.email}.")
+    messages.success(
+        request, _("Your email is now %(email)s.") % {"email": member.subscriber.email}
+    )
     return redirect("members:account" if request.user.is_authenticated else "members:login")
 
 
 def no_access_view(request):
-    return _no_access(request, "You do not have access to this page.")
+    return _no_access(request, _("You do not have access to this page."))
 
 
 # Inbound webhooks ---------------------------------------------------------------------------

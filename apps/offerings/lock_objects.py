@@ -2,7 +2,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
-from .models import AccessGrant
+from .models import AccessGrant, Offering
 
 
 def grants_drip_due(*, now: datetime, limit: int) -> QuerySet[AccessGrant]:
@@ -17,3 +17,7 @@ def grant_for_update(*, subscriber_id: int, offering_id: int) -> QuerySet[Access
     return AccessGrant.objects.filter(
         subscriber_id=subscriber_id, offering_id=offering_id
     ).select_for_update()
+
+
+def offering_for_update(offering_id: int) -> Offering:
+    return Offering.objects.select_for_update().get(pk=offering_id)

@@ -1,5 +1,7 @@
+from django.core.validators import FileExtensionValidator
 from django.db import models
 from django.db.models import Q
+from django_prose_editor.fields import ProseEditorField
 
 from apps.crm.models import Subscriber
 from apps.tags.models import Tag
@@ -9,6 +11,33 @@ class OfferingKind(models.TextChoices):
     STANDALONE = "standalone", "Standalone course"
     STAGE_RELEASE = "stage_release", "Stage-release course"
     MEMBERSHIP = "membership", "Membership level"
+
+
+class Progression(models.TextChoices):
+    FREE = "free", "Any open lesson, in any order"
+    IN_ORDER = "in_order", "In order: a lesson opens when the previous one is complete"
+
+
+IMAGE_EXTENSIONS = ["jpg", "jpeg", "png", "webp", "gif"]
+# The editor's toolbar; the server-side allowlist is apps/offerings/content.py's, which also
+# keeps video embeds (the Embed extension below is ours: static/offerings/embed.js).
+LESSON_EDITOR_EXTENSIONS = {
+    "Bold": True,
+    "Italic": True,
+    "Underline": True,
+    "Strike": True,
+    "Heading": {"levels": [2, 3, 4]},
+    "BulletList": True,
+    "OrderedList": True,
+    "ListItem": True,
+    "Blockquote": True,
+    "HorizontalRule": True,
+    "HardBreak": True,
+    "Link": {"enableTarget": True},
+    "Image": True,
+    "HTML": True,
+    "Embed": True,
+}
 
 
 class Offering(models.Model):
@@ -30,6 +59,19 @@ class Offering(models.Model):
     # text to this CRM field for the welcome email. Off by default (a set-password link instead).
     store_password = models.BooleanField(default=False)
     password_field_key = models.CharField(max_length=100, default="accessally_password")
+    # The dashboard card's and offering page's picture, through the default storage; served
+    # by the app to members with access, never from a public path.
+    image = models.FileField(
+        upload_to="offerings/images/",
+        blank=True,
+        validators=[FileExtensionValidator(IMAGE_EXTENSIONS)],
+        help_text="A JPEG, PNG, WebP or GIF picture shown on the member's dashboard.",
+    )
+    # AccessAlly's objectives gating: with "in order" a lesson opens only once the one before
+    # it is complete.
+    progression = models.CharField(
+        max_length=16, choices=Progression.choices, default=Progression.FREE
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -72,14 +114,26 @@ class Module(models.Model):
 
 
 class Lesson(models.Model):
-    """A page inside a module. ``body`` is stored sanitized (nh3); completing the lesson adds
-    ``completion_tag`` when one is set."""
+    """A page inside a module. ``body`` is stored sanitized (nh3, content.py's allowlist);
+    completing the lesson adds ``completion_tag`` when one is set. ``offering`` repeats the
+    module's so the database itself keeps slugs unique within an offering (the lesson's
+    address is /offerings/<offering>/<lesson>/)."""
 
     module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="lessons")
+    offering = models.ForeignKey(Offering, on_delete=models.CASCADE, related_name="lessons")
     position = models.PositiveIntegerField(default=0)
     title = models.CharField(max_length=200)
-    slug = models.SlugField(max_length=200)
-    body = models.TextField(blank=True)
+    slug = models.SlugField(
+        max_length=200,
+        blank=True,
+        help_text="The lesson's address; left empty, it is made from the title.",
+    )
+    body = ProseEditorField(blank=True, extensions=LESSON_EDITOR_EXTENSIONS, sanitize=False)
+    video_url = models.URLField(
+        blank=True,
+        max_length=500,
+        help_text="A YouTube, Vimeo, Wistia, Loom or Bunny Stream address, shown above the text.",
+    )
     completion_tag = models.ForeignKey(
         Tag, on_delete=models.SET_NULL, null=True, blank=True, related_name="completing_lessons"
     )
@@ -87,11 +141,36 @@ class Lesson(models.Model):
     class Meta:
         ordering = ["module", "position", "pk"]
         constraints = [
-            models.UniqueConstraint(fields=["module", "slug"], name="offerings_lesson_slug")
+            models.UniqueConstraint(fields=["offering", "slug"], name="offerings_lesson_slug")
         ]
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args, **kwargs):
+        if self.module_id and not self.offering_id:
+            self.offering_id = self.module.offering_id
+        super().save(*args, **kwargs)
+
+
+class LessonAttachment(models.Model):
+    """A file members download from a lesson (a worksheet, slides). Stored through the default
+    storage (local files or S3) and served only through the app, to members with access."""
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="attachments")
+    title = models.CharField(max_length=200, blank=True)
+    file = models.FileField(upload_to="lessons/attachments/%Y/%m/")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["lesson", "position", "pk"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return self.title or self.file.name.rsplit("/", 1)[-1]
 
 
 class AccessGrant(models.Model):

@@ -6,7 +6,6 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import nh3
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Max
@@ -19,7 +18,9 @@ from apps.crm.services import custom_field_create, custom_field_mark_sensitive
 from apps.tags.models import Tag, Tagging
 from apps.tags.services import tag_get_or_create, taggings_add, taggings_remove
 
+from .content import lesson_html_clean
 from .event_types import ACCESS_GRANTED, ACCESS_REVOKED, LESSON_COMPLETED, MODULE_RELEASED
+from .lessons import lesson_save
 from .lock_objects import grant_for_update, grants_drip_due
 from .models import (
     AccessGrant,
@@ -160,26 +161,30 @@ def module_set_rule(
 
 
 def lesson_body_clean(body: str) -> str:
-    """Lessons are HTML written by creators; keep formatting and links, drop scripts."""
-    return nh3.clean(body or "")
+    """Lessons are HTML written by creators: content.py's allowlist keeps formatting, links and
+    video embeds from known hosts, and drops scripts."""
+    return lesson_html_clean(body).html
 
 
 @transaction.atomic
 def lesson_add(
-    *, module: Module, title: str, body: str = "", completion_tag: str | None = None
+    *,
+    module: Module,
+    title: str,
+    body: str = "",
+    completion_tag: str | None = None,
+    video_url: str = "",
+    slug: str = "",
 ) -> Lesson:
-    position = module.lessons.count() + 1
-    slug = slugify(title) or f"lesson-{position}"
-    if module.lessons.filter(slug=slug).exists():
-        slug = f"{slug}-{position}"
-    return Lesson.objects.create(
-        module=module,
-        position=position,
-        title=title.strip(),
+    lesson = Lesson(
+        title=title,
         slug=slug,
-        body=lesson_body_clean(body),
+        body=body,
+        video_url=video_url,
         completion_tag=tag_get_or_create(name=completion_tag)[0] if completion_tag else None,
     )
+    lesson_save(lesson=lesson, module=module)
+    return lesson
 
 
 # The drip -------------------------------------------------------------------------------------
@@ -440,19 +445,29 @@ class ModuleAccess:
     reason: str
 
 
+def offering_relevant_tags(offering: Offering, modules: list[Module]) -> set[int]:
+    relevant = {offering.base_tag_id, offering.instant_tag_id, offering.revoke_tag_id}
+    return relevant | {m.access_tag_id for m in modules}
+
+
 def offering_access(
-    *, subscriber_id: int, offering: Offering, modules: list[Module], grant: AccessGrant | None
+    *,
+    subscriber_id: int | None,
+    offering: Offering,
+    modules: list[Module],
+    grant: AccessGrant | None,
+    held: set[int] | None = None,
 ) -> list[ModuleAccess]:
     """Which modules this member may open, from their tags (one query whatever the number of
-    tags): any allow tag (the module's, the base tag for the first module, the instant tag)
-    and not the revoke tag. Locked modules say when they open."""
-    relevant = {offering.base_tag_id, offering.instant_tag_id, offering.revoke_tag_id}
-    relevant |= {m.access_tag_id for m in modules}
-    held = set(
-        Tagging.objects.filter(subscriber_id=subscriber_id, tag_id__in=relevant).values_list(
-            "tag_id", flat=True
+    tags, none when ``held`` is given: a preview's chosen tags, or tags read in bulk): any
+    allow tag (the module's, the base tag for the first module, the instant tag) and not the
+    revoke tag. Locked modules say when they open."""
+    if held is None:
+        held = set(
+            Tagging.objects.filter(
+                subscriber_id=subscriber_id, tag_id__in=offering_relevant_tags(offering, modules)
+            ).values_list("tag_id", flat=True)
         )
-    )
     result = []
     first = min((m.position for m in modules), default=None)
     for module in modules:

@@ -8,8 +8,9 @@ class Tag(models.Model):
     """A label on subscribers, and in Tessera also a permission (offerings grant by tag).
 
     ``name`` is kept as first typed, with surrounding and repeated spaces folded;
-    ``name_key`` is its case-folded form and carries the uniqueness, so " Module 1 Complete"
-    and "module 1 complete" are one tag.
+    ``name_key`` is its folded form (case, the dash family and the spaces around a dash
+    ignored: ``services.tag_name_fold``) and carries the uniqueness, so " Module 1 Complete"
+    and "module 1 complete" are one tag, as are "Course – Paid" and "course-paid".
     """
 
     name = models.CharField(max_length=255)
@@ -46,3 +47,18 @@ class Tagging(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subscriber_id} has {self.tag_id}"
+
+
+class Segment(models.Model):
+    """A saved audience: everyone matching ``condition`` (the tags compiler's JSON, see
+    ``apps.tags.conditions``), computed when read. Kit's v4 API lists these."""
+
+    name = models.CharField(max_length=255, unique=True)
+    condition = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name

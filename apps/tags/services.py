@@ -7,6 +7,7 @@ under concurrent writers, and events are written only for those. A single add is
 code path with one pair.
 """
 
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -40,20 +41,33 @@ def tag_name_clean(name: str) -> str:
     return cleaned
 
 
+# Hyphen, en dash, em dash, and the other dashes a keyboard or a word processor puts in.
+_DASHES = str.maketrans({c: "-" for c in "‐‑‒–—―−﹘﹣－"})
+_AROUND_DASH = re.compile(r" ?- ?")
+
+
+def tag_name_fold(text: str) -> str:
+    """What identifies a name, or part of one: case, the dash family and the spaces around
+    a dash ignored, so "Course - Purchase Success" is "Course – Purchase Success" (offerings
+    name their tags with an en dash; a keyboard types a hyphen)."""
+    folded = " ".join(text.casefold().translate(_DASHES).split())
+    return _AROUND_DASH.sub("-", folded)
+
+
 def tag_name_key(name: str) -> str:
-    return tag_name_clean(name).casefold()
+    return tag_name_fold(tag_name_clean(name))
 
 
 @transaction.atomic
 def tag_get_or_create(*, name: str) -> tuple[Tag, bool]:
     cleaned = tag_name_clean(name)
-    return Tag.objects.get_or_create(name_key=cleaned.casefold(), defaults={"name": cleaned})
+    return Tag.objects.get_or_create(name_key=tag_name_fold(cleaned), defaults={"name": cleaned})
 
 
 @transaction.atomic
 def tag_create(*, name: str) -> Tag:
-    """Create a tag; a name that differs from an existing one only in case or spacing is the
-    same tag and is refused."""
+    """Create a tag; a name that differs from an existing one only in case, spacing or the
+    kind of dash is the same tag and is refused."""
     tag, created = tag_get_or_create(name=name)
     if not created:
         raise ValidationError(f"A tag named {tag.name!r} already exists.", code="tag_exists")
@@ -63,9 +77,9 @@ def tag_create(*, name: str) -> Tag:
 @transaction.atomic
 def tag_rename(*, tag: Tag, name: str) -> Tag:
     cleaned = tag_name_clean(name)
-    if Tag.objects.filter(name_key=cleaned.casefold()).exclude(pk=tag.pk).exists():
+    if Tag.objects.filter(name_key=tag_name_fold(cleaned)).exclude(pk=tag.pk).exists():
         raise ValidationError(f"A tag named {cleaned!r} already exists.", code="tag_exists")
-    tag.name, tag.name_key = cleaned, cleaned.casefold()
+    tag.name, tag.name_key = cleaned, tag_name_fold(cleaned)
     try:
         with transaction.atomic():
             tag.save(update_fields=["name", "name_key"])

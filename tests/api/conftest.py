@@ -47,6 +47,47 @@ def v3(client, creds):
     return Kit
 
 
+@pytest.fixture
+def v4key(db):
+    """A fresh v4 API key (the raw ``kit_…`` text)."""
+    from apps.api.services import api_key_create
+
+    return api_key_create(name="test client")[1]
+
+
+@pytest.fixture
+def v4(client, v4key):
+    """Call /v4/ as Kit's SDKs do: the key in X-Kit-Api-Key, JSON bodies."""
+
+    class Kit:
+        key = v4key
+
+        def __init__(self, key=None):
+            self.headers = {"HTTP_X_KIT_API_KEY": key or v4key}
+
+        def get(self, path, **params):
+            return client.get(f"/v4/{path}", params, **self.headers)
+
+        def send(self, method, path, body=None):
+            return getattr(client, method)(
+                f"/v4/{path}",
+                json.dumps(body or {}),
+                content_type="application/json",
+                **self.headers,
+            )
+
+        def post(self, path, body=None):
+            return self.send("post", path, body)
+
+        def put(self, path, body=None):
+            return self.send("put", path, body)
+
+        def delete(self, path, body=None):
+            return self.send("delete", path, body)
+
+    return Kit()
+
+
 def pytest_terminal_summary(terminalreporter):
     """How many requests the robustness harness sent (issue 14 asks for the count)."""
     from tests.api.fuzz import REQUESTS

@@ -106,4 +106,17 @@ APIS = [
         params=lambda creds: {"api_secret": creds.api_secret},
         error_keys=frozenset({"error", "message"}),
     ),
+    ApiProfile(
+        name="v4",
+        prefix="v4/",
+        # The key manage.py api_credentials prints (made on first use, the same each time).
+        headers=lambda creds: {"HTTP_X_KIT_API_KEY": _v4_key()},
+        error_keys=frozenset({"errors"}),
+    ),
 ]
+
+
+def _v4_key() -> str:
+    from apps.api.services import api_key_for_cli
+
+    return api_key_for_cli()

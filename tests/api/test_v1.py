@@ -55,7 +55,7 @@ def test_offerings_and_a_members_access(api):
 
     offerings = api.get("offerings/").json()
     members = api.get("members/").json()["results"]
-    access = api.get(f"members/{members[0]['id']}/access/").json()
+    access = api.get(f"members/{members[0]['id']}/access/").json()["results"]
 
     (offering,) = offerings["results"]
     assert offering["tags"]["revoke"] == "Foundation Course – Revoke Access"

@@ -12,7 +12,7 @@ from apps.tags.services import tag_get_or_create
 pytestmark = pytest.mark.django_db
 
 
-def test_forms_list_subscribe_and_subscriptions(v3):
+def test_forms_list_subscribe_and_subscriptions(v3, client):
     form = Form.objects.create(name="Waitlist")
     tag = tag_get_or_create(name="Early")[0]
 
@@ -39,7 +39,13 @@ def test_forms_list_subscribe_and_subscriptions(v3):
         "description",
         "sign_up_button_text",
         "success_message",
+        "archived",
+        "uid",
     } == set(listed[0])
+    # embed_js is a script that draws the form on another page
+    script = client.get(listed[0]["embed_js"])
+    assert script.status_code == 200 and script["Content-Type"].startswith("application/javascript")
+    assert form.name in script.content.decode() and listed[0]["uid"]
     assert (subscribed["subscribable_type"], subscribed["state"]) == ("form", "active")
     assert page["total_subscriptions"] == 1
     from apps.crm.dispatch import events_dispatch

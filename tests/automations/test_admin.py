@@ -205,3 +205,16 @@ def test_an_automation_people_are_in_is_not_deleted(admin_client):
 
     assert (single.status_code, bulk.status_code) == (403, 403)
     assert Automation.objects.filter(pk=flow.pk).exists()
+
+
+@pytest.mark.parametrize("status", ["live", "paused", "draft"])
+def test_the_add_automation_form_honours_its_status(admin_client, status):
+    # when
+    response = admin_client.post(
+        reverse("admin:automations_automation_add"),
+        {"name": f"Welcome {status}", "status": status, "reentry": "after_finish"},
+    )
+
+    # then
+    assert response.status_code == 302, response.content[:2000]
+    assert Automation.objects.get(name=f"Welcome {status}").status == status

@@ -95,3 +95,26 @@ def test_replaying_a_failed_call_from_the_log(
     assert b"Replayed 1 call(s)" in response.content
     call.refresh_from_db()
     assert call.status == CallStatus.DONE
+
+
+def test_a_call_page_is_read_only_with_its_replay_button(admin_client, client):
+    # given: a logged call
+    endpoint = endpoint_mint(operation=Operation.UPDATE, offering=weekly_course())
+    client.post(
+        endpoint.path, json.dumps({"email": "late@example.com"}), content_type="application/json"
+    )
+    call = WebhookCall.objects.get()
+    url = reverse("admin:members_webhookcall_change", args=[call.pk])
+
+    # when
+    page = admin_client.get(url)
+    posted = admin_client.post(url, {"status": "done", "result": "forged"})
+
+    # then: every field is text, the replay action is a button, and a POST changes nothing
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "<select" not in html and 'name="status"' not in html and "lease" not in html
+    assert 'name="action" value="replay"' in html and "Replay selected calls" in html
+    assert posted.status_code == 403
+    call.refresh_from_db()
+    assert call.result != "forged"

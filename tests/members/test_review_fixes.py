@@ -224,6 +224,7 @@ def test_renaming_a_module_in_the_offering_admin_sticks(admin_client):
         "kind": course.kind,
         "description": "",
         "password_field_key": "accessally_password",
+        "progression": "free",
         "modules-TOTAL_FORMS": "1",
         "modules-INITIAL_FORMS": "1",
         "modules-MIN_NUM_FORMS": "0",

@@ -75,9 +75,12 @@ def test_removing_a_tag_emits_tag_remove_once():
         (" Module 1 Complete", "module 1 complete"),
         ("Module 1 Complete", "MODULE   1 complete  "),
         ("Foundation Course – Base Access", "foundation course – base access"),
+        ("Foundation Course – Purchase Success", "foundation course - purchase success"),
+        ("Course — Paid", "course-paid"),
+        ("Course-Paid", "COURSE  –  PAID"),
     ],
 )
-def test_names_differing_in_case_and_spacing_are_one_tag(first, second):
+def test_names_differing_in_case_spacing_or_dash_are_one_tag(first, second):
     tag, created = services.tag_get_or_create(name=first)
     same, created_again = services.tag_get_or_create(name=second)
 
@@ -87,6 +90,14 @@ def test_names_differing_in_case_and_spacing_are_one_tag(first, second):
     assert Tag.objects.count() == 1
     with pytest.raises(ValidationError, match="already exists"):
         services.tag_create(name=second)
+
+
+def test_a_dash_is_not_a_space_and_the_name_keeps_its_own_dash():
+    dashed, _ = services.tag_get_or_create(name="Module-1 Access")
+    spaced, created = services.tag_get_or_create(name="Module 1 Access")
+
+    assert created and dashed.pk != spaced.pk
+    assert services.tag_get_or_create(name="module – 1 access")[0].name == "Module-1 Access"
 
 
 @pytest.mark.parametrize("name", ["", "   ", None, "x" * 256])

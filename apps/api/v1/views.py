@@ -84,12 +84,12 @@ class MemberViewSet(StaffAPI, *RO, viewsets.GenericViewSet):
     def access(self, request, pk=None):
         """The member's grants, each with the modules released to them and when."""
         member = self.get_object()
-        grants = (
-            AccessGrant.objects.filter(subscriber_id=member.subscriber_id)
-            .prefetch_related("releases")
-            .order_by("pk")
+        grants = AccessGrant.objects.filter(subscriber_id=member.subscriber_id).prefetch_related(
+            "releases"
         )
-        return Response(s.GrantSerializer(grants, many=True).data)
+        # A page like every other list here, as the schema says (it was a bare list).
+        page = self.paginate_queryset(grants)
+        return self.get_paginated_response(s.GrantSerializer(page, many=True).data)
 
 
 class AutomationViewSet(StaffAPI, *RO, mixins.CreateModelMixin, viewsets.GenericViewSet):

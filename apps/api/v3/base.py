@@ -7,6 +7,7 @@ import hmac
 import json
 import logging
 import math
+import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -20,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api.services import api_credentials_get
-from apps.api.throttle import throttle_allow
+from apps.api.throttle import credential_allow, throttle_allow, window_retry_after
 from config.client_address import client_address
 from config.jsonlimits import has_nul
 
@@ -54,9 +55,15 @@ def _unflatten(query) -> dict:
 
 
 class V3Error(Exception):
-    def __init__(self, http_status: int, error: str, message: str = ""):
+    def __init__(self, http_status: int, error: str, message: str = "", headers=None):
         super().__init__(message or error)
         self.http_status, self.error, self.message = http_status, error, message
+        self.headers = headers
+
+
+def too_many(retry_after: int) -> V3Error:
+    """429 with Retry-After: when the caller may try again, so clients back off that long."""
+    return V3Error(429, "Too Many Requests", "Retry later", {"Retry-After": str(retry_after)})
 
 
 def not_found(
@@ -126,7 +133,7 @@ class V3View(APIView):
         if not throttle_allow(
             f"addr:{client_address(request)}", limit=settings.KIT_API_ADDRESS_RATE_LIMIT
         ):
-            raise V3Error(429, "Too Many Requests", "Retry later")
+            raise too_many(window_retry_after())
         credential = api_credentials_get()
         secret, key = params.get("api_secret"), params.get("api_key")
         if secret:
@@ -146,8 +153,9 @@ class V3View(APIView):
         else:
             raise V3Error(401, AUTH_FAILED, "API Key not present")
         # One budget per credential, whichever parameter carried it.
-        if not throttle_allow(f"{'s' if self.with_secret else 'k'}:{credential.pk}"):
-            raise V3Error(429, "Too Many Requests", "Retry later")
+        allowed, wait = credential_allow(f"{'s' if self.with_secret else 'k'}:{credential.pk}")
+        if not allowed:
+            raise too_many(wait)
         self.args_ = params
 
     def subscriber_shape(self, subscriber) -> dict:
@@ -159,7 +167,11 @@ class V3View(APIView):
 
     def handle_exception(self, exc):
         if isinstance(exc, V3Error):
-            return Response({"error": exc.error, "message": exc.message}, status=exc.http_status)
+            return Response(
+                {"error": exc.error, "message": exc.message},
+                status=exc.http_status,
+                headers=exc.headers,
+            )
         if isinstance(exc, Http404):
             exc = not_found()
             return Response({"error": exc.error, "message": exc.message}, status=404)
@@ -213,6 +225,16 @@ class V3View(APIView):
 
 
 MAX_ID = 2**31 - 1
+_WHOLE = re.compile(r"[0-9]{1,18}")
+
+
+def is_whole_number(value) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes "¹" and "٣", which ``int`` refuses."""
+    return (
+        isinstance(value, str | int)
+        and not isinstance(value, bool)
+        and bool(_WHOLE.fullmatch(str(value).strip()))
+    )
 
 
 def as_int(value, name: str, *, minimum: int = 0, maximum: int = MAX_ID) -> int:
@@ -225,6 +247,15 @@ def as_int(value, name: str, *, minimum: int = 0, maximum: int = MAX_ID) -> int:
     if not minimum <= number <= maximum:
         raise unprocessable(f"{name} must be between {minimum} and {maximum}.")
     return number
+
+
+def path_id(value) -> int:
+    """An id from the path: anything but a whole number names no record, so it is a 404 as in
+    Kit (n8n's delete-tag node sends ``/v3/tags/42>/unsubscribe``), not a 422."""
+    text = str(value).strip()
+    if not is_whole_number(text) or not 0 < int(text) <= MAX_ID:
+        raise not_found()
+    return int(text)
 
 
 def as_text(value, name: str, *, required: bool = False) -> str:
@@ -258,6 +289,20 @@ def as_id_list(value, name: str) -> list[int]:
     if not isinstance(value, list):
         value = [value]
     return [as_int(v, name) for v in value]
+
+
+LIST_LIMIT_MAX = 1000
+
+
+def whole_or_paged(queryset, params: dict, render) -> list:
+    """Lists Kit returns whole (tags, broadcasts): whole without ``page``; with it, that page
+    of ``limit`` rows (50 by default) and an empty list past the end, which is where clients
+    that page until an empty page (Airbyte's tags stream) stop."""
+    if params.get("page") in (None, ""):
+        return render(list(queryset))
+    page = as_int(params.get("page"), "page", minimum=1, maximum=1_000_000)
+    limit = as_int(params.get("limit", PAGE_SIZE), "limit", minimum=1, maximum=LIST_LIMIT_MAX)
+    return render(list(queryset[(page - 1) * limit : page * limit]))
 
 
 def page_of(queryset, params: dict, key: str, render) -> dict:

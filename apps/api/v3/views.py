@@ -1,5 +1,7 @@
 """Kit v3: account, tags, subscribers and custom fields. Views parse, call services, shape."""
 
+from email.utils import parseaddr
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -32,15 +34,22 @@ from .base import (
     V3View,
     as_dict,
     as_id_list,
-    as_int,
     as_text,
     not_found,
     page_of,
+    path_id,
     unprocessable,
+    whole_or_paged,
 )
 
-MAX_FIELDS_PER_UPDATE = 140
+# Kit answers 400 to more custom fields than this in one update.
+MAX_FIELDS_PER_UPDATE = 125
 FIELDS_ANSWERED_AT_ONCE = 10
+
+
+def account_email() -> str:
+    """The sender address alone: DEFAULT_FROM_EMAIL may carry a display name."""
+    return parseaddr(settings.DEFAULT_FROM_EMAIL)[1] or settings.DEFAULT_FROM_EMAIL
 
 
 class AccountView(V3View):
@@ -49,7 +58,7 @@ class AccountView(V3View):
             {
                 "name": settings.ACCOUNT_NAME,
                 "plan_type": "creator",
-                "primary_email_address": settings.DEFAULT_FROM_EMAIL,
+                "primary_email_address": account_email(),
             }
         )
 
@@ -58,7 +67,7 @@ class AccountView(V3View):
 
 
 def _tag_or_404(tag_id) -> Tag:
-    found = Tag.objects.filter(pk=as_int(tag_id, "tag_id")).first()
+    found = Tag.objects.filter(pk=path_id(tag_id)).first()
     if found is None:
         raise not_found("Tag not found", "")
     return found
@@ -68,7 +77,10 @@ class TagsView(V3View):
     access = "key"
 
     def get(self, request):
-        return Response({"tags": [shapes.tag(t) for t in Tag.objects.order_by("pk")]})
+        tags = whole_or_paged(
+            Tag.objects.order_by("pk"), self.args_, lambda rows: list(map(shapes.tag, rows))
+        )
+        return Response({"tags": tags})
 
     def post(self, request):
         """``tag`` is one object (answered with a bare object) or a list (a bare list)."""
@@ -276,7 +288,7 @@ class TagSubscriptionsView(V3View):
 
 
 def _subscriber_or_404(subscriber_id) -> Subscriber:
-    found = Subscriber.objects.filter(pk=as_int(subscriber_id, "subscriber_id")).first()
+    found = Subscriber.objects.filter(pk=path_id(subscriber_id)).first()
     if found is None:
         raise not_found()
     return found
@@ -329,7 +341,7 @@ class SubscriberView(V3View):
 
     def put(self, request, subscriber_id):
         """Kit answers 200 for up to 10 custom fields and 202 for more (processed later in
-        Kit; at once here); more than 140 is a 400."""
+        Kit; at once here); more than 125 is a 400."""
         subscriber = _subscriber_or_404(subscriber_id)
         fields = as_dict(self.args_.get("fields"), "fields")
         if len(fields) > MAX_FIELDS_PER_UPDATE:
@@ -382,7 +394,7 @@ class SubscriberTagView(V3View):
 
 
 def _field_or_404(field_id) -> CustomField:
-    found = CustomField.objects.filter(pk=as_int(field_id, "id")).first()
+    found = CustomField.objects.filter(pk=path_id(field_id)).first()
     if found is None:
         raise not_found()
     return found

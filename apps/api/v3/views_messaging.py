@@ -3,15 +3,13 @@
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.urls import reverse
-from django.utils.dateparse import parse_datetime
 from rest_framework.response import Response
 
-from apps.crm.email_html import sender_check
+from apps.api.broadcasts import broadcast_write
 from apps.crm.emails import broadcast_stats, sequence_subscribe
 from apps.crm.hooks import HOOK_EVENTS, hook_create, hook_delete
 from apps.crm.models import (
     Broadcast,
-    BroadcastStatus,
     Form,
     FormSubscription,
     Hook,
@@ -24,12 +22,22 @@ from apps.crm.signups import form_subscribe, purchase_create
 from apps.members.models import WebhookEndpoint
 
 from . import shapes
-from .base import V3Error, V3View, as_int, as_text, not_found, page_of, unprocessable
+from .base import (
+    V3Error,
+    V3View,
+    as_int,
+    as_text,
+    not_found,
+    page_of,
+    path_id,
+    unprocessable,
+    whole_or_paged,
+)
 from .views import _contact, _subscribe, _subscriptions_page
 
 
 def _get_or_404(model, pk, error="Not Found", message=None):
-    found = model.objects.filter(pk=as_int(pk, "id")).first()
+    found = model.objects.filter(pk=path_id(pk)).first()
     if found is None:
         raise not_found(
             error,
@@ -39,15 +47,20 @@ def _get_or_404(model, pk, error="Not Found", message=None):
 
 
 def _form(form: Form, request) -> dict:
+    from apps.api.v4.views_messaging import form_shape
+
     url = request.build_absolute_uri(reverse("crm:form", args=[form.pk]))
+    shared = form_shape(form, request)
     return {
         "id": form.pk,
         "name": form.name,
         "created_at": _iso(form.created_at),
         "type": form.kind,
         "url": url,
-        "embed_js": None,
+        "embed_js": shared["embed_js"],
         "embed_url": url,
+        "archived": shared["archived"],
+        "uid": shared["uid"],
         "title": form.title or form.name,
         "description": form.description,
         "sign_up_button_text": form.sign_up_button_text,
@@ -190,17 +203,6 @@ class PurchaseView(V3View):
         return Response(purchase_kit_payload(_get_or_404(Purchase, purchase_id)))
 
 
-BROADCAST_FIELDS = (
-    "subject",
-    "content",
-    "description",
-    "email_address",
-    "public",
-    "published_at",
-    "send_at",
-)
-
-
 def _broadcast(b: Broadcast) -> dict:
     return {
         "id": b.pk,
@@ -212,60 +214,39 @@ def _broadcast(b: Broadcast) -> dict:
         "public": b.public,
         "published_at": _iso(b.published_at),
         "send_at": _iso(b.send_at),
-        "thumbnail_alt": None,
-        "thumbnail_url": None,
-        "email_layout_template": None,
+        "thumbnail_alt": b.thumbnail_alt or None,
+        "thumbnail_url": b.thumbnail_url or None,
+        "email_layout_template": b.email_template.name if b.email_template else None,
     }
 
 
-def _broadcast_apply(broadcast: Broadcast, params: dict) -> Broadcast:
-    for name in BROADCAST_FIELDS:
-        if name not in params:
-            continue
-        value = params[name]
-        if name in ("published_at", "send_at"):
-            text = as_text(value, name)
-            try:
-                parsed = parse_datetime(text) if text else None
-            except ValueError:
-                parsed = None
-            if text and parsed is None:
-                raise unprocessable(f"{name} must be a date and time (ISO 8601), got {value!r}.")
-            value = parsed
-        elif name == "public":
-            value = str(as_text(value, name)).lower() in ("1", "true", "yes")
-        else:
-            value = as_text(value, name)
-        setattr(broadcast, name, value)
-    if not broadcast.subject:
-        raise unprocessable("subject can't be blank")
-    if broadcast.status in (BroadcastStatus.SENDING, BroadcastStatus.COMPLETED):
-        raise unprocessable("This broadcast was sent; a sent broadcast cannot be changed.")
-    problem = sender_check(broadcast.email_address or "")
-    if problem:
-        raise unprocessable(f"email_address: {problem}")
-    if broadcast.status in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):
-        broadcast.status = (
-            BroadcastStatus.SCHEDULED if broadcast.send_at else (BroadcastStatus.DRAFT)
-        )
-    broadcast.save()
-    return broadcast
-
-
 class BroadcastsView(V3View):
+    def _values(self) -> dict:
+        """The broadcast's attributes among the request's parameters (not the credentials)."""
+        return {k: v for k, v in self.args_.items() if k not in ("api_key", "api_secret")}
+
     def get(self, request):
         return Response(
             {
-                "broadcasts": [
-                    {"id": b.pk, "created_at": _iso(b.created_at), "subject": b.subject}
-                    for b in Broadcast.objects.order_by("pk")
-                ]
+                "broadcasts": whole_or_paged(
+                    Broadcast.objects.order_by("pk"),
+                    self.args_,
+                    lambda rows: [
+                        {"id": b.pk, "created_at": _iso(b.created_at), "subject": b.subject}
+                        for b in rows
+                    ],
+                )
             }
         )
 
     def post(self, request):
         return Response(
-            {"broadcast": _broadcast(_broadcast_apply(Broadcast(), self.args_))}, status=201
+            {
+                "broadcast": _broadcast(
+                    broadcast_write(broadcast=Broadcast(), values=self._values())
+                )
+            },
+            status=201,
         )
 
 
@@ -275,7 +256,10 @@ class BroadcastView(V3View):
 
     def put(self, request, broadcast_id):
         broadcast = _get_or_404(Broadcast, broadcast_id)
-        return Response({"broadcast": _broadcast(_broadcast_apply(broadcast, self.args_))})
+        values = BroadcastsView._values(self)
+        return Response(
+            {"broadcast": _broadcast(broadcast_write(broadcast=broadcast, values=values))}
+        )
 
     def delete(self, request, broadcast_id):
         _get_or_404(Broadcast, broadcast_id).delete()
