@@ -124,7 +124,7 @@ class AutomationAdmin(admin.ModelAdmin):
     list_display = ["name", "status", "reentry", *RUN_COUNTS]
     list_filter = ["status"]
     search_fields = ["name"]
-    fields = ["name", "status", "reentry", "description"]
+    fields = ["name", "status", "reentry", "wait_warn_days", "description"]
     inlines = [TriggerInline, NodeInline]
     change_list_template = "admin/automations/automation/change_list.html"
     change_form_template = "admin/automations/automation/change_form.html"
@@ -237,14 +237,22 @@ class AutomationAdmin(admin.ModelAdmin):
             # The status chosen on the add form, through the service (a new automation has
             # no entry yet, so a live one simply waits for its first trigger).
             created = services.automation_create(
-                name=obj.name, status=obj.status, reentry=obj.reentry, description=obj.description
+                name=obj.name,
+                status=obj.status,
+                reentry=obj.reentry,
+                description=obj.description,
+                wait_warn_days=obj.wait_warn_days,
             )
             obj.pk, obj.created_at = created.pk, created.created_at
             return
         status = obj.status
         current = Automation.objects.get(pk=obj.pk)
         services.automation_update(
-            automation=current, name=obj.name, reentry=obj.reentry, description=obj.description
+            automation=current,
+            name=obj.name,
+            reentry=obj.reentry,
+            description=obj.description,
+            wait_warn_days=obj.wait_warn_days,
         )
         if status != current.status:
             services.automation_set_status(automation=current, status=status)

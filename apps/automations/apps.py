@@ -30,4 +30,5 @@ class AutomationsConfig(AppConfig):
             provide=automations_timeline,
             permissions={"run": "automations.view_run"},
         )
-        seed_step_register(name="automations.guide", order=15, run=seed_guide_automations)
+        # After the offerings' seed (30): the release flow waits for access to its course.
+        seed_step_register(name="automations.guide", order=35, run=seed_guide_automations)

@@ -19,11 +19,12 @@ from apps.tags.models import Tag
 from apps.tags.services import tag_get_or_create
 
 from .dryrun import DryRun
+from .facts import offering_facts_all
 from .graph import Graph
 from .kinds import kind_get, kinds_all
 from .lint import LintMessage
 from .models import Automation, Run, RunStatus
-from .nodes import DELAY_UNITS
+from .nodes import DELAY_UNITS, ON_TIMEOUT, TIMEOUT_UNITS
 
 CONDITION_ROWS_MIN = 2
 TAG_CHOICES_MAX = 2000
@@ -73,6 +74,7 @@ def kind_fields(kind: str, settings: dict, ctx: dict) -> list[Field]:
             )
         ]
     if kind == "event":
+        timeout = settings.get("timeout") or {}
         return [
             Field(
                 "event_type",
@@ -82,6 +84,37 @@ def kind_fields(kind: str, settings: dict, ctx: dict) -> list[Field]:
                 ctx["event_choices"],
             ),
             Field("tag", "Tag (tag events)", "tag", tag, required=False),
+            Field(
+                "place",
+                "Only for (access, module and lesson events)",
+                "select",
+                place_value(settings),
+                ctx["place_choices"],
+                required=False,
+            ),
+            Field(
+                "timeout_amount",
+                "Wait at most (empty: as long as it takes)",
+                "number",
+                timeout.get("amount", ""),
+                required=False,
+            ),
+            Field(
+                "timeout_unit",
+                "",
+                "select",
+                timeout.get("unit", "days"),
+                [(u, u) for u in TIMEOUT_UNITS],
+                required=False,
+            ),
+            Field(
+                "on_timeout",
+                "then",
+                "select",
+                settings.get("on_timeout", "continue"),
+                list(ON_TIMEOUT.items()),
+                required=False,
+            ),
         ]
     if kind == "send_email":
         return [
@@ -210,9 +243,11 @@ def settings_from_form(kind: str, data) -> dict:
     if kind == "condition":
         return {"condition": _condition_from(data)}
     if kind == "event":
-        settings = {"event_type": data.get("event_type")}
-        if settings["event_type"] in (TAG_ADD, TAG_REMOVE):
-            settings["tag_id"] = _tag_id_from(data.get("tag"), "Tag")
+        settings = trigger_settings_from_form(data, tag_label="Tag")
+        amount = (data.get("timeout_amount") or "").strip()
+        if amount:
+            settings["timeout"] = {"amount": amount, "unit": data.get("timeout_unit")}
+            settings["on_timeout"] = data.get("on_timeout") or "continue"
         return settings
     if kind == "send_email":
         return {
@@ -231,11 +266,59 @@ def settings_from_form(kind: str, data) -> dict:
     return {}
 
 
-def trigger_settings_from_form(data) -> dict:
+def trigger_settings_from_form(data, *, tag_label: str = "Entry tag") -> dict:
+    """An entry event (or an event step's event): its type, its tag for tag events, the
+    offering / module / lesson it is narrowed to, and a product id for purchases."""
     settings = {"event_type": data.get("event_type")}
     if settings["event_type"] in (TAG_ADD, TAG_REMOVE):
-        settings["tag_id"] = _tag_id_from(data.get("tag"), "Entry tag")
+        settings["tag_id"] = _tag_id_from(data.get("tag"), tag_label)
+    settings.update(_place_from(data.get("place")))
+    product = (data.get("product_id") or "").strip()
+    if product:
+        settings["product_id"] = product
     return settings
+
+
+def _place_from(value) -> dict:
+    """The "Only for" select: "offering:3", "module:3:7" or "lesson:3:7:12" (ids)."""
+    kind, _, ids = (value or "").partition(":")
+    parts = ids.split(":") if ids else []
+    names = {"offering": 1, "module": 2, "lesson": 3}
+    if kind not in names or len(parts) != names[kind] or not all(p.isdigit() for p in parts):
+        return {}
+    keys = ("offering_id", "module_id", "lesson_id")[: names[kind]]
+    return dict(zip(keys, map(int, parts), strict=True))
+
+
+def place_value(settings: dict) -> str:
+    ids = [settings.get(k) for k in ("offering_id", "module_id", "lesson_id")]
+    ids = [str(i) for i in ids if i]
+    if not ids:
+        return ""
+    return f"{('offering', 'module', 'lesson')[len(ids) - 1]}:{':'.join(ids)}"
+
+
+def place_choices() -> list[tuple[str, str]]:
+    """Every offering, module and lesson, for the "Only for" select (one read of the facts)."""
+    choices = [("", "any offering")]
+    for offering in offering_facts_all():
+        choices.append((f"offering:{offering.id}", offering.name))
+        for module in offering.modules:
+            here = f"{offering.id}:{module.id}"
+            choices.append((f"module:{here}", f"{offering.name} › {module.title}"))
+            choices += [
+                (f"lesson:{here}:{lesson_id}", f"{offering.name} › {module.title} › {title}")
+                for lesson_id, title in module.lessons
+            ]
+    return choices
+
+
+def place_text(settings: dict, choices: dict[str, str]) -> str:
+    value = place_value(settings)
+    text = f" for {choices.get(value, value)}" if value else ""
+    if settings.get("product_id"):
+        text += f" (product {settings['product_id']})"
+    return text
 
 
 # Reading ----------------------------------------------------------------------------------
@@ -271,7 +354,15 @@ def node_summary(node, ctx: dict) -> str:
     if kind == "event":
         label = ctx["event_labels"].get(settings["event_type"], settings["event_type"])
         tag = f" {names.get(settings['tag_id'], '?')!r}" if settings.get("tag_id") else ""
-        return f"Wait for: {label}{tag}"
+        place = place_text(settings, ctx["place_names"])
+        timeout = settings.get("timeout")
+        limit = (
+            f", at most {timeout['amount']} {timeout['unit']} then "
+            f"{ON_TIMEOUT[settings.get('on_timeout', 'continue')]}"
+            if timeout
+            else ""
+        )
+        return f"Wait for: {label}{tag}{place}{limit}"
     if kind == "send_email":
         return f"Send email {settings['subject']!r}"
     if kind == "email_sequence":
@@ -293,6 +384,7 @@ def builder_context(automation: Automation) -> dict:
     sequences = list(Sequence.objects.order_by("name").values_list("pk", "name"))
     field_keys = list(CustomField.objects.order_by("key").values_list("key", "label"))
     events = [(t.key, t.label) for t in event_types_all()]
+    places = place_choices()
     return {
         "tag_names": dict(tags),
         "all_tag_names": [name for _, name in tags],
@@ -303,6 +395,8 @@ def builder_context(automation: Automation) -> dict:
         "field_choices": field_keys,
         "event_choices": events,
         "event_labels": dict(events),
+        "place_choices": places,
+        "place_names": dict(places),
         "kinds": [(k.key, k.label) for k in kinds_all()],
         "tests": TESTS,
     }

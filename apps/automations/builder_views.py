@@ -21,6 +21,7 @@ from .builder import (
     builder_context,
     canvas_build,
     kind_fields,
+    place_text,
     settings_from_form,
     tag_names_for,
     test_runs_waiting,
@@ -124,7 +125,8 @@ def builder_render(
         "triggers": [
             {
                 "trigger": t,
-                "label": ctx["event_labels"].get(t.event_type, t.event_type),
+                "label": ctx["event_labels"].get(t.event_type, t.event_type)
+                + place_text(t.params, ctx["place_names"]),
                 "messages": trigger_messages.get(t.pk, []),
             }
             for t in triggers
@@ -303,6 +305,7 @@ def status_view(request, model_admin, automation_id):
                 name=automation.name,
                 reentry=request.POST["reentry"],
                 description=automation.description,
+                wait_warn_days=request.POST.get("wait_warn_days", "keep"),
             )
     except ValidationError as exc:
         return _answer(request, automation, error_key="status", error=_messages(exc))

@@ -35,6 +35,11 @@ def on_events_entry(events) -> None:
         if subscriber is None or subscriber.state == SubscriberState.CANCELLED:
             continue
         depth = int((event.payload or {}).get("chain_depth", 0))
+        if (event.payload or {}).get("already_active"):
+            # An announcement that changed nothing (a release of access the member already
+            # has): it moves runs waiting for it, but starts no flow, as a tag-added trigger
+            # fires only on a real add; a repeated delivery of one release starts nothing.
+            continue
         for trigger in triggers:
             # An event older than the automation never starts it: a backlog drained after an
             # outage, or an import, must not "ghost-trigger" a flow built afterwards.

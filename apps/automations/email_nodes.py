@@ -3,8 +3,8 @@ kind registry like any other; the engine knows nothing of email."""
 
 from django.utils import timezone
 
-from apps.crm.emails import Draft, emails_enqueue, sequence_subscribe
-from apps.crm.event_types import COURSE_CANCEL, COURSE_COMPLETE
+from apps.crm.emails import Draft, emails_enqueue, sequence_place, sequence_subscribe
+from apps.crm.event_types import COURSE_CANCEL, COURSE_COMPLETE, COURSE_HOLD
 from apps.crm.liquid import TemplateError, template_check
 from apps.crm.models import BodyFormat, EmailKind, EmailMessage, EmailStatus, Sequence
 
@@ -64,17 +64,19 @@ class SendEmailKind(NodeKind):
                 )
             ]
         )
-        status, error = EmailMessage.objects.filter(key=key).values_list("status", "error").get()
+        pk, status, error = (
+            EmailMessage.objects.filter(key=key).values_list("pk", "status", "error").get()
+        )
         if status == EmailStatus.HELD:
-            return Outcome(detail=f"email held: {error}")
-        return Outcome(detail="email queued")
+            # The run moves on; the email waits in the outbox and the hold sweep sends it
+            # once it renders (the login exists), or a creator releases or cancels it.
+            return Outcome(held=True, detail=f"held: {error} (email #{pk})")
+        return Outcome(detail=f"email #{pk} queued")
 
 
 class EmailSequenceKind(NodeKind):
     """Adds the subscriber to a sequence and waits until they complete or leave it, as Kit's
     visual automations do."""
-
-    sequence_settings = ("sequence_id",)
 
     def clean(self, settings):
         _unknown(settings, {"sequence_id"})
@@ -85,11 +87,20 @@ class EmailSequenceKind(NodeKind):
 
     def arrive(self, ctx):
         sequence = Sequence.objects.get(pk=ctx.node.settings["sequence_id"])
-        sequence_subscribe(
+        started = sequence_subscribe(
             subscriber=ctx.run.subscriber,
             sequence=sequence,
             source=f"automation:{ctx.automation.pk}",
         )
+        place = sequence_place(subscriber=ctx.run.subscriber, sequence=sequence)
+        # Nothing would wake a run waiting on a sequence the subscriber will not go through
+        # (again): say why and move on instead of stranding it.
+        if not started and place == "completed":
+            return Outcome(
+                detail=f"had completed {sequence.name!r} before; Repeat is off, so not again"
+            )
+        if place == "on hold":
+            return Outcome(detail=f"on hold at the end of {sequence.name!r}")
         return Outcome(wait=True, detail=f"in sequence {sequence.name!r}")
 
     def resume(self, ctx):
@@ -121,9 +132,16 @@ def register() -> None:
     from apps.crm.dispatch import consumer_register
 
     kind_register(SendEmailKind("send_email", "Send email"))
-    kind_register(EmailSequenceKind("email_sequence", "Email sequence"))
+    # Passed here, not as a class attribute: the dataclass's own default would replace it,
+    # and the JSON format could not name the sequence.
+    kind_register(
+        EmailSequenceKind("email_sequence", "Email sequence", sequence_settings=("sequence_id",))
+    )
     consumer_register(
         name="automations.sequence_finished",
         handle=on_sequence_finished,
-        event_types=[COURSE_COMPLETE, COURSE_CANCEL],
+        # On hold at the end of a Hold sequence counts as finished for the flow: Kit keeps such
+        # people "on hold" in the automation, blocking it; here the flow moves on and the
+        # subscriber still gets emails published later.
+        event_types=[COURSE_COMPLETE, COURSE_CANCEL, COURSE_HOLD],
     )

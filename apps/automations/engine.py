@@ -451,12 +451,13 @@ def _walk(run: Run, graph: Graph, now, steps: list[RunStep]) -> None:
             run.status = RunStatus.EXITED if outcome.finish == "exited" else RunStatus.COMPLETED
             run.finished_at, run.resume_at = now, None
             return
+        result = StepOutcome.BRANCHED if outcome.branch else StepOutcome.PASSED
         steps.append(
             _step(
                 run,
                 node,
                 now,
-                StepOutcome.BRANCHED if outcome.branch else StepOutcome.PASSED,
+                StepOutcome.HELD if outcome.held else result,
                 detail=outcome.detail,
                 branch=outcome.branch,
             )

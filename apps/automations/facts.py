@@ -17,6 +17,9 @@ class ModuleFacts:
     access_tag: str
     # Days after access was granted, or None when the module is not on a day schedule.
     release_days: int | None
+    id: int = 0
+    # (lesson id, title), in order: what a "lesson completed" filter may name.
+    lessons: tuple[tuple[int, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,3 +49,7 @@ def offering_facts_register(*, name: str, provide: Callable[[], list[OfferingFac
 
 def offering_facts_all() -> list[OfferingFacts]:
     return [facts for provide in _PROVIDERS.values() for facts in provide()]
+
+
+def offering_facts_by_id() -> dict[int, OfferingFacts]:
+    return {facts.id: facts for facts in offering_facts_all()}

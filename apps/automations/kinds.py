@@ -43,9 +43,11 @@ class StepContext:
 class Outcome:
     """What a step decided. ``wait`` keeps the run at the step (until ``resume_at``, or with
     no ``resume_at`` until something wakes it); otherwise the run moves on, into ``branch`` if
-    one is given, or stops with ``finish`` ("completed" or "exited")."""
+    one is given, or stops with ``finish`` ("completed" or "exited"). ``held``: the step
+    moved on but what it made was held (an email waiting for its data); logged as held."""
 
     detail: str = ""
+    held: bool = False
     branch: str = ""
     wait: bool = False
     resume_at: datetime | None = None

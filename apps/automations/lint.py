@@ -108,8 +108,8 @@ def automation_lint(*, graph: Graph, triggers) -> list[LintMessage]:
             messages.append(
                 LintMessage(
                     f"{name!r} fires the Release Offering webhook of {release_tags[tag_id]!r}, "
-                    "but this flow never removes it: add a Remove tag step after the login "
-                    "exists, so the tag can fire again later.",
+                    "but this flow never removes it: add a Remove tag step after the release "
+                    "(access granted), so the tag can fire again later.",
                     node_id=node.pk,
                 )
             )

@@ -29,6 +29,14 @@ class Automation(models.Model):
     )
     reentry = models.CharField(max_length=16, choices=Reentry.choices, default=Reentry.AFTER_FINISH)
     description = models.TextField(blank=True)
+    # The creator's limit: a run waiting at one step longer than this shows in Health (empty:
+    # never). Event steps also have their own timeout, which moves the run on.
+    wait_warn_days = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Show in Health any run that has waited at one step longer than this "
+        "many days (empty: never).",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -184,6 +192,9 @@ class Run(models.Model):
 
 class StepOutcome(models.TextChoices):
     PASSED = "passed", "Passed"
+    # A send-email step whose email was held (an undefined variable): the run moved on, the
+    # email waits in the outbox until its cause is gone (the hold sweep) or a creator acts.
+    HELD = "held", "Passed, email held"
     BRANCHED = "branched", "Branched"
     COMPLETED = "completed", "Completed the run"
     EXITED = "exited", "Exited the run"

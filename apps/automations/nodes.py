@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 from django.utils import timezone
 
 from apps.crm.delivery import webhook_delivery_enqueue
-from apps.crm.event_types import event_type_is_known, event_types_all
+from apps.crm.event_types import event_type_get, event_type_is_known, event_types_all
 from apps.crm.events import events_flush
 from apps.crm.liquid import (
     TemplateError,
@@ -29,6 +29,7 @@ from apps.tags.event_types import TAG_ADD, TAG_REMOVE
 from apps.tags.models import Tag
 from apps.tags.services import taggings_add, taggings_remove
 
+from .facts import offering_facts_by_id
 from .kinds import NodeKind, Outcome, SettingsError, StepContext, StepError, kind_register
 from .matching import event_matches
 
@@ -188,15 +189,60 @@ class ConditionKind(NodeKind):
         )
 
 
+# Filters that name an offering, module or lesson (checked against the offerings the apps
+# above register; automations never import them).
+_PLACE_FILTERS = ("offering_id", "module_id", "lesson_id")
+_SPEC_KEYS = {"event_type", "tag_id", "field_key", "value", "form_id", "product_id", "sequence_id"}
+# Email events narrow by the link clicked or the broadcast it was in (issue 17).
+_SPEC_KEYS |= {"url", "broadcast_id"}
+_SPEC_KEYS |= set(_PLACE_FILTERS)
+# The event step's own settings, beside its event spec.
+_STEP_ONLY = ("timeout", "on_timeout")
+ON_TIMEOUT = {"continue": "carry on with the next step", "exit": "exit the automation"}
+TIMEOUT_UNITS = {k: v for k, v in DELAY_UNITS.items() if k != "minutes"}
+
+
+def _place_filters_check(cleaned: dict) -> None:
+    """An offering, module or lesson filter names one that exists, and they agree."""
+    wanted = {name: cleaned[name] for name in _PLACE_FILTERS if name in cleaned}
+    if not wanted:
+        return
+    offerings = offering_facts_by_id()
+    modules = {m.id: (o, m) for o in offerings.values() for m in o.modules}
+    lessons = {
+        lesson_id: (o, m)
+        for o in offerings.values()
+        for m in o.modules
+        for lesson_id, _ in m.lessons
+    }
+    if "offering_id" in wanted and wanted["offering_id"] not in offerings:
+        raise SettingsError("offering_id", f"no offering has id {wanted['offering_id']}")
+    if "module_id" in wanted:
+        found = modules.get(wanted["module_id"])
+        if found is None:
+            raise SettingsError("module_id", f"no module has id {wanted['module_id']}")
+        if wanted.get("offering_id", found[0].id) != found[0].id:
+            raise SettingsError(
+                "module_id", f"module {found[1].title!r} belongs to {found[0].name!r}"
+            )
+    if "lesson_id" in wanted:
+        found = lessons.get(wanted["lesson_id"])
+        if found is None:
+            raise SettingsError("lesson_id", f"no lesson has id {wanted['lesson_id']}")
+        if (
+            wanted.get("module_id", found[1].id) != found[1].id
+            or wanted.get("offering_id", found[0].id) != found[0].id
+        ):
+            raise SettingsError(
+                "lesson_id", f"that lesson is in {found[0].name!r}, module {found[1].title!r}"
+            )
+
+
 def event_spec_clean(settings: dict) -> dict:
-    """Validate an event spec (event steps and triggers share it)."""
-    _unknown(
-        settings,
-        {
-            *("event_type", "tag_id", "field_key", "value"),
-            *("form_id", "product_id", "sequence_id", "url", "broadcast_id"),
-        },
-    )
+    """Validate an event spec (event steps and triggers share it). Besides a tag (tag events)
+    an event narrows by the filters its type registers (``offering_id`` for access granted,
+    ``module_id``, ``lesson_id``...); empty filters are dropped."""
+    _unknown(settings, _SPEC_KEYS)
     event_type = settings.get("event_type")
     if not isinstance(event_type, str) or not event_type_is_known(event_type):
         known = ", ".join(t.key for t in event_types_all())
@@ -208,27 +254,79 @@ def event_spec_clean(settings: dict) -> dict:
         raise SettingsError("tag_id", f"only tag events take a tag, not {event_type!r}")
     if settings.get("field_key"):
         cleaned["field_key"] = _field_key_setting(settings, "field_key")
-    for name in ("value", "form_id", "product_id", "sequence_id", "url", "broadcast_id"):
-        if settings.get(name) not in (None, ""):
+    filters = event_type_get(event_type).filters
+    for name in (
+        "value",
+        "form_id",
+        "product_id",
+        "sequence_id",
+        "url",
+        "broadcast_id",
+        *_PLACE_FILTERS,
+    ):
+        if settings.get(name) in (None, ""):
+            continue
+        if name in _PLACE_FILTERS:
+            if name not in filters:
+                takes = f"; it takes {', '.join(filters)}" if filters else ""
+                raise SettingsError(name, f"{event_type!r} cannot be narrowed by {name}{takes}")
+            cleaned[name] = _int_setting(settings, name)
+        else:
             cleaned[name] = settings[name]
+    _place_filters_check(cleaned)
     return cleaned
 
 
 def event_spec_split(settings: dict) -> tuple[str, int | None, dict]:
-    params = {k: v for k, v in settings.items() if k not in ("event_type", "tag_id")}
+    params = {k: v for k, v in settings.items() if k not in ("event_type", "tag_id", *_STEP_ONLY)}
     return settings["event_type"], settings.get("tag_id"), params
+
+
+def _timeout_clean(settings: dict) -> dict:
+    """``{"timeout": {"amount": 3, "unit": "days"}, "on_timeout": "continue"}``: wait at most
+    that long, then carry on (or exit), so a flow never strands anyone silently."""
+    timeout = settings.get("timeout")
+    if timeout in (None, "", {}):
+        if settings.get("on_timeout") not in (None, ""):
+            raise SettingsError("on_timeout", "set a timeout first (how long to wait at most)")
+        return {}
+    if not isinstance(timeout, dict):
+        raise SettingsError("timeout", 'expected {"amount": N, "unit": "hours|days|weeks"}')
+    _unknown(timeout, {"amount", "unit"})
+    try:
+        amount = _int_setting(timeout, "amount", maximum=DELAY_MAX_AMOUNT)
+    except SettingsError as exc:
+        raise SettingsError("timeout.amount", exc.message) from None
+    unit = timeout.get("unit")
+    if unit not in TIMEOUT_UNITS:
+        raise SettingsError(
+            "timeout.unit", f"must be one of {', '.join(TIMEOUT_UNITS)}, got {unit!r}"
+        )
+    on_timeout = settings.get("on_timeout") or "continue"
+    if on_timeout not in ON_TIMEOUT:
+        raise SettingsError("on_timeout", f"must be one of {', '.join(ON_TIMEOUT)}")
+    return {"timeout": {"amount": amount, "unit": unit}, "on_timeout": on_timeout}
+
+
+def event_timeout(settings: dict) -> timedelta | None:
+    timeout = settings.get("timeout")
+    if not timeout:
+        return None
+    return TIMEOUT_UNITS[timeout["unit"]] * timeout["amount"]
 
 
 class EventKind(NodeKind):
     """Waits until the event happens; when it happens to someone earlier in the automation,
     they are pulled forward to it (the engine's goal consumer). An event that already happened
-    during this run counts, so a run that arrives after the event (the login was created a
-    moment before the run reached "wait for login") does not wait for ever."""
+    during this run counts, so a run that arrives after the event (access was granted a
+    moment before the run reached "wait for the release") does not wait for ever. With a
+    timeout, a run that waited that long carries on (or exits) with a log line saying so."""
 
     def clean(self, settings):
-        return event_spec_clean(settings)
+        spec = {k: v for k, v in settings.items() if k not in _STEP_ONLY}
+        return {**event_spec_clean(spec), **_timeout_clean(settings)}
 
-    def arrive(self, ctx):
+    def _happened(self, ctx) -> Event | None:
         event_type, tag_id, params = event_spec_split(ctx.node.settings)
         events_flush()  # this chunk's own events count too
         since = Event.objects.filter(
@@ -236,11 +334,37 @@ class EventKind(NodeKind):
         )
         for event in since.order_by("pk"):
             if event_matches(event_type=event_type, tag_id=tag_id, params=params, event=event):
-                return Outcome(detail=f"event #{event.pk} had already happened during this run")
-        return Outcome(wait=True, detail=f"waiting for {event_type}")
+                return event
+        return None
+
+    def arrive(self, ctx):
+        event = self._happened(ctx)
+        if event is not None:
+            return Outcome(detail=f"event #{event.pk} had already happened during this run")
+        timeout = event_timeout(ctx.node.settings)
+        detail = f"waiting for {ctx.node.settings['event_type']}"
+        if timeout is None:
+            return Outcome(wait=True, detail=detail)
+        limit = ctx.node.settings["timeout"]
+        return Outcome(
+            wait=True,
+            resume_at=ctx.now + timeout,
+            detail=f"{detail} (at most {limit['amount']} {limit['unit']})",
+        )
 
     def resume(self, ctx):
-        return Outcome(detail="event happened")
+        if self._happened(ctx) is not None:
+            return Outcome(detail="event happened")
+        timeout = event_timeout(ctx.node.settings)
+        arrived = ctx.run.node_arrived_at or ctx.now
+        if timeout is None or ctx.now < arrived + timeout:
+            # Woken early (a settings edit, a hand retry) without the event: keep waiting.
+            return Outcome(wait=True, resume_at=arrived + timeout if timeout else None, detail="")
+        limit = ctx.node.settings["timeout"]
+        said = f"timed out: the event did not happen within {limit['amount']} {limit['unit']}"
+        if ctx.node.settings.get("on_timeout") == "exit":
+            return Outcome(finish="exited", detail=f"{said}; exited")
+        return Outcome(detail=f"{said}; carried on")
 
 
 class WebhookKind(NodeKind):

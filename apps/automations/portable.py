@@ -14,7 +14,10 @@ Version 1::
      ]}
 
 Tags and other automations are named, not numbered, so a file moves between sites: a tag that
-does not exist yet is created on import; another automation must exist (or be this one).
+does not exist yet is created on import; another automation must exist (or be this one). An
+event's offering filter is named too (``"offering": "Foundation Course"``, which must exist);
+module and lesson filters are ids (``module_id``, ``lesson_id``). An event step may carry
+``"timeout": {"amount": 2, "unit": "days"}`` and ``"on_timeout": "continue"`` or ``"exit"``.
 Errors name the place: ``steps[1].yes[0] (delay): unit: must be one of ...``.
 """
 
@@ -26,6 +29,7 @@ from apps.tags.conditions import ConditionError, condition_size_check
 from apps.tags.models import Tag
 from apps.tags.services import tag_get_or_create
 
+from .facts import offering_facts_all
 from .graph import graph_load
 from .kinds import kind_get
 from .models import Automation, AutomationStatus, Reentry
@@ -34,7 +38,17 @@ from .services import automation_create, automation_set_status, node_create, tri
 SCHEMA = "tessera.automation"
 VERSION = 1
 MAX_STEPS = 500
-_TOP_KEYS = {"schema", "version", "name", "status", "reentry", "description", "triggers", "steps"}
+_TOP_KEYS = {
+    "schema",
+    "version",
+    "name",
+    "status",
+    "reentry",
+    "description",
+    "wait_warn_days",
+    "triggers",
+    "steps",
+}
 _STEP_KEYS = {"kind", "settings", "label", "yes", "no"}
 
 
@@ -72,7 +86,15 @@ def _settings_out(
             out["automation"] = automations.get(out.pop(key))
     if node.kind == "condition":
         out["condition"] = _tree_to_names(out["condition"], tags)
-    return out
+    return _offering_out(out)
+
+
+def _offering_out(spec: dict) -> dict:
+    """An event spec's offering filter by name (a file moves between sites)."""
+    if "offering_id" in spec:
+        names = {o.id: o.name for o in offering_facts_all()}
+        spec["offering"] = names.get(spec.pop("offering_id"))
+    return spec
 
 
 def automation_export(automation: Automation) -> dict:
@@ -102,7 +124,7 @@ def automation_export(automation: Automation) -> dict:
         entry = {"event_type": trigger.event_type, **trigger.params}
         if trigger.tag_id:
             entry["tag"] = trigger.tag.name
-        triggers.append(entry)
+        triggers.append(_offering_out(entry))
     return {
         "schema": SCHEMA,
         "version": VERSION,
@@ -110,6 +132,7 @@ def automation_export(automation: Automation) -> dict:
         "status": automation.status,
         "reentry": automation.reentry,
         "description": automation.description,
+        **({"wait_warn_days": automation.wait_warn_days} if automation.wait_warn_days else {}),
         "triggers": triggers,
         "steps": lane(None, ""),
     }
@@ -129,6 +152,19 @@ def _tag_id(name, where: str) -> int:
         return tag_get_or_create(name=name)[0].pk
     except ValidationError as exc:
         _fail(where, " ".join(exc.messages))
+
+
+def _offering_in(spec: dict, where: str) -> dict:
+    if "offering" not in spec:
+        return spec
+    spec = dict(spec)
+    name = spec.pop("offering")
+    found = next((o for o in offering_facts_all() if o.name == name), None)
+    if found is None:
+        known = ", ".join(repr(o.name) for o in offering_facts_all()) or "none yet"
+        _fail(f"{where}.offering", f"no offering is named {name!r} (offerings: {known})")
+    spec["offering_id"] = found.id
+    return spec
 
 
 def _tree_to_ids(node, where: str):
@@ -172,7 +208,7 @@ def _settings_in(kind_key: str, settings, where: str, automation: Automation) ->
         except ConditionError as exc:
             _fail(f"{where}.settings.condition", str(exc))
         settings["condition"] = _tree_to_ids(settings["condition"], f"{where}.settings.condition")
-    return settings
+    return _offering_in(settings, f"{where}.settings")
 
 
 def _import_lane(steps, where, automation, parent, branch, counter: list[int]) -> None:
@@ -238,9 +274,11 @@ def automation_import(data, *, name: str | None = None, status: str | None = Non
             status=AutomationStatus.DRAFT,
             reentry=reentry,
             description=str(data.get("description", "")),
+            wait_warn_days=data.get("wait_warn_days"),
         )
     except ValidationError as exc:
-        _fail("name", " ".join(exc.messages))
+        field = "wait_warn_days" if exc.code == "wait_warn_days_invalid" else "name"
+        _fail(field, " ".join(exc.messages))
     triggers = data.get("triggers", [])
     if not isinstance(triggers, list):
         _fail("triggers", "expected a list")
@@ -248,7 +286,7 @@ def automation_import(data, *, name: str | None = None, status: str | None = Non
         here = f"triggers[{index}]"
         if not isinstance(trigger, dict):
             _fail(here, "expected an object")
-        trigger = dict(trigger)
+        trigger = _offering_in(dict(trigger), here)
         if "tag" in trigger:
             trigger["tag_id"] = _tag_id(trigger.pop("tag"), f"{here}.tag")
         try:

@@ -1,6 +1,7 @@
 """The guide's automations, built through the importer (the same path as a template file);
 the release flow is the Course launch template's."""
 
+from .facts import offering_facts_all
 from .models import Automation
 from .portable import SCHEMA, VERSION, automation_import
 from .templates import CourseLaunch, course_launch_spec
@@ -10,6 +11,7 @@ _META = ("schema", "version")
 FC = "Foundation Course"
 FOUNDATION_LAUNCH = CourseLaunch(
     course=FC,
+    offering=FC,
     purchase_tag=f"{FC} – Purchase Success",
     release_tag=f"{FC} – Release Webhook",
     update_tag=f"{FC} – Update User",
@@ -104,10 +106,14 @@ GUIDE_AUTOMATIONS = [
 
 def seed_guide_automations() -> list[str]:
     existing = set(Automation.objects.values_list("name", flat=True))
-    created = 0
+    offerings = {o.name for o in offering_facts_all()}
+    created, lines = 0, []
     for spec in GUIDE_AUTOMATIONS:
         if spec["name"] in existing:
             continue
+        if spec is GUIDE_AUTOMATIONS[0] and FOUNDATION_LAUNCH.offering not in offerings:
+            lines.append(f"Automation {spec['name']!r}: skipped (no {FC!r} offering yet)")
+            continue
         automation_import({"schema": SCHEMA, "version": VERSION, "status": "live", **spec})
         created += 1
-    return [f"Automations: {len(GUIDE_AUTOMATIONS)} from the guide ({created} new)"]
+    return [f"Automations: {len(GUIDE_AUTOMATIONS)} from the guide ({created} new)", *lines]

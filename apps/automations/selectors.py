@@ -22,6 +22,7 @@ from .models import (
 
 PASSED_OUTCOMES = (
     StepOutcome.PASSED,
+    StepOutcome.HELD,
     StepOutcome.BRANCHED,
     StepOutcome.COMPLETED,
     StepOutcome.EXITED,

@@ -36,6 +36,7 @@ def automation_create(
     status: str = AutomationStatus.DRAFT,
     reentry: str = Reentry.AFTER_FINISH,
     description: str = "",
+    wait_warn_days: int | None = None,
 ) -> Automation:
     name = " ".join((name or "").split())
     if not name:
@@ -47,13 +48,44 @@ def automation_create(
     if reentry not in Reentry.values:
         raise ValidationError(f"Unknown re-entry rule {reentry!r}.", code="reentry_invalid")
     return Automation.objects.create(
-        name=name, status=status, reentry=reentry, description=description
+        name=name,
+        status=status,
+        reentry=reentry,
+        description=description,
+        wait_warn_days=_wait_warn_days(wait_warn_days),
     )
+
+
+# A limit past a year and a half is a typo, not a plan.
+WAIT_WARN_DAYS_MAX = 540
+
+
+def _wait_warn_days(days) -> int | None:
+    if days in (None, ""):
+        return None
+    try:
+        days = int(str(days).strip())
+    except ValueError:
+        raise ValidationError(
+            f"Warn after days must be a whole number of days, got {days!r}.",
+            code="wait_warn_days_invalid",
+        ) from None
+    if not 1 <= days <= WAIT_WARN_DAYS_MAX:
+        raise ValidationError(
+            f"Warn after days must be between 1 and {WAIT_WARN_DAYS_MAX} (or empty: never).",
+            code="wait_warn_days_invalid",
+        )
+    return days
 
 
 @transaction.atomic
 def automation_update(
-    *, automation: Automation, name: str, reentry: str, description: str = ""
+    *,
+    automation: Automation,
+    name: str,
+    reentry: str,
+    description: str = "",
+    wait_warn_days: int | None | str = "keep",
 ) -> Automation:
     name = " ".join((name or "").split())
     if not name:
@@ -63,7 +95,11 @@ def automation_update(
     if reentry not in Reentry.values:
         raise ValidationError(f"Unknown re-entry rule {reentry!r}.", code="reentry_invalid")
     automation.name, automation.reentry, automation.description = name, reentry, description
-    automation.save(update_fields=["name", "reentry", "description", "updated_at"])
+    if wait_warn_days != "keep":
+        automation.wait_warn_days = _wait_warn_days(wait_warn_days)
+    automation.save(
+        update_fields=["name", "reentry", "description", "wait_warn_days", "updated_at"]
+    )
     return automation
 
 

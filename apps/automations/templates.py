@@ -1,8 +1,10 @@
 """Automation templates: whole flows built in one click, as drafts to review and switch live.
 
 "Course launch" is the guide's release flow for one offering: the purchase tag enters; the
-release webhook tag creates the login; the run waits for the login (not a 5-minute guess);
-the welcome email goes out; then each weekly module tag is added followed by the Update User
+release webhook tag runs the Release Offering operation; the run waits for that release's own
+event, "access granted" to this offering (not a 5-minute guess, and not "login created", which
+a returning buyer never produces), at most ``RELEASE_WAIT_DAYS``; the welcome email goes
+out; then each weekly module tag is added followed by the Update User
 webhook tag; at the end, the revoke tag pulls anyone still in the flow forward to a last
 update. The demo's seed builds its release flow through the same function.
 """
@@ -16,15 +18,23 @@ from .models import Automation
 from .portable import SCHEMA, VERSION, automation_import
 
 # The guide's welcome email: the stored password when the offering keeps one in the CRM
-# field, else a one-time link to choose one. Either variable missing holds the email.
+# field; else, for a new login, a one-time link to choose a password; else (a returning member
+# who has a password already) a one-time login link. No login yet: ``login_url`` is undefined
+# and the email is held until the login exists.
 WELCOME_BODY = (
     "Hi {{{{ subscriber.first_name | default: 'there' }}}},\n\n"
     "Welcome to the {course}! Log in at {{{{ login_url }}}} with "
     "{{{{ subscriber.email_address }}}}.\n\n"
     "{{% if subscriber.{field} %}}Your password: {{{{ subscriber.{field} }}}}"
-    "{{% else %}}Choose your password (the link works once): {{{{ set_password_url }}}}"
+    "{{% elsif set_password_url %}}Choose your password (the link works once): "
+    "{{{{ set_password_url }}}}"
+    "{{% else %}}Use your password, or log in with this one-time link: {{{{ login_link_url }}}}"
     "{{% endif %}}\n"
 )
+# A release that has not happened after this long moves the run on rather than stranding it
+# (the welcome email is then held until the login exists, and shows in Health).
+RELEASE_WAIT_DAYS = 2
+RELEASE_WAIT_LABEL = "Wait for the release (access granted)"
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,8 @@ class CourseLaunch:
     sites, so it names tags rather than numbering them)."""
 
     course: str
+    # The offering's name: the release event the flow waits for is access to it.
+    offering: str
     purchase_tag: str
     release_tag: str
     update_tag: str
@@ -57,8 +69,12 @@ def course_launch_spec(launch: CourseLaunch, *, name: str | None = None) -> dict
         _tag("add_tag", launch.release_tag),
         {
             "kind": "event",
-            "settings": {"event_type": "member_login_created"},
-            "label": "Wait for the member login",
+            "settings": {
+                "event_type": "access_granted",
+                "offering": launch.offering,
+                "timeout": {"amount": RELEASE_WAIT_DAYS, "unit": "days"},
+            },
+            "label": RELEASE_WAIT_LABEL,
         },
         {
             "kind": "send_email",
@@ -86,8 +102,9 @@ def course_launch_spec(launch: CourseLaunch, *, name: str | None = None) -> dict
         "version": VERSION,
         "name": name or f"{launch.course} – Release",
         "description": (
-            "The guide's release flow: release webhook, welcome email once the login exists, "
-            "weekly modules with Update User, revoke at the end."
+            "The guide's release flow: release webhook, welcome email once access is granted "
+            "(new and returning members alike), weekly modules with Update User, revoke at "
+            "the end."
         ),
         "triggers": [{"event_type": "tag_add", "tag": launch.purchase_tag}],
         "steps": steps,
@@ -111,6 +128,7 @@ def course_launch_from_offering(offering: OfferingFacts) -> CourseLaunch:
         )
     return CourseLaunch(
         course=offering.name,
+        offering=offering.name,
         purchase_tag=offering.purchase_tag,
         release_tag=min(release.items())[1],
         update_tag=min(update.items())[1],

@@ -265,7 +265,7 @@ class EmailMessageAdmin(LogAdminMixin, admin.ModelAdmin):
         "next_attempt_at",
     ]
     fields = readonly_fields
-    actions = ["requeue"]
+    actions = ["requeue", "cancel"]
     show_full_result_count = False
     list_per_page = 100
 
@@ -280,10 +280,28 @@ class EmailMessageAdmin(LogAdminMixin, admin.ModelAdmin):
             return fields
         return [f for f in fields if f != "body_text"]
 
-    @admin.action(description="Queue held or failed emails again", permissions=["change"])
+    @admin.action(
+        description="Release: render held or failed emails again and send them",
+        permissions=["change"],
+    )
     def requeue(self, request, queryset):
-        count = emails.emails_requeue(message_ids=list(queryset.values_list("pk", flat=True)))
+        ids = list(queryset.values_list("pk", flat=True))
+        count = emails.emails_requeue(message_ids=ids)
         self.message_user(request, f"Queued {count} email(s) again.")
+        if count < len(ids):
+            self.message_user(
+                request,
+                f"{len(ids) - count} still cannot be sent (still held, or neither held nor "
+                "failed); open one to read why.",
+                level=messages.WARNING,
+            )
+
+    @admin.action(
+        description="Cancel held or failed emails (never send them)", permissions=["change"]
+    )
+    def cancel(self, request, queryset):
+        count = emails.emails_cancel(message_ids=list(queryset.values_list("pk", flat=True)))
+        self.message_user(request, f"Cancelled {count} email(s); they stay in the log.")
 
 
 @admin.register(Form)

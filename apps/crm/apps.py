@@ -13,11 +13,14 @@ class CrmConfig(AppConfig):
         from . import delivery, emails  # noqa: F401  (they register their lease kinds)
         from .demo import seed_step_register
         from .dispatch import consumer_register
+        from .emails import held_emails_on_events
+        from .event_types import FIELD_VALUE_UPDATED
         from .hooks import hooks_on_events
         from .seed import seed_admin, seed_messaging, seed_subscribers
         from .tasks import (
             BROADCASTS_SEND_TASK,
             DELIVERIES_SEND_TASK,
+            EMAILS_HELD_RECHECK_TASK,
             EMAILS_SEND_TASK,
             EVENTS_DISPATCH_TASK,
             SEQUENCES_SEND_TASK,
@@ -43,6 +46,11 @@ class CrmConfig(AppConfig):
                     every_seconds=settings.EMAIL_SWEEP_SECONDS,
                 ),
                 PeriodicSpec(
+                    name="crm: send held emails whose cause is gone (hold sweep)",
+                    task=EMAILS_HELD_RECHECK_TASK,
+                    every_seconds=settings.EMAIL_SWEEP_SECONDS,
+                ),
+                PeriodicSpec(
                     name="crm: queue due sequence emails",
                     task=SEQUENCES_SEND_TASK,
                     every_seconds=settings.EMAIL_SWEEP_SECONDS,
@@ -60,6 +68,11 @@ class CrmConfig(AppConfig):
             ],
         )
         consumer_register(name="crm.hooks", handle=hooks_on_events)
+        consumer_register(
+            name="crm.held_emails",
+            handle=held_emails_on_events,
+            event_types=[FIELD_VALUE_UPDATED],
+        )
         from anymail.signals import tracking
 
         from .tracking import on_anymail_tracking

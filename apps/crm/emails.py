@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from apps.core.leases import (
@@ -57,6 +57,12 @@ from .models import (
 logger = logging.getLogger(__name__)
 
 EMAIL_LEASE = timedelta(minutes=5)
+# A held email is rendered again after HOLD_RECHECK_BASE, then twice as long each time up to
+# HOLD_RECHECK_MAX: its cause (no login yet, an empty field) is usually gone in seconds, and an
+# event (the login created, a field set) brings the check forward at once.
+HOLD_RECHECK_BASE = timedelta(minutes=1)
+HOLD_RECHECK_MAX = timedelta(hours=6)
+HOLD_RECHECK_BATCH = 200
 EMAIL_MAX_ATTEMPTS = 5
 EMAIL_RETRY_BASE = timedelta(minutes=1)
 EMAIL_SEND_BATCH = 200
@@ -128,7 +134,7 @@ def emails_enqueue(drafts: list[Draft]) -> int:
             subject, body, html = rendered.subject, rendered.text, rendered.html
         except TemplateError as exc:
             status, subject, body = EmailStatus.HELD, draft.subject, draft.body
-            error = f"Held, not sent: {exc}. Fix the template or the subscriber's data."
+            error = _held_reason(exc)
         rows.append(
             EmailMessage(
                 subscriber=draft.subscriber,
@@ -144,7 +150,7 @@ def emails_enqueue(drafts: list[Draft]) -> int:
                 track_opens=draft.track_opens and draft.body_format != BODY_TEXT,
                 status=status,
                 error=error,
-                next_attempt_at=now if status == EmailStatus.QUEUED else None,
+                next_attempt_at=now if status == EmailStatus.QUEUED else now + HOLD_RECHECK_BASE,
                 sequence_email=draft.sequence_email,
                 broadcast=draft.broadcast,
             )
@@ -227,25 +233,31 @@ def email_preview(
     }
 
 
-@transaction.atomic
-def emails_requeue(*, message_ids: list[int]) -> int:
+def _held_reason(exc: TemplateError) -> str:
+    return (
+        f"Held, not sent: {exc}. It is sent by itself once it renders (the login exists, the "
+        "field is set); or fix the template, or release or cancel it by hand."
+    )
+
+
+def _hold_recheck_at(now: datetime, checks: int) -> datetime:
+    return now + min(HOLD_RECHECK_BASE * 2 ** min(checks, 16), HOLD_RECHECK_MAX)
+
+
+def _render_again(messages: list[EmailMessage], *, now: datetime) -> int:
     """Queue held and failed emails again. A failed email was rendered and is sent as stored,
     never rendered a second time (the rendered text holds subscriber data: a name that reads
     like Liquid must not run). A held email never rendered: its template (the sequence
-    email's or broadcast's current one, else the one held with it) is rendered now, and it is
-    queued if that works."""
-    messages = list(
-        EmailMessage.objects.filter(
-            pk__in=message_ids, status__in=[EmailStatus.HELD, EmailStatus.FAILED]
-        ).select_related("subscriber", "sequence_email", "broadcast")
-    )
+    email's or broadcast's current one, else the one held with it) is rendered now and queued
+    if that works; if not, the reason and the next check are noted. Returns how many were
+    queued."""
     contexts = liquid_contexts({m.subscriber_id: m.subscriber for m in messages}.values())
     default_layout = _default_layout_html()
     requeued = 0
     for message in messages:
         if message.status == EmailStatus.FAILED:
             message.status, message.error, message.attempts = EmailStatus.QUEUED, "", 0
-            message.next_attempt_at = timezone.now()
+            message.next_attempt_at = now
             message.save(update_fields=["status", "error", "attempts", "next_attempt_at"])
             requeued += 1
             continue
@@ -256,14 +268,13 @@ def emails_requeue(*, message_ids: list[int]) -> int:
             message.subject, message.body_text = rendered.subject[:255], rendered.text
             message.body_html = rendered.html
         except TemplateError as exc:
-            message.error = f"Held, not sent: {exc}."
-            message.save(update_fields=["error"])
+            message.error = _held_reason(exc)
+            if message.status == EmailStatus.HELD:
+                message.hold_checks += 1
+                message.next_attempt_at = _hold_recheck_at(now, message.hold_checks)
+            message.save(update_fields=["error", "hold_checks", "next_attempt_at"])
             continue
-        message.status, message.error, message.next_attempt_at = (
-            EmailStatus.QUEUED,
-            "",
-            timezone.now(),
-        )
+        message.status, message.error, message.next_attempt_at = EmailStatus.QUEUED, "", now
         message.save(
             update_fields=[
                 *("subject", "body_text", "body_html"),
@@ -292,6 +303,79 @@ def _held_draft(message: EmailMessage) -> Draft:
     else:
         draft.body_format, draft.layout = source.body_format, source.layout
     return draft
+
+
+@transaction.atomic
+def emails_requeue(*, message_ids: list[int]) -> int:
+    """The creator's "release": held emails rendered again (after the template or the data
+    was fixed) and queued if they render now; failed ones sent again as stored."""
+    messages = list(
+        EmailMessage.objects.filter(
+            pk__in=message_ids, status__in=[EmailStatus.HELD, EmailStatus.FAILED]
+        )
+        .select_related("subscriber", "sequence_email", "broadcast")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )
+    return _render_again(messages, now=timezone.now())
+
+
+@transaction.atomic
+def emails_cancel(*, message_ids: list[int]) -> int:
+    """A creator decides a held (or failed) email must never go out: it stays in the log,
+    cancelled, and no sweep touches it again."""
+    return EmailMessage.objects.filter(
+        pk__in=message_ids, status__in=[EmailStatus.HELD, EmailStatus.FAILED]
+    ).update(status=EmailStatus.CANCELLED, next_attempt_at=None)
+
+
+@transaction.atomic
+def emails_held_recheck_batch(*, now=None, limit: int = HOLD_RECHECK_BATCH) -> int:
+    """The hold sweep: claim held emails whose next check is due (SKIP LOCKED) and render
+    them again; those whose cause is gone are queued and sent. Returns how many it checked."""
+    now = now or timezone.now()
+    messages = list(
+        EmailMessage.objects.filter(status=EmailStatus.HELD, next_attempt_at__lte=now)
+        .select_related("subscriber", "sequence_email", "broadcast")
+        .order_by("next_attempt_at", "pk")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+    _render_again(messages, now=now)
+    return len(messages)
+
+
+def emails_held_recheck(*, now=None, max_batches: int = 20) -> int:
+    checked = 0
+    for _ in range(max_batches):
+        batch = emails_held_recheck_batch(now=now)
+        checked += batch
+        if batch < HOLD_RECHECK_BATCH:
+            break
+    return checked
+
+
+def emails_held_recheck_soon(*, subscriber_ids) -> int:
+    """Something these subscribers' held emails may have been waiting for happened (their
+    login was created, a field was set): bring the check forward to now and ring the sweep.
+    Runs inside the caller's transaction; the sweep itself is durable (beat runs it too)."""
+    moved = EmailMessage.objects.filter(
+        subscriber_id__in=list(subscriber_ids), status=EmailStatus.HELD
+    ).update(next_attempt_at=timezone.now())
+    if moved:
+        oncommit.on_commit_once(_kick_hold_sweep)
+    return moved
+
+
+def held_emails_on_events(events) -> None:
+    """A consumer: an event that may have removed a held email's cause (a field was set; the
+    members app adds "login created") checks that subscriber's held emails now."""
+    emails_held_recheck_soon(subscriber_ids={e.subscriber_id for e in events if e.subscriber_id})
+
+
+def _kick_hold_sweep() -> None:
+    from .tasks import emails_held_recheck
+
+    doorbell_ring(emails_held_recheck)
 
 
 # Sending ----------------------------------------------------------------------------------
@@ -495,7 +579,10 @@ def _due(email: SequenceEmail, after: datetime) -> datetime:
 
 @transaction.atomic
 def sequence_subscribe(*, subscriber: Subscriber, sequence: Sequence, source: str) -> bool:
-    """Add to a sequence (again, from the start, if they finished or left it)."""
+    """Add to a sequence; True if that started (or restarted) it. As in Kit: someone already
+    in it (or on hold at the end of a Hold sequence) keeps their place; someone who
+    completed it starts again from the first email only if the sequence has Repeat; someone
+    who left it starts again."""
     emails = list(sequence.emails.order_by("position", "pk"))
     first = _next_email(emails, 0)
     now = timezone.now()
@@ -508,10 +595,14 @@ def sequence_subscribe(*, subscriber: Subscriber, sequence: Sequence, source: st
             "next_send_at": _due(first, now) if first else now,
         },
     )
-    if not created and sub.state == SubscriptionState.ACTIVE:
-        return False
     if not created:
+        sub = SequenceSubscription.objects.select_for_update().get(pk=sub.pk)
+        if sub.state == SubscriptionState.ACTIVE:
+            return False
+        if sub.state == SubscriptionState.COMPLETED and not sequence.repeat:
+            return False
         sub.state, sub.finished_at, sub.source = SubscriptionState.ACTIVE, None, source
+        sub.round += 1
         sub.next_position = first.position if first else 0
         sub.next_send_at = _due(first, now) if first else now
         sub.save()
@@ -526,6 +617,30 @@ def sequence_subscribe(*, subscriber: Subscriber, sequence: Sequence, source: st
     )
     oncommit.on_commit_once(_kick_sequences)
     return True
+
+
+def sequence_place(*, subscriber: Subscriber, sequence: Sequence) -> str:
+    """Where the subscriber stands in the sequence: "in progress", "on hold" (at the end of
+    a Hold sequence), "completed", "left" or "" (never added)."""
+    sub = (
+        SequenceSubscription.objects.filter(subscriber=subscriber, sequence=sequence)
+        .values_list("state", "next_send_at")
+        .first()
+    )
+    if sub is None:
+        return ""
+    state, next_send_at = sub
+    if state == SubscriptionState.ACTIVE:
+        return "in progress" if next_send_at is not None else "on hold"
+    return "completed" if state == SubscriptionState.COMPLETED else "left"
+
+
+def _email_key(sub: SequenceSubscription, email: SequenceEmail) -> str:
+    # The first pass keeps the original key; a repeated pass has its own, so its emails are
+    # new outbox rows rather than duplicates of the first pass's.
+    if sub.round <= 1:
+        return f"sequence:{sub.pk}:email:{email.pk}"
+    return f"sequence:{sub.pk}:round:{sub.round}:email:{email.pk}"
 
 
 def _kick_sequences() -> None:
@@ -562,7 +677,7 @@ def sequences_sweep_batch(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
             drafts.append(
                 Draft(
                     subscriber=sub.subscriber,
-                    key=f"sequence:{sub.pk}:email:{email.pk}",
+                    key=_email_key(sub, email),
                     kind=EmailKind.SEQUENCE,
                     subject=email.subject,
                     body=email.body,
@@ -576,9 +691,16 @@ def sequences_sweep_batch(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
             )
             sub.last_sent_at = now
             following = _next_email(listed, email.position + 1)
+            after = email.position + 1
         else:
-            following = None
-        if following is None:
+            following, after = None, sub.next_position
+        if following is None and sub.sequence.hold:
+            # Kit's Hold: stay in the sequence at this place, for emails published later.
+            sub.next_position, sub.next_send_at = after, None
+            events.append(
+                (sub.subscriber_id, event_types.COURSE_HOLD, {"sequence_id": sub.sequence_id})
+            )
+        elif following is None:
             sub.state, sub.finished_at, sub.next_send_at = SubscriptionState.COMPLETED, now, None
             events.append(
                 (sub.subscriber_id, event_types.COURSE_COMPLETE, {"sequence_id": sub.sequence_id})
@@ -593,7 +715,41 @@ def sequences_sweep_batch(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
     return len(subs)
 
 
+@transaction.atomic
+def sequences_holds_resume(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
+    """Subscribers on hold at the end of a Hold sequence get an email published after they
+    got there: schedule it, its delay counted from their last email (at once if that time
+    has passed). One query finds them (SKIP LOCKED), whatever the number on hold."""
+    now = now or timezone.now()
+    later = SequenceEmail.objects.filter(
+        sequence_id=OuterRef("sequence_id"),
+        published=True,
+        position__gte=OuterRef("next_position"),
+    )
+    subs = list(
+        SequenceSubscription.objects.filter(
+            Exists(later), state=SubscriptionState.ACTIVE, next_send_at__isnull=True
+        )
+        .order_by("pk")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+    if not subs:
+        return 0
+    emails: dict[int, list[SequenceEmail]] = {}
+    for email in SequenceEmail.objects.filter(
+        sequence_id__in={s.sequence_id for s in subs}
+    ).order_by("position", "pk"):
+        emails.setdefault(email.sequence_id, []).append(email)
+    for sub in subs:
+        email = _next_email(emails.get(sub.sequence_id, []), sub.next_position)
+        sub.next_position = email.position
+        sub.next_send_at = max(now, _due(email, sub.last_sent_at or now))
+    SequenceSubscription.objects.bulk_update(subs, ["next_position", "next_send_at"])
+    return len(subs)
+
+
 def sequences_send(*, now=None, max_batches: int = 50) -> int:
+    sequences_holds_resume(now=now)
     total = 0
     for _ in range(max_batches):
         claimed = sequences_sweep_batch(now=now)

@@ -65,8 +65,12 @@ def admin_list_url(name: str, **filters) -> str:
     return f"{url}?{urlencode(filters)}" if filters else url
 
 
+HELD_REASON_SHOWN = 160
+
+
 def crm_health(now: datetime) -> list[HealthItem]:
-    """Three queries: the oldest pending event, failed emails, failed deliveries."""
+    """Five queries: the oldest pending event, failed emails, held emails and the newest
+    one's reason, failed deliveries."""
     oldest = Event.objects.filter(dispatched_at__isnull=True, failed_at__isnull=True).aggregate(
         oldest=Min("created_at")
     )["oldest"]
@@ -75,6 +79,9 @@ def crm_health(now: datetime) -> list[HealthItem]:
     emails = EmailMessage.objects.filter(
         status=EmailStatus.FAILED, created_at__gte=now - HEALTH_WINDOW
     ).count()
+    held = EmailMessage.objects.filter(status=EmailStatus.HELD)
+    held_count = held.count()
+    newest = held.order_by("-pk").values_list("to_email", "error").first()
     deliveries = WebhookDelivery.objects.filter(
         status=DeliveryStatus.FAILED, created_at__gte=now - HEALTH_WINDOW
     ).count()
@@ -94,6 +101,16 @@ def crm_health(now: datetime) -> list[HealthItem]:
             url=admin_list_url("crm_emailmessage", status__exact="failed", created_at__gte=since),
             permission="crm.view_emailmessage",
             hint="Open one to read the error; re-queue once the cause is fixed.",
+        ),
+        HealthItem(
+            label="Held emails (not sent: a variable had no value)",
+            value=str(held_count)
+            + (f" · newest, to {newest[0]}: {newest[1][:HELD_REASON_SHOWN]}" if newest else ""),
+            ok=held_count == 0,
+            url=admin_list_url("crm_emailmessage", status__exact="held"),
+            permission="crm.view_emailmessage",
+            hint="The hold sweep sends each once it renders (the login exists, the field is "
+            "set); release or cancel one by hand from the list.",
         ),
         HealthItem(
             label="Failed hook deliveries (last 24 h)",

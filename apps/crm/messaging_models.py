@@ -79,8 +79,17 @@ class Sequence(models.Model):
 
     name = models.CharField(max_length=255, unique=True)
     is_purchase = models.BooleanField(default=False)
-    hold = models.BooleanField(default=False)
-    repeat = models.BooleanField(default=False)
+    hold = models.BooleanField(
+        default=False,
+        help_text="Kit's evergreen sequence: after the last published email subscribers stay "
+        "in it, on hold at their place, and receive emails published later; without it they "
+        "are completed and miss later additions.",
+    )
+    repeat = models.BooleanField(
+        default=False,
+        help_text="Adding again someone who completed the sequence starts it again from the "
+        "first email; without it they are not sent it twice.",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -128,7 +137,10 @@ class SubscriptionState(models.TextChoices):
 
 class SequenceSubscription(models.Model):
     """A subscriber going through a sequence. ``next_position`` is the next email to send and
-    ``next_send_at`` its timer (partial index over active rows: the sending sweep's)."""
+    ``next_send_at`` its timer (partial index over active rows: the sending sweep's). Active
+    with no ``next_send_at``: on hold at the end of a Hold sequence, waiting for an email
+    published later. ``round`` counts the passes (a Repeat sequence starts again), so each
+    pass's emails have their own outbox keys."""
 
     subscriber = models.ForeignKey(
         Subscriber, on_delete=models.CASCADE, related_name="sequence_subscriptions"
@@ -140,6 +152,7 @@ class SequenceSubscription(models.Model):
     next_position = models.PositiveIntegerField(default=0)
     next_send_at = models.DateTimeField(null=True, blank=True)
     last_sent_at = models.DateTimeField(null=True, blank=True)
+    round = models.PositiveIntegerField(default=1)
     source = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -153,7 +166,14 @@ class SequenceSubscription(models.Model):
                 fields=["next_send_at"],
                 name="crm_sequence_due",
                 condition=Q(state="active", next_send_at__isnull=False),
-            )
+            ),
+            # Subscribers on hold at the end of a Hold sequence, per sequence: the sweep looks
+            # here for anyone a newly published email should reach.
+            models.Index(
+                fields=["sequence", "next_position"],
+                name="crm_sequence_on_hold",
+                condition=Q(state="active", next_send_at__isnull=True),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -167,6 +187,7 @@ class EmailStatus(models.TextChoices):
     SENT = "sent", "Sent"
     FAILED = "failed", "Failed"
     SUPPRESSED = "suppressed", "Not sent (unsubscribed or bounced)"
+    CANCELLED = "cancelled", "Cancelled by hand (not sent)"
 
 
 class EmailKind(models.TextChoices):
@@ -219,7 +240,10 @@ class EmailMessage(models.Model):
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
     uncertain = models.BooleanField(default=False)
+    # Queued: when to send. Held: when the hold sweep renders it again to see whether its cause
+    # is gone (the login exists now); ``hold_checks`` counts those tries (for the backoff).
     next_attempt_at = models.DateTimeField(null=True, blank=True)
+    hold_checks = models.PositiveSmallIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
     lease_token = models.PositiveIntegerField(default=0)
     # The worker process holding the lease (apps/core/leases.py); "" when none beats for it.
@@ -243,6 +267,10 @@ class EmailMessage(models.Model):
                 fields=["locked_until"], name="crm_email_leased", condition=Q(status="sending")
             ),
             models.Index(fields=["subscriber", "-id"], name="crm_email_subscriber"),
+            # The hold sweep's claim and Health's count: held rows only (few, and short-lived).
+            models.Index(
+                fields=["next_attempt_at"], name="crm_email_held", condition=Q(status="held")
+            ),
         ]
         # Bodies hold live set-password links: reading them is a right of its own.
         permissions = [("view_emailmessage_body", "Can read email bodies in the outbox")]

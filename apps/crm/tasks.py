@@ -42,6 +42,19 @@ def emails_send() -> int:
     return emails.emails_send()
 
 
+EMAILS_HELD_RECHECK_TASK = "crm.emails_held_recheck"
+
+
+@shared_task(name=EMAILS_HELD_RECHECK_TASK, acks_late=True, ignore_result=True)
+def emails_held_recheck() -> int:
+    """Render held emails again and send those whose cause is gone (rung when a login or a
+    field appears; beat runs it as the sweep)."""
+    from . import emails
+
+    doorbell_answer(EMAILS_HELD_RECHECK_TASK)
+    return emails.emails_held_recheck()
+
+
 @shared_task(name=SEQUENCES_SEND_TASK, acks_late=True, ignore_result=True)
 def sequences_send() -> int:
     """Queue sequence emails whose time has come."""

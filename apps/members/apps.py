@@ -10,6 +10,8 @@ class MembersConfig(AppConfig):
         from apps.automations.facts import offering_facts_register
         from apps.crm.delivery import local_receiver_register
         from apps.crm.demo import seed_step_register
+        from apps.crm.dispatch import consumer_register
+        from apps.crm.emails import held_emails_on_events
         from apps.crm.liquid import liquid_context_provider_register
         from apps.crm.timeline import subscriber_panel_register, timeline_provider_register
         from apps.tags.dependents import tag_dependents_register
@@ -25,6 +27,12 @@ class MembersConfig(AppConfig):
         from .timeline import login_panel, webhook_calls_timeline
 
         event_types.register()
+        # A welcome email held because the login did not exist yet goes out once it does.
+        consumer_register(
+            name="members.held_emails",
+            handle=held_emails_on_events,
+            event_types=[event_types.MEMBER_LOGIN_CREATED],
+        )
         local_receiver_register(webhook_local_deliver)
         tag_dependents_register(name="members", find=endpoint_uses_of_tag)
         timeline_provider_register(

@@ -18,12 +18,15 @@ def offering_facts() -> list[OfferingFacts]:
     for module in Module.objects.select_related("access_tag").order_by("offering", "position"):
         modules[module.offering_id].append(module)
     lesson_tags = defaultdict(dict)
-    for lesson in Lesson.objects.filter(completion_tag__isnull=False).select_related(
-        "module", "completion_tag"
+    lessons = defaultdict(list)
+    for lesson in Lesson.objects.select_related("module", "completion_tag").order_by(
+        "module_id", "position", "pk"
     ):
-        lesson_tags[lesson.module.offering_id][lesson.completion_tag_id] = (
-            f"completing the lesson {lesson.title!r}"
-        )
+        lessons[lesson.module_id].append((lesson.pk, lesson.title))
+        if lesson.completion_tag_id:
+            lesson_tags[lesson.module.offering_id][lesson.completion_tag_id] = (
+                f"completing the lesson {lesson.title!r}"
+            )
     hooks = defaultdict(lambda: defaultdict(dict))
     for endpoint in WebhookEndpoint.objects.filter(
         status=EndpointStatus.ACTIVE, trigger_tag__isnull=False
@@ -50,6 +53,8 @@ def offering_facts() -> list[OfferingFacts]:
                     access_tag_id=module.access_tag_id,
                     access_tag=module.access_tag.name,
                     release_days=days,
+                    id=module.pk,
+                    lessons=tuple(lessons[module.pk]),
                 )
             )
         webhook_tags = {operation: dict(tags) for operation, tags in hooks[offering.pk].items()}

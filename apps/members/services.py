@@ -115,14 +115,15 @@ def member_login_ensure(
 
 
 def member_liquid_variables(subscribers) -> dict[int, dict]:
-    """Template variables for members: ``login_url`` always; ``set_password_url`` (a one-time
-    link) for a member who has no password yet. Subscribers without a login get neither, so a
-    welcome email that needs one is held until the login exists."""
+    """Template variables for members: ``login_url`` and ``login_link_url`` (a one-time link
+    that logs them in, for a member who already has a password) always; ``set_password_url``
+    (a one-time link) for a member who has no password yet. Subscribers without a login get
+    none, so a welcome email that needs one is held until the login exists."""
     members = Member.objects.filter(subscriber__in=list(subscribers)).select_related("user")
     login = f"{settings.SITE_URL}{reverse('members:login')}"
     result = {}
     for member in members:
-        values = {"login_url": login}
+        values = {"login_url": login, "login_link_url": member_login_link_url(member)}
         if not member.user.has_usable_password():
             values["set_password_url"] = member_set_password_url(member)
         result[member.subscriber_id] = values
@@ -294,7 +295,13 @@ def _operation_apply(
     subscriber = _lock_subscriber(subscriber.pk)
     if operation == Operation.RELEASE:
         login = member_login_ensure(subscriber=subscriber, offering=offering, source=source)
-        offering_grant(subscriber=subscriber, offering=offering, source=source)
+        offering_grant(
+            subscriber=subscriber,
+            offering=offering,
+            source=source,
+            announce=True,
+            new_login=login.created,
+        )
         done = ("member created" if login.created else "member existed") + "; access granted"
     elif operation == Operation.UPDATE:
         done = offering_sync_from_tags(subscriber=subscriber, offering=offering, source=source)

@@ -11,12 +11,13 @@ class OfferingsConfig(AppConfig):
         from apps.crm.timeline import subscriber_panel_register
         from apps.tags.dependents import tag_dependents_register
         from apps.tags.event_types import TAG_ADD
+        from apps.tags.services import taggings_added_hook_register
         from config.periodic import connect
 
         from . import event_types
         from .dependents import offering_uses_of_tag
         from .seed import seed_foundation_course
-        from .services import module_released_by_tag
+        from .services import grants_end_on_revoke_tags, module_released_by_tag
         from .tasks import periodic_specs
         from .timeline import access_panel
 
@@ -28,6 +29,7 @@ class OfferingsConfig(AppConfig):
             )
 
         event_types.register()
+        taggings_added_hook_register(name="offerings.revoke", handle=grants_end_on_revoke_tags)
         connect(self, periodic_specs())
         tag_dependents_register(name="offerings", find=offering_uses_of_tag)
         subscriber_panel_register(name="offerings", provide=access_panel)

@@ -7,7 +7,15 @@ LESSON_COMPLETED = "lesson_completed"
 
 
 def register() -> None:
-    event_type_register(key=ACCESS_GRANTED, label="Access granted")
-    event_type_register(key=ACCESS_REVOKED, label="Access revoked")
-    event_type_register(key=MODULE_RELEASED, label="Module released")
-    event_type_register(key=LESSON_COMPLETED, label="Lesson completed")
+    # Each can be narrowed to one offering (and module, lesson): "access granted to the
+    # Foundation Course" must not fire on another course's grant.
+    event_type_register(key=ACCESS_GRANTED, label="Access granted", filters=("offering_id",))
+    event_type_register(key=ACCESS_REVOKED, label="Access revoked", filters=("offering_id",))
+    event_type_register(
+        key=MODULE_RELEASED, label="Module released", filters=("offering_id", "module_id")
+    )
+    event_type_register(
+        key=LESSON_COMPLETED,
+        label="Lesson completed",
+        filters=("offering_id", "module_id", "lesson_id"),
+    )

@@ -16,7 +16,7 @@ from apps.crm.events import event_record, events_record_bulk
 from apps.crm.models import CustomField, Subscriber
 from apps.crm.services import custom_field_create, custom_field_mark_sensitive
 from apps.tags.models import Tag, Tagging
-from apps.tags.services import tag_get_or_create, taggings_add, taggings_remove
+from apps.tags.services import tag_get_or_create, tag_memo, taggings_add, taggings_remove
 
 from .content import lesson_html_clean
 from .event_types import ACCESS_GRANTED, ACCESS_REVOKED, LESSON_COMPLETED, MODULE_RELEASED
@@ -289,13 +289,21 @@ def drip_sweep(*, now=None, max_batches: int = 100) -> int:
 
 @transaction.atomic
 def offering_grant(
-    *, subscriber: Subscriber, offering: Offering, source: str, now=None
+    *,
+    subscriber: Subscriber,
+    offering: Offering,
+    source: str,
+    now=None,
+    announce: bool = False,
+    new_login: bool = False,
 ) -> AccessGrant:
     """Give access: the base tag, and every module due now, then the drip for the rest.
 
     Granting again after a revoke continues the drip from the first grant (modules that came
     due meanwhile open at once); it does not restart it. Granting an active grant again changes
-    nothing."""
+    nothing, and records no ``access_granted`` unless ``announce``: a release always ends in
+    that event (``already_active`` says it changed nothing), so a flow waiting for "access to
+    this offering" moves on for a returning member as for a new one (``new_login``)."""
     now = now or timezone.now()
     grant = grant_for_update(subscriber_id=subscriber.pk, offering_id=offering.pk).first()
     changed = False
@@ -316,21 +324,75 @@ def offering_grant(
         )
     taggings_add(pairs=[(subscriber.pk, offering.base_tag_id)], source=f"offering:{source}")
     grants_release_due(grants=[grant], now=now, source=source)
-    if changed:
+    if changed or announce:
         event_record(
             subscriber_id=subscriber.pk,
             type=ACCESS_GRANTED,
-            payload={"offering_id": offering.pk, "source": source},
+            payload={
+                "offering_id": offering.pk,
+                "source": source,
+                "new_login": new_login,
+                "already_active": not changed,
+            },
         )
     return grant
 
 
 @transaction.atomic
 def offering_revoke(*, subscriber: Subscriber, offering: Offering, source: str) -> bool:
-    """End access: the revoke tag (which wins over every allow tag) and the grant's end time.
+    """End access: the grant's end time and the revoke tag (which wins over every allow tag).
     The account, progress and release history stay."""
+    ended = offering_end(subscriber=subscriber, offering=offering, source=source)
     taggings_add(pairs=[(subscriber.pk, offering.revoke_tag_id)], source=f"offering:{source}")
-    return offering_end(subscriber=subscriber, offering=offering, source=source)
+    return ended
+
+
+def _revoke_tags() -> dict[int, list[int]]:
+    """Revoke tag id -> the offerings it revokes (one small query: one row per offering)."""
+    by_tag: dict[int, list[int]] = defaultdict(list)
+    for offering_id, tag_id in Offering.objects.order_by().values_list("pk", "revoke_tag_id"):
+        by_tag[tag_id].append(offering_id)
+    return dict(by_tag)
+
+
+def grants_end_on_revoke_tags(pairs: list[tuple[int, int]], source: str) -> int:
+    """Tags are permissions: an offering's Revoke Access tag added by anyone (an admin, an
+    automation, the API, an import) ends that member's active grant in the same transaction,
+    so the dashboard, the pages and the API agree at once. Removing the tag again does not
+    restore access; a new release (or Update User with an access tag) does, and the drip
+    carries on from the first grant. When no revoke tag is among ``pairs``'s tags: one small
+    query, once per engine chunk (``tag_memo``)."""
+    revoke_tags = tag_memo("offerings.revoke_tags", _revoke_tags)
+    by_tag = {t: revoke_tags[t] for _, t in pairs if t in revoke_tags}
+    if not by_tag:
+        return 0
+    wanted = {(s, o) for s, t in pairs for o in by_tag.get(t, ())}
+    grants = [
+        g
+        for g in AccessGrant.objects.filter(
+            subscriber_id__in={s for s, _ in wanted},
+            offering_id__in={o for _, o in wanted},
+            revoked_at__isnull=True,
+        )
+        .order_by("pk")
+        .select_for_update()
+        if (g.subscriber_id, g.offering_id) in wanted
+    ]
+    now = timezone.now()
+    for grant in grants:
+        grant.revoked_at, grant.next_release_at = now, None
+    AccessGrant.objects.bulk_update(grants, ["revoked_at", "next_release_at"])
+    events_record_bulk(
+        events=[
+            (
+                g.subscriber_id,
+                ACCESS_REVOKED,
+                {"offering_id": g.offering_id, "source": source, "by": "revoke tag"},
+            )
+            for g in grants
+        ]
+    )
+    return len(grants)
 
 
 @transaction.atomic

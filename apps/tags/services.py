@@ -9,7 +9,7 @@ code path with one pair.
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 
@@ -25,6 +25,19 @@ from .event_types import TAG_ADD, TAG_REMOVE
 from .models import Tag, Tagging
 
 TAGGING_CHUNK_SIZE = 500
+
+# Apps above tags that must act on new taggings inside the same transaction (an offering's
+# Revoke Access tag ends the grant at once: tags are permissions, the grant must agree), not
+# later through the event dispatcher. Each gets the (subscriber_id, tag_id) pairs that are new.
+_ADDED_IN_TRANSACTION: dict[str, Callable[[list[tuple[int, int]], str], None]] = {}
+
+
+def taggings_added_hook_register(
+    *, name: str, handle: Callable[[list[tuple[int, int]], str], None]
+) -> None:
+    _ADDED_IN_TRANSACTION[name] = handle
+
+
 TAG_NAME_MAX = 255
 SOURCE_MAX = 64
 
@@ -114,18 +127,34 @@ def _chunks(items: Sequence, size: int):
 _NAMES_MEMO: ContextVar[dict[int, str] | None] = ContextVar("tessera_tag_names", default=None)
 
 
+# Other lookups the taggings hooks make (an offering's revoke tags), kept with the names.
+_HOOKS_MEMO: ContextVar[dict[str, object] | None] = ContextVar("tessera_tag_hooks", default=None)
+
+
 @contextmanager
 def tag_names_memo() -> Iterator[None]:
-    """Remember tag names looked up inside the block (a rename inside it is not seen; keep
-    the block to one transaction's worth of work)."""
+    """Remember tag names (and the taggings hooks' lookups) inside the block (a rename
+    inside it is not seen; keep the block to one transaction's worth of work)."""
     if _NAMES_MEMO.get() is not None:
         yield
         return
-    token = _NAMES_MEMO.set({})
+    token, hooks_token = _NAMES_MEMO.set({}), _HOOKS_MEMO.set({})
     try:
         yield
     finally:
         _NAMES_MEMO.reset(token)
+        _HOOKS_MEMO.reset(hooks_token)
+
+
+def tag_memo(key: str, load: Callable[[], object]) -> object:
+    """``load()`` once per ``tag_names_memo`` block (every time outside one): a taggings
+    hook's lookup, so a chunk of a thousand runs adding tags costs one query, not a thousand."""
+    memo = _HOOKS_MEMO.get()
+    if memo is None:
+        return load()
+    if key not in memo:
+        memo[key] = load()
+    return memo[key]
 
 
 def _tag_names(tag_ids: set[int]) -> dict[int, str]:
@@ -177,6 +206,8 @@ def taggings_add(*, pairs: Iterable[tuple[int, int]], source: str) -> list[tuple
             added.extend((sid, tid) for sid, tid in cursor.fetchall())
     if added:
         events_record_bulk(events=_tag_events(added, event_type=TAG_ADD, source=source))
+        for handle in _ADDED_IN_TRANSACTION.values():
+            handle(added, source)
     return added
 
 

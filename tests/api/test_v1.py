@@ -237,3 +237,41 @@ def test_a_bad_filter_id_is_a_400_naming_the_filter(api, path, params):
 def test_an_automation_document_must_be_an_object(api, body):
     response = api.send("post", "automations/", body)
     assert response.status_code == 400
+
+
+def test_an_automation_narrowed_to_an_offering_through_the_api(api):
+    weekly_course()
+    document = {
+        "schema": SCHEMA,
+        "version": VERSION,
+        "name": "Welcome to Foundation",
+        "triggers": [{"event_type": "access_granted", "offering": "Foundation Course"}],
+        "steps": [
+            {
+                "kind": "event",
+                "settings": {
+                    "event_type": "module_released",
+                    "offering": "Foundation Course",
+                    "timeout": {"amount": 9, "unit": "days"},
+                },
+            }
+        ],
+    }
+
+    created = api.send("post", "automations/", document)
+    bad = api.send(
+        "post",
+        "automations/",
+        {
+            **document,
+            "name": "Other",
+            "triggers": [{"event_type": "access_granted", "offering": "X"}],
+        },
+    )
+
+    assert created.status_code == 201, created.json()
+    assert created.json()["triggers"] == document["triggers"]
+    assert created.json()["steps"][0]["settings"]["timeout"] == {"amount": 9, "unit": "days"}
+    assert created.json()["steps"][0]["settings"]["on_timeout"] == "continue"
+    assert bad.status_code == 400
+    assert "no offering is named 'X'" in str(bad.json())

@@ -240,7 +240,7 @@ def test_the_course_launch_template_builds_the_guides_release_flow_as_a_draft():
     ]
     assert steps[:4] == [
         ("add_tag", ""),
-        ("event", "member_login_created"),
+        ("event", "access_granted"),
         ("send_email", ""),
         ("remove_tag", ""),
     ]

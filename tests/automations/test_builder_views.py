@@ -281,3 +281,79 @@ def test_builder_pages_need_change_permission_and_a_csrf_token(client):
     assert denied.status_code == 403 and no_token.status_code == 403
     flow.refresh_from_db()
     assert flow.status == "draft"
+
+
+def test_an_entry_and_an_event_step_narrowed_to_an_offering_with_a_timeout(admin_client):
+    # given
+    course = weekly_course("Foundation Course")
+    module = course.modules.get(position=2)
+    flow = build(triggers=[], steps=[], status="draft")
+    page = admin_client.get(_url("automations_automation_builder", flow)).content.decode()
+    assert f'value="module:{course.pk}:{module.pk}"' in page
+
+    # when: an "Access granted, only for the Foundation Course" entry and an event step
+    admin_client.post(
+        _url("automations_builder_trigger_add", flow),
+        {"event_type": "access_granted", "place": f"offering:{course.pk}"},
+    )
+    admin_client.post(
+        _url("automations_builder_add", flow),
+        {
+            "kind": "event",
+            "label": "module 2 out",
+            "event_type": "module_released",
+            "place": f"module:{course.pk}:{module.pk}",
+            "timeout_amount": "10",
+            "timeout_unit": "days",
+            "on_timeout": "exit",
+        },
+        **HTMX,
+    )
+    bad = admin_client.post(
+        _url("automations_builder_trigger_add", flow),
+        {"event_type": "form_subscribe", "place": f"offering:{course.pk}"},
+        **HTMX,
+    )
+
+    # then
+    assert flow.triggers.get().params == {"offering_id": course.pk}
+    step = Node.objects.get(label="module 2 out")
+    assert step.settings == {
+        "event_type": "module_released",
+        "offering_id": course.pk,
+        "module_id": module.pk,
+        "timeout": {"amount": 10, "unit": "days"},
+        "on_timeout": "exit",
+    }
+    page = admin_client.get(_url("automations_automation_builder", flow)).content.decode()
+    assert "Access granted for Foundation Course" in page
+    assert (
+        "Wait for: Module released for Foundation Course › Module 2, at most 10 days then "
+        "exit the automation" in page
+    )
+    assert "cannot be narrowed by offering_id" in bad.content.decode()
+
+
+def test_the_wait_warning_limit_is_set_in_the_builder_and_a_bad_one_refused(admin_client):
+    flow = build(triggers=[], steps=[add("Done")], status="draft")
+
+    admin_client.post(
+        _url("automations_builder_status", flow), {"reentry": "once", "wait_warn_days": "14"}
+    )
+    flow.refresh_from_db()
+    assert (flow.reentry, flow.wait_warn_days) == ("once", 14)
+
+    bad = admin_client.post(
+        _url("automations_builder_status", flow),
+        {"reentry": "once", "wait_warn_days": "-2"},
+        **HTMX,
+    )
+    flow.refresh_from_db()
+    assert flow.wait_warn_days == 14
+    assert "Warn after days must be between 1 and" in bad.content.decode()
+
+    admin_client.post(
+        _url("automations_builder_status", flow), {"reentry": "once", "wait_warn_days": ""}
+    )
+    flow.refresh_from_db()
+    assert flow.wait_warn_days is None

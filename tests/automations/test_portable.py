@@ -13,6 +13,7 @@ from apps.automations.portable import (
 )
 from apps.automations.seed import GUIDE_AUTOMATIONS, seed_guide_automations
 from apps.crm.services import custom_field_create
+from tests.offerings.helpers import weekly_course
 
 pytestmark = pytest.mark.django_db
 
@@ -23,6 +24,7 @@ def _without_name(document: dict) -> dict:
 
 @pytest.mark.parametrize("name", [spec["name"] for spec in GUIDE_AUTOMATIONS])
 def test_importing_an_export_gives_an_identical_tree(name):
+    weekly_course("Foundation Course")  # the release flow waits for access to it
     seed_guide_automations()
     original = automation_export(Automation.objects.get(name=name))
 
@@ -162,6 +164,7 @@ def test_an_invalid_file_names_the_bad_step_and_field_and_creates_nothing(change
 
 
 def test_the_commands_round_trip_through_a_file(tmp_path, capsys):
+    weekly_course("Foundation Course")
     seed_guide_automations()
     target = tmp_path / "release.json"
 

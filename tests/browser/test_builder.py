@@ -156,3 +156,47 @@ def test_the_multi_level_example_dry_runs_three_subscribers_down_three_paths(
         "new@example.com": ["Advanced?", "Intermediate?", "add Beginner"],
     }
     assert "condition not met: No" in page.locator(f"#node-{advanced.pk} .dry-note").inner_text()
+
+
+def test_an_entry_for_one_offering_and_a_timed_event_step_built_with_the_mouse(
+    live_server, page, screenshot, admin_user
+):
+    from tests.offerings.helpers import weekly_course
+
+    # given
+    course = weekly_course("Foundation Course")
+    _login(page, live_server)
+    flow = _new_automation(page, live_server, "Welcome to Foundation")
+
+    # when: "Access granted, only for the Foundation Course", then a step that waits at most
+    # 3 days for module 2 and exits if it never comes
+    page.click(".add-entry summary")
+    page.select_option(".add-entry select[name=event_type]", "access_granted")
+    page.select_option(".add-entry select[name=place]", label="only for Foundation Course")
+    page.click(".add-entry button[type=submit]")
+    page.wait_for_selector(".card.entry .trigger:has-text('Access granted for Foundation')")
+    slot = page.locator(MAIN_END).locator("xpath=..")
+    slot.locator(".plus").click()
+    slot.locator(".picker [data-kind=event]").click()
+    form = slot.locator("form.new-step")
+    form.locator("input[name=label]").fill("module 2 out")
+    form.locator("select[name=event_type]").select_option("module_released")
+    form.locator("select[name=place]").select_option(label="Foundation Course › Module 2")
+    form.locator("input[name=timeout_amount]").fill("3")
+    form.locator("select[name=on_timeout]").select_option("exit")
+    form.locator("button[type=submit]").click()
+    page.wait_for_selector(".card[data-label='module 2 out']")
+    screenshot("builder-offering-filter")
+
+    # then
+    module = course.modules.get(position=2)
+    assert flow.triggers.get().params == {"offering_id": course.pk}
+    assert Node.objects.get(label="module 2 out").settings == {
+        "event_type": "module_released",
+        "offering_id": course.pk,
+        "module_id": module.pk,
+        "timeout": {"amount": 3, "unit": "days"},
+        "on_timeout": "exit",
+    }
+    card = page.locator(".card[data-label='module 2 out']").inner_text()
+    assert "at most 3 days then exit the automation" in card

@@ -255,7 +255,10 @@ def test_the_same_delivery_20_times_at_once_gives_one_member_one_grant_one_login
     assert Member.objects.count() == 1
     assert AccessGrant.objects.count() == 1
     assert Event.objects.filter(type="member_login_created").count() == 1
-    assert Event.objects.filter(type="access_granted").count() == 1
+    # One real grant; each later call found the access there and said so (a flow waiting for
+    # the release moves on; no entry trigger fires on those).
+    granted = list(Event.objects.filter(type="access_granted").order_by("pk"))
+    assert [e.payload["already_active"] for e in granted] == [False] + [True] * (calls - 1)
 
 
 def test_an_address_past_30_refusals_a_minute_is_answered_429_and_logged_as_a_sample(

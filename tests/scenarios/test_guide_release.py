@@ -129,3 +129,38 @@ def test_with_the_opt_in_the_password_in_the_crm_field_logs_the_member_in(guide_
     )
     assert response.status_code == 302
     assert FC in client.get(reverse("members:dashboard")).content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_member_who_has_a_login_buys_again_and_is_welcomed(live_server, settings, capsys):
+    """Issue 13's reproduction: ``seed_demo``, then the purchase tag on member@example.com
+    (who already has a login). The release creates no login; the flow still moves on."""
+    from django.core.management import call_command
+
+    from apps.automations.models import RunStatus
+    from apps.crm.models import Subscriber
+    from apps.members.services import operation_run
+    from apps.offerings.models import Offering
+
+    settings.SITE_URL, settings.DEBUG = live_server.url, True
+    call_command("seed_demo")
+    capsys.readouterr()
+    member = Subscriber.objects.get(email="member@example.com")
+    # a refund first: the re-purchase must grant again, not find access still there
+    operation_run(
+        operation=Operation.REVOKE,
+        offering=Offering.objects.get(name=FC),
+        email=member.email,
+        source="refund",
+    )
+
+    tag(member, f"{FC} – Purchase Success")  # the hook POSTs to the live server's endpoint
+
+    run = Automation.objects.get(name=f"{FC} – Release").runs.get(subscriber=member)
+    assert (run.status, run.current_node.kind) == (RunStatus.WAITING, "delay")
+    welcome = EmailMessage.objects.get(subscriber=member, kind="automation")
+    assert welcome.status == "sent"
+    assert f"{live_server.url}/login/link/" in welcome.body_text
+    assert "Choose your password" not in welcome.body_text
+    assert AccessGrant.objects.get(subscriber=member).revoked_at is None
+    assert f"{FC} – Release Webhook" not in tags_of(member)

@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0010_html_email_17'),
+        ('crm', '0012_html_email_17'),
     ]
 
     operations = [

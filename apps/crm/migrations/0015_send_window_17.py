@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0012_tracking_switches_17'),
+        ('crm', '0014_tracking_switches_17'),
     ]
 
     operations = [

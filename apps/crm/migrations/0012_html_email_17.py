@@ -7,7 +7,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0009_kit_v4_email_templates'),
+        ('crm', '0011_sequence_hold_repeat'),
     ]
 
     operations = [

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('crm', '0011_email_activity_17'),
+        ('crm', '0013_email_activity_17'),
     ]
 
     operations = [
