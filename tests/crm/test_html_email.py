@@ -19,6 +19,7 @@ from apps.crm.emails import (
     Draft,
     broadcast_send,
     emails_enqueue,
+    emails_requeue,
     emails_send,
     sequence_subscribe,
     sequences_send,
@@ -383,3 +384,23 @@ def test_a_sequence_email_waits_for_its_send_day_and_window_in_the_sites_time_zo
     # then the email is due on Tuesday at 09:00 New York time
     due = SequenceSubscription.objects.get().next_send_at
     assert due.astimezone(ny) == datetime(2026, 3, 3, 9, 0, tzinfo=ny)
+
+
+def test_a_held_email_released_after_the_fix_keeps_its_html_part():
+    # given a broadcast held on an undefined variable
+    ann = SubscriberFactory()
+    broadcast = Broadcast.objects.create(subject="News", content="Hi {{ no_such_thing }}")
+    broadcast_send(broadcast=broadcast)
+    message = EmailMessage.objects.get(subscriber=ann)
+    assert message.status == "held"
+
+    # when the creator fixes the body and releases it
+    broadcast.content = "Hi **there**"
+    broadcast.save()
+    emails_requeue(message_ids=[message.pk])
+
+    # then it is rendered again through the layout, HTML part included
+    message.refresh_from_db()
+    assert message.status == "queued"
+    assert "<strong>there</strong>" in message.body_html
+    assert "Hi there" in message.body_text
