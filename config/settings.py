@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "apps.automations",
     "apps.offerings",
     "apps.members",
+    "apps.commerce",
     "apps.api",
     "apps.staff",
 ]
@@ -294,6 +295,20 @@ RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=300)
 DRIP_SWEEP_SECONDS = env.int("DRIP_SWEEP_SECONDS", default=5)
 INBOUND_WEBHOOK_MAX_BYTES = env.int("INBOUND_WEBHOOK_MAX_BYTES", default=64 * 1024)
 INBOUND_WEBHOOK_RATE_PER_MINUTE = env.int("INBOUND_WEBHOOK_RATE_PER_MINUTE", default=3000)
+
+# --- Selling (apps/commerce): Stripe Checkout, Stripe's webhook, the customer portal ---------
+# Without both keys the order forms are hidden and the admin says what to set. The webhook
+# secret is the signing secret of the endpoint pointing at <SITE_URL>/stripe/webhook/.
+STRIPE_SECRET_KEY = env.str("STRIPE_SECRET_KEY", default="")
+STRIPE_WEBHOOK_SECRET = env.str("STRIPE_WEBHOOK_SECRET", default="")
+# Stripe's own default: a signature older than this is refused (a replayed capture).
+STRIPE_WEBHOOK_TOLERANCE_SECONDS = env.int("STRIPE_WEBHOOK_TOLERANCE_SECONDS", default=300)
+# The order form and My orders post to us and are redirected to Stripe's hosted pages: the
+# Content-Security-Policy's form-action on those two pages lets exactly these origins through.
+STRIPE_REDIRECT_ORIGINS = env.list(
+    "STRIPE_REDIRECT_ORIGINS",
+    default=["https://checkout.stripe.com", "https://billing.stripe.com"],
+)
 LOGIN_URL = "members:login"
 LOGIN_REDIRECT_URL = "members:dashboard"
 # Outbound webhooks may target private addresses (a CRM on the same network). Off: only this

@@ -14,4 +14,5 @@ urlpatterns = [
     path("", include("apps.api.urls")),
     path("", include("apps.crm.urls")),
     path("", include("apps.members.urls")),
+    path("", include("apps.commerce.urls")),
 ]

@@ -4,6 +4,7 @@ only, full} for a staff user. The email preview needs "view email" and hides sec
 those who may not see them (M1)."""
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
 import pytest
 from django.apps import apps
@@ -11,12 +12,21 @@ from django.contrib import admin
 from django.contrib.auth.models import User
 from django.core.files.base import ContentFile
 from django.urls import URLResolver, reverse
+from django.utils import timezone
 from django_celery_beat.models import ClockedSchedule, CrontabSchedule, SolarSchedule
 from rest_framework.authtoken.models import Token
 
 from apps.api.kit_import import kit_import_create
 from apps.api.services import api_credentials_get, api_key_create
 from apps.automations.models import Automation, Node, Run
+from apps.commerce.models import (
+    EventStatus,
+    Order,
+    OrderStatus,
+    StripeEvent,
+    Subscription,
+)
+from apps.commerce.services import product_create
 from apps.crm.imports import subscriber_import_create
 from apps.crm.messaging_models import EmailMessage, EmailTemplate
 from apps.crm.models import (
@@ -57,6 +67,10 @@ NO_ADD = {
     "members.webhookendpoint",
     "members.webhookcall",
     "api.apicredential",
+    # Stripe and the carts write these; staff read them.
+    "commerce.order",
+    "commerce.subscription",
+    "commerce.stripeevent",
 }
 NO_DELETE = {
     "crm.event",
@@ -64,6 +78,9 @@ NO_DELETE = {
     "crm.emailmessage",
     "automations.run",
     "members.webhookcall",
+    "commerce.order",
+    "commerce.subscription",
+    "commerce.stripeevent",
     # API keys are revoked, never deleted (the row records what was issued).
     "api.apikey",
 }
@@ -197,6 +214,22 @@ def world(django_capture_on_commit_callbacks):
     CrontabSchedule.objects.create()
     SolarSchedule.objects.create(event="sunrise", latitude=0, longitude=0)
     member_login_ensure(subscriber=subscriber, source="t")
+    price = product_create(offering=course, name="Course", slug="course", amount=Decimal(10))
+    Order.objects.create(
+        external_id="cs_1",
+        source="stripe",
+        subscriber=subscriber,
+        offering=course,
+        price=price,
+        status=OrderStatus.PAID,
+        currency="USD",
+        amount=Decimal(10),
+        paid_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    Subscription.objects.create(
+        stripe_id="sub_1", subscriber=subscriber, price=price, started_at=timezone.now()
+    )
+    StripeEvent.objects.create(event_id="evt_1", status=EventStatus.DONE, http_status=200)
     attachment = LessonAttachment(lesson=Lesson.objects.first(), title="Worksheet")
     attachment.file.save("worksheet.pdf", ContentFile(b"%PDF-1.4 worksheet"), save=True)
     return {

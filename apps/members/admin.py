@@ -14,6 +14,7 @@ from apps.tags.widgets import TagNameField
 
 from . import services
 from .models import Member, Operation, WebhookCall, WebhookEndpoint
+from .purchases import Cart
 
 
 @admin.register(Member)
@@ -37,6 +38,19 @@ class MintForm(forms.Form):
         "operation removes the tag afterwards. A new name creates the tag.",
     )
     label = forms.CharField(max_length=200, required=False)
+    cart = forms.ChoiceField(
+        choices=[("", "—"), *Cart.choices],
+        required=False,
+        label="Cart (purchase operation)",
+        help_text="The cart whose order webhook posts to this URL.",
+    )
+    cart_secret = forms.CharField(
+        max_length=200,
+        required=False,
+        label="Cart secret",
+        help_text="ThriveCart's secret word, the WooCommerce webhook secret, your Gumroad "
+        "seller id, or the Stripe signing secret (whsec_...). SamCart sends none.",
+    )
 
 
 @transaction.atomic
@@ -62,6 +76,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         "operation",
         "offering",
         "trigger_tag",
+        "cart",
         "status",
         "created_at",
         "rotated_at",

@@ -6,14 +6,16 @@ shares an address with us behind a proxy, can hold up the CRM's own release call
 
 import json
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from django.urls import Resolver404, resolve
 
 from config.throttle import window_allow
 
 from . import services
-from .models import EndpointStatus, WebhookEndpoint
+from .models import EndpointStatus, Operation, WebhookEndpoint
+from .purchases import CartRequest, purchase_handler
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +35,9 @@ class Inbound:
     remote_addr: str | None
     path: str
     delivery_id: str = ""
+    # The raw request, for a cart's own signature over it (the purchase operation).
+    body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 def throttled_log(*, source: str, endpoint: WebhookEndpoint | None, inbound: Inbound) -> None:
@@ -91,10 +96,24 @@ def webhook_inbound_receive(inbound: Inbound, *, rate_limited: bool) -> tuple[in
         return 429, {"error": "Too many calls to this URL; retry in a minute."}
     if inbound.parse_error:
         return refuse(400, inbound.parse_error)
-    try:
-        services.contact_from_payload(inbound.payload)
-    except services.ContactError as exc:
-        return refuse(400, str(exc))
+    if endpoint.operation == Operation.PURCHASE:
+        cart = CartRequest(body=inbound.body, headers=inbound.headers, payload=inbound.payload)
+        handler = purchase_handler()
+        refusal = handler.refusal(endpoint=endpoint, request=cart)
+        if refusal:
+            return refuse(403, refusal)
+        skipped = handler.skipped(endpoint=endpoint, request=cart)
+        if skipped:
+            # Carts post every event to one URL; answering 200 stops their retries.
+            return 200, {"status": "ignored", "reason": skipped}
+        inbound.delivery_id = (
+            handler.delivery_id(endpoint=endpoint, request=cart) or inbound.delivery_id
+        )
+    else:
+        try:
+            services.contact_from_payload(inbound.payload)
+        except services.ContactError as exc:
+            return refuse(400, str(exc))
     call, fresh = services.webhook_call_accept(
         endpoint=endpoint,
         payload=inbound.payload,

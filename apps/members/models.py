@@ -11,6 +11,8 @@ from apps.crm.models import Subscriber
 from apps.offerings.models import Offering
 from apps.tags.models import Tag
 
+from .purchases import Cart
+
 
 class Member(models.Model):
     """A login (Django user, email as username) for a subscriber. One each way."""
@@ -30,6 +32,7 @@ class Operation(models.TextChoices):
     RELEASE = "release", "Release Offering"
     UPDATE = "update", "Update User"
     REVOKE = "revoke", "Revoke Access"
+    PURCHASE = "purchase", "Record Purchase (a cart's webhook)"
 
 
 class EndpointStatus(models.TextChoices):
@@ -71,6 +74,10 @@ class WebhookEndpoint(models.Model):
         max_length=8, choices=EndpointStatus.choices, default=EndpointStatus.ACTIVE
     )
     label = models.CharField(max_length=200, blank=True)
+    # The purchase operation only: which cart posts here, and that cart's own secret (its
+    # secret word, webhook secret, seller id or signing secret), checked on every call.
+    cart = models.CharField(max_length=16, choices=Cart.choices, blank=True)
+    cart_secret = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     rotated_at = models.DateTimeField(null=True, blank=True)
 

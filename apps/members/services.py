@@ -42,6 +42,7 @@ from .models import (
     WebhookCall,
     WebhookEndpoint,
 )
+from .purchases import Cart, purchase_handler
 from .tokens import LOGIN_LINK_MAX_AGE, login_link_tokens, set_password_tokens, uid_for
 
 logger = logging.getLogger(__name__)
@@ -541,19 +542,27 @@ def _call_run(
     payload does not give is the call's own failure; with ``redo_on_error`` any failure of
     the operation itself raises ``_BatchRedo`` instead of being recorded."""
     endpoint = call.endpoint
+    email, subscriber_id = None, None
+    if endpoint.operation != Operation.PURCHASE:
+        try:
+            email, subscriber_id = contact_from_payload(call.payload)
+        except ContactError as exc:
+            return CallStatus.FAILED, "", str(exc), None
     try:
-        email, subscriber_id = contact_from_payload(call.payload)
-    except ContactError as exc:
-        return CallStatus.FAILED, "", str(exc), None
-    try:
-        subscriber, done = _operation_apply(
-            operation=endpoint.operation,
-            offering=endpoint.offering,
-            email=email,
-            subscriber_id=subscriber_id,
-            source=f"webhook:{endpoint.public_id}",
-            firing_tag_id=endpoint.trigger_tag_id,
-        )
+        if endpoint.operation == Operation.PURCHASE:
+            # A cart's order: its own shape, read by the handler commerce registered.
+            subscriber, done = purchase_handler().apply(
+                endpoint=endpoint, payload=call.payload, source=f"webhook:{endpoint.public_id}"
+            )
+        else:
+            subscriber, done = _operation_apply(
+                operation=endpoint.operation,
+                offering=endpoint.offering,
+                email=email,
+                subscriber_id=subscriber_id,
+                source=f"webhook:{endpoint.public_id}",
+                firing_tag_id=endpoint.trigger_tag_id,
+            )
         return CallStatus.DONE, f"{subscriber.email}: {done}", "", subscriber.pk
     except Exception as exc:
         if redo_on_error:
@@ -570,6 +579,8 @@ def _call_subscriber_id(email: str | None, subscriber_id: int | None) -> int | N
     """The subscriber a failed call named, if there is one."""
     if email:
         return Subscriber.objects.filter(email=email).values_list("pk", flat=True).first()
+    if subscriber_id is None:
+        return None
     return Subscriber.objects.filter(pk=subscriber_id).values_list("pk", flat=True).first()
 
 
@@ -618,14 +629,49 @@ def _hook_sync(endpoint: WebhookEndpoint) -> None:
         endpoint.save(update_fields=["hook"])
 
 
+# Carts that sign their posts or send a shared secret: a purchase URL for them needs it.
+CART_SECRET_NAMES = {
+    Cart.THRIVECART: "ThriveCart's secret word (Settings > API & Webhooks)",
+    Cart.WOOCOMMERCE: "the WooCommerce webhook's secret",
+    Cart.GUMROAD: "your Gumroad seller id (it comes with every ping)",
+    Cart.STRIPE_LINK: "the Stripe webhook endpoint's signing secret (whsec_...)",
+}
+
+
 @transaction.atomic
 def endpoint_mint(
-    *, operation: str, offering: Offering, trigger_tag=None, label: str = ""
+    *,
+    operation: str,
+    offering: Offering,
+    trigger_tag=None,
+    label: str = "",
+    cart: str = "",
+    cart_secret: str = "",
 ) -> WebhookEndpoint:
     if operation not in Operation.values:
-        raise ValidationError(f"Unknown operation {operation!r}; choose release, update or revoke.")
+        raise ValidationError(
+            f"Unknown operation {operation!r}; choose release, update, revoke or purchase."
+        )
+    cart_secret = (cart_secret or "").strip()
+    if operation == Operation.PURCHASE:
+        if cart not in Cart.values:
+            raise ValidationError("A purchase URL needs its cart: choose which cart posts here.")
+        if cart in CART_SECRET_NAMES and not cart_secret:
+            raise ValidationError(
+                f"{Cart(cart).label} is checked with {CART_SECRET_NAMES[cart]}; paste it in "
+                "'Cart secret'."
+            )
+        if trigger_tag is not None:
+            raise ValidationError("A purchase URL is called by the cart, not fired by a tag.")
+    elif cart or cart_secret:
+        raise ValidationError("A cart and its secret belong to the purchase operation only.")
     endpoint = WebhookEndpoint.objects.create(
-        operation=operation, offering=offering, trigger_tag=trigger_tag, label=label
+        operation=operation,
+        offering=offering,
+        trigger_tag=trigger_tag,
+        label=label,
+        cart=cart,
+        cart_secret=cart_secret,
     )
     _hook_sync(endpoint)
     return endpoint

@@ -225,6 +225,8 @@ def webhook_inbound_view(request, public_id, operation, offering_id, signature):
         delivery_id=(
             request.headers.get("webhook-id") or request.headers.get("X-Webhook-Id") or ""
         ).replace("\x00", ""),
+        body=request.body,
+        headers=request.headers,
     )
     if services.webhook_refusals_exceeded(remote_addr=address):
         throttled_log(source=f"addr:{address}", endpoint=None, inbound=inbound)

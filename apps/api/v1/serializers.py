@@ -3,6 +3,7 @@ from rest_framework import serializers
 from apps.automations.models import Automation, Run, RunStep
 from apps.crm.models import EmailMessage, Event
 from apps.members.models import Member, Operation, WebhookEndpoint
+from apps.members.purchases import Cart
 from apps.offerings.models import AccessGrant, Module, ModuleRelease, Offering
 
 from .base import user_may
@@ -172,6 +173,7 @@ class EndpointSerializer(HiddenWithoutPermission, serializers.ModelSerializer):
             "operation",
             "offering",
             "trigger_tag",
+            "cart",
             "status",
             "url",
             "created_at",
@@ -189,6 +191,11 @@ class EndpointMintSerializer(serializers.Serializer):
         allow_null=True,
     )
     label = serializers.CharField(required=False, allow_blank=True, default="")
+    # The purchase operation: the cart that posts to the URL, and that cart's own secret.
+    cart = serializers.ChoiceField(choices=Cart.values, required=False, default="")
+    cart_secret = serializers.CharField(
+        required=False, allow_blank=True, default="", write_only=True
+    )
 
 
 class EmailSerializer(HiddenWithoutPermission, serializers.ModelSerializer):

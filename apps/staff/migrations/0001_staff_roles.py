@@ -96,13 +96,16 @@ def roles_delete(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
+    # Named migrations, never "__latest__": a later migration of any of these apps would
+    # otherwise become a dependency of this already-applied one, and `migrate` on an
+    # existing site would stop with InconsistentMigrationHistory.
     dependencies = [
-        ("auth", "__latest__"),
-        ("contenttypes", "__latest__"),
-        ("admin", "__latest__"),
-        ("sessions", "__latest__"),
-        ("authtoken", "__latest__"),
-        ("django_celery_beat", "__latest__"),
+        ("auth", "0012_alter_user_first_name_max_length"),
+        ("contenttypes", "0002_remove_content_type_name"),
+        ("admin", "0003_logentry_add_action_flag_choices"),
+        ("sessions", "0001_initial"),
+        ("authtoken", "0004_alter_tokenproxy_options"),
+        ("django_celery_beat", "0019_alter_periodictasks_options"),
         ("crm", "0006_staff_permissions"),
         ("members", "0005_staff_permissions"),
         ("tags", "0001_initial"),

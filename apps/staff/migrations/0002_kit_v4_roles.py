@@ -42,12 +42,13 @@ class Migration(migrations.Migration):
         ("api", "0003_kit_import"),
         ("tags", "0003_kit_v4_segments"),
         ("crm", "0009_kit_v4_email_templates"),
-        ("oauth2_provider", "__latest__"),
-        # Owner gets every permission that exists by then: the other apps' latest models too.
-        ("offerings", "__latest__"),
-        ("automations", "__latest__"),
-        ("members", "__latest__"),
-        ("core", "__latest__"),
+        ("oauth2_provider", "0001_initial"),
+        # Owner gets every permission that exists by then (named migrations, never
+        # "__latest__", which would move under an already-applied migration).
+        ("offerings", "0002_course_player"),
+        ("automations", "0002_lease_holder"),
+        ("members", "0005_staff_permissions"),
+        ("core", "0002_old_reaper_schedule"),
     ]
 
     operations = [migrations.RunPython(roles_extend, migrations.RunPython.noop)]
