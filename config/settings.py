@@ -6,6 +6,7 @@ to PostgreSQL and Redis. The README lists each variable.
 """
 
 import ipaddress
+import os
 from pathlib import Path
 
 import environ
@@ -53,6 +54,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "anymail",
     "oauth2_provider",
     "django_prose_editor",
     "csp",
@@ -171,6 +173,23 @@ EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
 EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
 EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
 EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)
+
+# --- HTML email and deliverability (issue 17) ---------------------------------------------
+# The sender's name and postal address in every layout's footer (CAN-SPAM and Kit ask for an
+# address). Broadcasts may send from their own address only on these domains (empty: the
+# domain of DEFAULT_FROM_EMAIL).
+EMAIL_SENDER_NAME = env.str("EMAIL_SENDER_NAME", default="Tessera")
+EMAIL_SENDER_ADDRESS = env.str("EMAIL_SENDER_ADDRESS", default="")
+EMAIL_SENDING_DOMAINS = env.list("EMAIL_SENDING_DOMAINS", default=[])
+# Sending providers through django-anymail: EMAIL_BACKEND names one (README table) and every
+# environment variable ANYMAIL_<NAME> becomes anymail's <NAME> setting (ANYMAIL_POSTMARK_
+# SERVER_TOKEN, ANYMAIL_MAILGUN_API_KEY...). ANYMAIL_WEBHOOK_SECRET ("user:pass") guards the
+# tracking webhooks at /anymail/<esp>/tracking/; without it they refuse every call.
+ANYMAIL = {
+    key.removeprefix("ANYMAIL_"): value
+    for key, value in os.environ.items()
+    if key.startswith("ANYMAIL_") and value
+}
 
 # Celery. REDIS_URL (or CELERY_BROKER_URL) selects a real broker; without one, kombu's
 # filesystem transport keeps messages as files under var/ so the demo needs no server.

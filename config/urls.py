@@ -10,6 +10,7 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),
+    path("anymail/", include(("apps.crm.provider_webhooks", "anymail"))),
     path("", include("apps.api.urls")),
     path("", include("apps.crm.urls")),
     path("", include("apps.members.urls")),

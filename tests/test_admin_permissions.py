@@ -31,6 +31,7 @@ from apps.crm.imports import subscriber_import_create
 from apps.crm.messaging_models import EmailMessage, EmailTemplate
 from apps.crm.models import (
     Broadcast,
+    EmailLayout,
     Form,
     Hook,
     Purchase,
@@ -200,6 +201,7 @@ def world(django_capture_on_commit_callbacks):
     Form.objects.create(name="Signup")
     CustomFieldFactory()
     Broadcast.objects.create(subject="News")
+    EmailLayout.objects.create(name="Brand", html="{{ content }} {{ unsubscribe_url }}")
     Hook.objects.create(event_name="subscriber_activate", target_url="https://e.com", secret="s")
     subscriber_import_create(data=b"email\na@example.com\n", filename="people.csv")
     api_credentials_get()

@@ -91,6 +91,11 @@ def broadcast_write(*, broadcast: Broadcast, values: dict) -> Broadcast:
             raise ValidationError(
                 f"email_address {broadcast.email_address!r} is not an email address."
             ) from None
+        from apps.crm.email_html import sender_check
+
+        problem = sender_check(broadcast.email_address)
+        if problem:
+            raise ValidationError(f"email_address: {problem}")
     if broadcast.thumbnail_url and not broadcast.thumbnail_url.startswith(("http://", "https://")):
         raise ValidationError("thumbnail_url must be an http(s) URL.")
     if broadcast.status in (BroadcastStatus.DRAFT, BroadcastStatus.SCHEDULED):

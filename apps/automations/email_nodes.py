@@ -6,7 +6,7 @@ from django.utils import timezone
 from apps.crm.emails import Draft, emails_enqueue, sequence_place, sequence_subscribe
 from apps.crm.event_types import COURSE_CANCEL, COURSE_COMPLETE, COURSE_HOLD
 from apps.crm.liquid import TemplateError, template_check
-from apps.crm.models import EmailKind, EmailMessage, EmailStatus, Sequence
+from apps.crm.models import BodyFormat, EmailKind, EmailMessage, EmailStatus, Sequence
 
 from .engine import sweep_kick_on_commit
 from .kinds import NodeKind, Outcome, SettingsError, kind_register
@@ -21,7 +21,7 @@ class SendEmailKind(NodeKind):
     the subscriber bought (keeps flowing after an unsubscribe if they asked to keep those)."""
 
     def clean(self, settings):
-        _unknown(settings, {"subject", "body", "purchase"})
+        _unknown(settings, {"subject", "body", "purchase", "format", "track_clicks", "track_opens"})
         subject, body = settings.get("subject"), settings.get("body")
         if not isinstance(subject, str) or not subject.strip():
             raise SettingsError("subject", "an email needs a subject")
@@ -34,7 +34,17 @@ class SendEmailKind(NodeKind):
                 template_check(source)
             except TemplateError as exc:
                 raise SettingsError(name, str(exc)) from None
-        return {"subject": subject, "body": body, "purchase": bool(settings.get("purchase"))}
+        body_format = settings.get("format") or BodyFormat.MARKDOWN
+        if body_format not in BodyFormat.values:
+            raise SettingsError("format", f"one of {', '.join(BodyFormat.values)}")
+        return {
+            "subject": subject,
+            "body": body,
+            "purchase": bool(settings.get("purchase")),
+            "format": body_format,
+            "track_clicks": bool(settings.get("track_clicks", True)),
+            "track_opens": bool(settings.get("track_opens", False)),
+        }
 
     def arrive(self, ctx):
         key = f"run:{ctx.run.pk}:step:{ctx.run.steps_logged + 1}"
@@ -48,6 +58,9 @@ class SendEmailKind(NodeKind):
                     subject=settings["subject"],
                     body=settings["body"],
                     is_marketing=not settings.get("purchase"),
+                    body_format=settings.get("format") or BodyFormat.MARKDOWN,
+                    track_clicks=settings.get("track_clicks", True),
+                    track_opens=settings.get("track_opens", False),
                 )
             ]
         )

@@ -193,6 +193,8 @@ class ConditionKind(NodeKind):
 # above register; automations never import them).
 _PLACE_FILTERS = ("offering_id", "module_id", "lesson_id")
 _SPEC_KEYS = {"event_type", "tag_id", "field_key", "value", "form_id", "product_id", "sequence_id"}
+# Email events narrow by the link clicked or the broadcast it was in (issue 17).
+_SPEC_KEYS |= {"url", "broadcast_id"}
 _SPEC_KEYS |= set(_PLACE_FILTERS)
 # The event step's own settings, beside its event spec.
 _STEP_ONLY = ("timeout", "on_timeout")
@@ -253,7 +255,15 @@ def event_spec_clean(settings: dict) -> dict:
     if settings.get("field_key"):
         cleaned["field_key"] = _field_key_setting(settings, "field_key")
     filters = event_type_get(event_type).filters
-    for name in ("value", "form_id", "product_id", "sequence_id", *_PLACE_FILTERS):
+    for name in (
+        "value",
+        "form_id",
+        "product_id",
+        "sequence_id",
+        "url",
+        "broadcast_id",
+        *_PLACE_FILTERS,
+    ):
         if settings.get(name) in (None, ""):
             continue
         if name in _PLACE_FILTERS:

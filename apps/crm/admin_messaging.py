@@ -7,7 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from . import emails
 from .admin import LogAdminMixin
@@ -15,6 +15,7 @@ from .liquid import TemplateError, template_check
 from .models import (
     Broadcast,
     BroadcastStatus,
+    EmailLayout,
     EmailMessage,
     EmailTemplate,
     Form,
@@ -24,6 +25,29 @@ from .models import (
     SequenceEmail,
     Subscriber,
 )
+
+REPORT_LABELS = (
+    ("recipients", "Recipients"),
+    ("delivered", "Delivered"),
+    ("opens", "Opens"),
+    ("unique_opens", "Unique opens"),
+    ("clicks", "Clicks"),
+    ("unique_clicks", "Unique clicks"),
+    ("bounces", "Bounces"),
+    ("complaints", "Complaints"),
+    ("unsubscribes", "Unsubscribes"),
+)
+
+
+def report_html(messages):
+    """An email's report as a small table (broadcasts and sequence emails show it)."""
+    from .tracking import email_report
+
+    figures = email_report(messages)
+    rows = format_html_join(
+        "", "<tr><th>{}</th><td>{}</td></tr>", ((label, figures[k]) for k, label in REPORT_LABELS)
+    )
+    return format_html('<table class="email-report">{}</table>', rows)
 
 
 class TemplateFieldsForm(forms.ModelForm):
@@ -41,8 +65,45 @@ class TemplateFieldsForm(forms.ModelForm):
         return cleaned
 
 
+WEEKDAYS = [
+    (0, "Mon"),
+    (1, "Tue"),
+    (2, "Wed"),
+    (3, "Thu"),
+    (4, "Fri"),
+    (5, "Sat"),
+    (6, "Sun"),
+]
+
+
 class SequenceEmailForm(TemplateFieldsForm):
+    """Send days as weekday checkboxes (stored as the list of weekday numbers, 0 = Monday)."""
+
     template_fields = ("subject", "body")
+    send_days = forms.TypedMultipleChoiceField(
+        choices=WEEKDAYS,
+        coerce=int,
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Pick at least one day to send on."},
+        help_text="Days this email may go out (in the site's time zone).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.is_bound and self.instance is not None:
+            self.initial["send_days"] = list(self.instance.send_days or range(7))
+
+    def clean_send_days(self):
+        return sorted(set(self.cleaned_data["send_days"]))
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("send_window_start"), cleaned.get("send_window_end")
+        if start and end and start >= end:
+            self.add_error(
+                "send_window_end", "The window must end after it starts (e.g. 09:00 to 17:00)."
+            )
+        return cleaned
 
     class Meta:
         model = SequenceEmail
@@ -54,6 +115,12 @@ class SequenceEmailForm(TemplateFieldsForm):
             "delay_hours",
             "published",
             "send_days",
+            "send_window_start",
+            "send_window_end",
+            "body_format",
+            "layout",
+            "track_clicks",
+            "track_opens",
         ]
 
 
@@ -69,6 +136,10 @@ class SequenceEmailInline(admin.StackedInline):
         "delay_hours",
         "published",
         "send_days",
+        "send_window_start",
+        "send_window_end",
+        "body_format",
+        "layout",
         "preview_link",
     ]
     readonly_fields = ["preview_link"]
@@ -95,6 +166,11 @@ class SequenceEmailAdmin(admin.ModelAdmin):
     form = SequenceEmailForm
     list_display = ["subject", "sequence", "position", "published"]
     list_select_related = ["sequence"]
+    readonly_fields = ["report"]
+
+    @admin.display(description="report")
+    def report(self, obj):
+        return report_html(obj.messages.all()) if obj.pk else "-"
 
     def get_urls(self):
         return [
@@ -128,6 +204,8 @@ class SequenceEmailAdmin(admin.ModelAdmin):
                 subject=email.subject,
                 body=email.body,
                 subscriber=subscriber,
+                body_format=email.body_format,
+                layout=email.layout,
                 show_sensitive=may_see_secrets,
             )
             if subscriber
@@ -174,6 +252,8 @@ class EmailMessageAdmin(LogAdminMixin, admin.ModelAdmin):
         "to_email",
         "subject",
         "body_text",
+        "body_html",
+        "from_email",
         "status",
         "attempts",
         "error",
@@ -265,11 +345,27 @@ class BroadcastForm(TemplateFieldsForm):
             "send_at",
             "condition",
             "status",
+            "body_format",
+            "layout",
+            "track_clicks",
+            "track_opens",
             "email_template",
             "preview_text",
             "thumbnail_url",
             "thumbnail_alt",
         ]
+
+    def clean_email_address(self):
+        from .email_html import sender_check
+
+        address = self.cleaned_data.get("email_address") or ""
+        problem = sender_check(address)
+        if problem:
+            raise forms.ValidationError(problem)
+        return address
+
+
+_SENT = (BroadcastStatus.SENDING, BroadcastStatus.COMPLETED)
 
 
 @admin.register(Broadcast)
@@ -277,9 +373,39 @@ class BroadcastAdmin(admin.ModelAdmin):
     form = BroadcastForm
     list_display = ["subject", "status", "send_at", "published_at"]
     actions = ["send_now"]
+    readonly_fields = ["report"]
+
+    @admin.display(description="report")
+    def report(self, obj):
+        return report_html(obj.messages.all()) if obj.pk else "-"
+
+    def get_readonly_fields(self, request, obj=None):
+        # A sent broadcast is a record of what went out: nothing in it changes any more.
+        if obj is not None and obj.status in _SENT:
+            return [*BroadcastForm.Meta.fields, "report"]
+        return self.readonly_fields
 
     @admin.action(description="Send selected broadcasts now", permissions=["change"])
     def send_now(self, request, queryset):
+        """Asks first, with the number of people each broadcast will reach; sends on
+        confirmation (Kit's confirmation step: one click never mails everyone)."""
+        if request.POST.get("confirmed") != "yes":
+            rows = [
+                (b, emails.broadcast_audience(b).count() if b.status not in _SENT else None)
+                for b in queryset
+            ]
+            return TemplateResponse(
+                request,
+                "admin/crm/broadcast_confirm.html",
+                {
+                    **self.admin_site.each_context(request),
+                    "title": "Send these broadcasts now?",
+                    "rows": rows,
+                    "ids": [b.pk for b in queryset],
+                    "action": "send_now",
+                    "opts": self.model._meta,
+                },
+            )
         for broadcast in queryset:
             if broadcast.status != BroadcastStatus.DRAFT and broadcast.status != (
                 BroadcastStatus.SCHEDULED
@@ -288,6 +414,22 @@ class BroadcastAdmin(admin.ModelAdmin):
                 continue
             queued = emails.broadcast_send(broadcast=broadcast)
             self.message_user(request, f"{broadcast}: queued {queued} email(s).")
+
+
+class EmailLayoutForm(TemplateFieldsForm):
+    template_fields = ("html",)
+
+    class Meta:
+        model = EmailLayout
+        fields = ["name", "html", "is_default"]
+
+
+@admin.register(EmailLayout)
+class EmailLayoutAdmin(admin.ModelAdmin):
+    """Kit's email templates: the creator's header and footer around every marketing email."""
+
+    form = EmailLayoutForm
+    list_display = ["name", "is_default", "created_at"]
 
 
 @admin.register(EmailTemplate)

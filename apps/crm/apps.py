@@ -73,6 +73,11 @@ class CrmConfig(AppConfig):
             handle=held_emails_on_events,
             event_types=[FIELD_VALUE_UPDATED],
         )
+        from anymail.signals import tracking
+
+        from .tracking import on_anymail_tracking
+
+        tracking.connect(on_anymail_tracking, dispatch_uid="crm.tracking")
         seed_step_register(name="crm.admin", order=0, run=seed_admin)
         seed_step_register(name="crm.subscribers", order=10, run=seed_subscribers)
         seed_step_register(name="crm.messaging", order=12, run=seed_messaging)

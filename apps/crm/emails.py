@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMessage as DjangoEmail
-from django.core.mail import get_connection
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
-from django.db.models import Count, Exists, F, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from apps.core.leases import (
@@ -35,13 +34,16 @@ from config import oncommit
 from config.doorbell import doorbell_ring
 
 from . import event_types
+from .email_html import BODY_TEXT, email_render
 from .events import events_record_bulk
-from .liquid import TemplateError, liquid_contexts, liquid_secret_links_redact, template_render
-from .messaging_models import SECRET_LINK_KINDS, TRANSACTIONAL_KINDS
+from .link_tracking import tracked_html
+from .liquid import TemplateError, liquid_contexts, liquid_secret_links_redact
+from .messaging_models import ALL_WEEKDAYS, SECRET_LINK_KINDS, TRANSACTIONAL_KINDS
 from .models import (
     Broadcast,
     BroadcastStatus,
     EmailKind,
+    EmailLayout,
     EmailMessage,
     EmailStatus,
     Sequence,
@@ -81,6 +83,33 @@ class Draft:
     is_marketing: bool = True
     sequence_email: SequenceEmail | None = None
     broadcast: Broadcast | None = None
+    # "text" (a plain email: the site's own confirmations), "markdown" or "html" (inside
+    # ``layout``, else the default layout).
+    body_format: str = BODY_TEXT
+    layout: EmailLayout | None = None
+    from_email: str = ""
+    track_clicks: bool = False
+    track_opens: bool = False
+
+
+# Bulk email: it carries List-Unsubscribe and needs an unsubscribe link in its layout. The
+# other kinds are transactional (asked for by the person: a confirmation, a login link).
+BULK_KINDS = (EmailKind.SEQUENCE, EmailKind.BROADCAST, EmailKind.AUTOMATION)
+
+
+def _default_layout_html() -> str | None:
+    return EmailLayout.objects.filter(is_default=True).values_list("html", flat=True).first()
+
+
+def _draft_render(draft: Draft, context: dict, default_layout: str | None):
+    return email_render(
+        subject=draft.subject,
+        body=draft.body,
+        body_format=draft.body_format,
+        layout_html=draft.layout.html if draft.layout is not None else default_layout,
+        context=context,
+        marketing=draft.kind in BULK_KINDS,
+    )
 
 
 def _kick_sender() -> None:
@@ -95,13 +124,14 @@ def emails_enqueue(drafts: list[Draft]) -> int:
     if not drafts:
         return 0
     contexts = liquid_contexts({d.subscriber.pk: d.subscriber for d in drafts}.values())
+    default_layout = _default_layout_html()
     now, rows = timezone.now(), []
     for draft in drafts:
         context = contexts[draft.subscriber.pk]
-        status, error = EmailStatus.QUEUED, ""
+        status, error, html = EmailStatus.QUEUED, "", ""
         try:
-            subject = template_render(draft.subject, context)
-            body = template_render(draft.body, context)
+            rendered = _draft_render(draft, context, default_layout)
+            subject, body, html = rendered.subject, rendered.text, rendered.html
         except TemplateError as exc:
             status, subject, body = EmailStatus.HELD, draft.subject, draft.body
             error = _held_reason(exc)
@@ -114,6 +144,10 @@ def emails_enqueue(drafts: list[Draft]) -> int:
                 to_email=draft.subscriber.email,
                 subject=subject[:255],
                 body_text=body,
+                body_html=html,
+                from_email=draft.from_email,
+                track_clicks=draft.track_clicks and draft.body_format != BODY_TEXT,
+                track_opens=draft.track_opens and draft.body_format != BODY_TEXT,
                 status=status,
                 error=error,
                 next_attempt_at=now if status == EmailStatus.QUEUED else now + HOLD_RECHECK_BASE,
@@ -163,22 +197,40 @@ def link_redact(body: str) -> str:
 
 
 def email_preview(
-    *, subject: str, body: str, subscriber: Subscriber, show_sensitive: bool = False
+    *,
+    subject: str,
+    body: str,
+    subscriber: Subscriber,
+    show_sensitive: bool = False,
+    body_format: str = BODY_TEXT,
+    layout: EmailLayout | None = None,
+    kind: str = EmailKind.SEQUENCE,
 ) -> dict:
-    """Render for one subscriber without sending: the admin's preview. Sensitive fields and
-    set-password links read "[redacted]" unless ``show_sensitive`` (a viewer allowed to see
-    subscribers' secrets)."""
+    """Render for one subscriber without sending: the admin's preview (both parts). Sensitive
+    fields and set-password links read "[redacted]" unless ``show_sensitive`` (a viewer
+    allowed to see subscribers' secrets)."""
     context = liquid_contexts([subscriber], redact_sensitive=not show_sensitive)[subscriber.pk]
     if not show_sensitive:
         context = liquid_secret_links_redact(context)
+    draft = Draft(
+        subscriber=subscriber,
+        key="",
+        kind=kind,
+        subject=subject,
+        body=body,
+        body_format=body_format,
+        layout=layout,
+    )
     try:
-        return {
-            "subject": template_render(subject, context),
-            "body": template_render(body, context),
-            "error": None,
-        }
+        rendered = _draft_render(draft, context, _default_layout_html())
     except TemplateError as exc:
         return {"subject": subject, "body": body, "error": str(exc), "line": exc.line}
+    return {
+        "subject": rendered.subject,
+        "body": rendered.text,
+        "html": rendered.html,
+        "error": None,
+    }
 
 
 def _held_reason(exc: TemplateError) -> str:
@@ -200,6 +252,7 @@ def _render_again(messages: list[EmailMessage], *, now: datetime) -> int:
     if that works; if not, the reason and the next check are noted. Returns how many were
     queued."""
     contexts = liquid_contexts({m.subscriber_id: m.subscriber for m in messages}.values())
+    default_layout = _default_layout_html()
     requeued = 0
     for message in messages:
         if message.status == EmailStatus.FAILED:
@@ -208,14 +261,12 @@ def _render_again(messages: list[EmailMessage], *, now: datetime) -> int:
             message.save(update_fields=["status", "error", "attempts", "next_attempt_at"])
             requeued += 1
             continue
-        source = message.sequence_email or message.broadcast
-        subject = getattr(source, "subject", message.subject)
-        body = (
-            getattr(source, "body", None) or getattr(source, "content", None) or (message.body_text)
-        )
         try:
-            message.subject = template_render(subject, contexts[message.subscriber_id])[:255]
-            message.body_text = template_render(body, contexts[message.subscriber_id])
+            rendered = _draft_render(
+                _held_draft(message), contexts[message.subscriber_id], default_layout
+            )
+            message.subject, message.body_text = rendered.subject[:255], rendered.text
+            message.body_html = rendered.html
         except TemplateError as exc:
             message.error = _held_reason(exc)
             if message.status == EmailStatus.HELD:
@@ -224,11 +275,34 @@ def _render_again(messages: list[EmailMessage], *, now: datetime) -> int:
             message.save(update_fields=["error", "hold_checks", "next_attempt_at"])
             continue
         message.status, message.error, message.next_attempt_at = EmailStatus.QUEUED, "", now
-        message.save(update_fields=["subject", "body_text", "status", "error", "next_attempt_at"])
+        message.save(
+            update_fields=[
+                *("subject", "body_text", "body_html"),
+                *("status", "error", "next_attempt_at"),
+            ]
+        )
         requeued += 1
     if requeued:
         oncommit.on_commit_once(_kick_sender)
     return requeued
+
+
+def _held_draft(message: EmailMessage) -> Draft:
+    """A held row's template: its sequence email's or broadcast's current one, else the one
+    held with it (kept as text)."""
+    source = message.sequence_email or message.broadcast
+    draft = Draft(
+        subscriber=message.subscriber,
+        key=message.key,
+        kind=message.kind,
+        subject=getattr(source, "subject", message.subject),
+        body=getattr(source, "body", None) or getattr(source, "content", None) or "",
+    )
+    if source is None:
+        draft.body = message.body_text
+    else:
+        draft.body_format, draft.layout = source.body_format, source.layout
+    return draft
 
 
 @transaction.atomic
@@ -383,6 +457,38 @@ def _finish(message_id: int, token: int, **fields) -> None:
     leases_done(EMAILS_LEASE_KIND, [message_id])
 
 
+def _mail(message: EmailMessage, connection) -> EmailMultiAlternatives:
+    """The stored message as it goes out: text part, HTML part when it has one, and on bulk
+    mail the RFC 8058 one-click unsubscribe headers (Gmail and Yahoo require them of bulk
+    senders). Transactional mail carries none of them."""
+    from .preferences import unsubscribe_url
+
+    headers = {"X-Tessera-Email": str(message.pk)}
+    if message.kind in BULK_KINDS:
+        headers["List-Unsubscribe"] = f"<{unsubscribe_url(message.subscriber)}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    email = EmailMultiAlternatives(
+        subject=message.subject,
+        body=message.body_text,
+        to=[message.to_email],
+        from_email=message.from_email or settings.DEFAULT_FROM_EMAIL,
+        connection=connection,
+        headers=headers,
+    )
+    if message.body_html:
+        email.attach_alternative(tracked_html(message), "text/html")
+    # A provider through anymail sends this back with each tracking event; other backends
+    # ignore the attribute.
+    email.metadata = {"tessera_email": str(message.pk)}
+    return email
+
+
+def _provider_message_id(email) -> str:
+    """The provider's id for a sent email (anymail backends), else ""."""
+    status = getattr(email, "anymail_status", None)
+    return str(getattr(status, "message_id", None) or "")[:255]
+
+
 def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
     """Claim and send queued emails one at a time over one SMTP connection."""
     emails_reap(now=now)
@@ -402,14 +508,7 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
             if connection is None:
                 connection = get_connection()
                 connection.open()
-            email = DjangoEmail(
-                subject=message.subject,
-                body=message.body_text,
-                to=[message.to_email],
-                from_email=settings.DEFAULT_FROM_EMAIL,
-                connection=connection,
-                headers={"X-Tessera-Email": str(message.pk)},
-            )
+            email = _mail(message, connection)
             try:
                 email.send()
             except Exception as exc:  # an SMTP or network failure: retry with backoff
@@ -435,6 +534,7 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
                 sent_at=timezone.now(),
                 attempts=F("attempts") + 1,
                 error="",
+                provider_message_id=_provider_message_id(email),
                 **({"body_text": link_redact(message.body_text)} if secret else {}),
             )
             sent += 1
@@ -447,14 +547,26 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
 # Sequences --------------------------------------------------------------------------------
 
 
-def _allowed_day(when: datetime, send_days: list[int]) -> datetime:
-    if not send_days or len(set(send_days)) == 7:
+def _send_slot(when: datetime, email: SequenceEmail) -> datetime:
+    """The first moment from ``when`` on one of the email's send days and inside its send
+    window, both read in the site's time zone (TIME_ZONE): "Tuesdays 9:00-11:00" means the
+    creator's Tuesday morning, not UTC's."""
+    days = set(email.send_days or ALL_WEEKDAYS)
+    start, end = email.send_window_start, email.send_window_end
+    if len(days) == 7 and start is None and end is None:
         return when
-    for _ in range(7):
-        if when.weekday() in send_days:
-            return when
-        when = (when + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
-    return when
+    local = timezone.localtime(when)
+    for _ in range(8):
+        midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+        if local.weekday() in days:
+            opens = midnight.replace(hour=start.hour, minute=start.minute) if start else midnight
+            closes = midnight.replace(hour=end.hour, minute=end.minute) if end else None
+            if local < opens:
+                return opens
+            if closes is None or local < closes:
+                return local
+        local = midnight + timedelta(days=1)
+    return local
 
 
 def _next_email(emails: list[SequenceEmail], position: int) -> SequenceEmail | None:
@@ -462,9 +574,7 @@ def _next_email(emails: list[SequenceEmail], position: int) -> SequenceEmail | N
 
 
 def _due(email: SequenceEmail, after: datetime) -> datetime:
-    return _allowed_day(
-        after + timedelta(days=email.delay_days, hours=email.delay_hours), email.send_days
-    )
+    return _send_slot(after + timedelta(days=email.delay_days, hours=email.delay_hours), email)
 
 
 @transaction.atomic
@@ -553,9 +663,11 @@ def sequences_sweep_batch(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
     if not subs:
         return 0
     emails: dict[int, list[SequenceEmail]] = {}
-    for email in SequenceEmail.objects.filter(
-        sequence_id__in={s.sequence_id for s in subs}
-    ).order_by("position", "pk"):
+    for email in (
+        SequenceEmail.objects.filter(sequence_id__in={s.sequence_id for s in subs})
+        .select_related("layout")
+        .order_by("position", "pk")
+    ):
         emails.setdefault(email.sequence_id, []).append(email)
     drafts, events = [], []
     for sub in subs:
@@ -571,6 +683,10 @@ def sequences_sweep_batch(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
                     body=email.body,
                     is_marketing=not sub.sequence.is_purchase,
                     sequence_email=email,
+                    body_format=email.body_format,
+                    layout=email.layout,
+                    track_clicks=email.track_clicks,
+                    track_opens=email.track_opens,
                 )
             )
             sub.last_sent_at = now
@@ -680,6 +796,11 @@ def broadcast_send(*, broadcast: Broadcast) -> int:
                     subject=broadcast.subject,
                     body=broadcast.content,
                     broadcast=broadcast,
+                    body_format=broadcast.body_format,
+                    layout=broadcast.layout,
+                    track_clicks=broadcast.track_clicks,
+                    track_opens=broadcast.track_opens,
+                    from_email=broadcast.email_address,
                 )
                 for s in chunk
             ]
@@ -697,21 +818,24 @@ def broadcasts_send_due(*, now=None) -> int:
 
 
 def broadcast_stats(broadcast: Broadcast) -> dict:
-    counts = dict(
-        EmailMessage.objects.filter(broadcast=broadcast)
-        .values_list("status")
-        .annotate(n=Count("pk"))
-    )
-    recipients = sum(counts.values())
+    """Kit's v3 broadcast stats, from what was sent and what became of it."""
+    from .tracking import email_report
+
+    messages = EmailMessage.objects.filter(broadcast=broadcast)
+    report = email_report(messages)
+    recipients = report["recipients"]
+    queued = messages.filter(status__in=[EmailStatus.QUEUED, EmailStatus.SENDING]).exists()
+
+    def rate(count: int) -> float:
+        return round(100.0 * count / recipients, 2) if recipients else 0.0
+
     return {
         "recipients": recipients,
-        "open_rate": 0.0,
-        "click_rate": 0.0,
-        "unsubscribes": EmailMessage.objects.filter(
-            broadcast=broadcast, subscriber__state=SubscriberState.CANCELLED
-        ).count(),
-        "total_clicks": 0,
-        "show_total_clicks": False,
+        "open_rate": rate(report["unique_opens"]),
+        "click_rate": rate(report["unique_clicks"]),
+        "unsubscribes": report["unsubscribes"],
+        "total_clicks": report["clicks"],
+        "show_total_clicks": True,
         "status": broadcast.status,
-        "progress": 100.0 if recipients and not counts.get(EmailStatus.QUEUED) else 0.0,
+        "progress": 100.0 if recipients and not queued else 0.0,
     }

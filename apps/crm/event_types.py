@@ -34,6 +34,8 @@ PRODUCT_PURCHASE = "product_purchase"
 FIELD_CREATED = "field_created"
 FIELD_DELETED = "field_deleted"
 LINK_CLICK = "link_click"
+EMAIL_DELIVERED = "email_delivered"
+EMAIL_OPENED = "email_opened"
 
 _REGISTRY: dict[str, EventType] = {}
 
@@ -81,6 +83,8 @@ for _key, _label in (
     (PRODUCT_PURCHASE, "Purchased a product"),
     (FIELD_CREATED, "Custom field created"),
     (FIELD_DELETED, "Custom field deleted"),
-    (LINK_CLICK, "Clicked a link (not tracked yet)"),
+    (LINK_CLICK, "Clicked a link in an email"),
+    (EMAIL_DELIVERED, "Email delivered"),
+    (EMAIL_OPENED, "Opened an email"),
 ):
     event_type_register(key=_key, label=_label, filters=_FILTERS.get(_key, ()))

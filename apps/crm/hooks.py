@@ -40,7 +40,7 @@ HOOK_EVENTS = {
     "field_created": (event_types.FIELD_CREATED, None),
     "field_deleted": (event_types.FIELD_DELETED, None),
     "field_value_updated": (event_types.FIELD_VALUE_UPDATED, "custom_field_id"),
-    # Accepted so Kit integrations can register it; Tessera does not track clicks yet.
+    # Fired by a click through a tracked link (ours or the provider's), filtered by the URL.
     "link_click": (event_types.LINK_CLICK, "initiator_value"),
 }
 _FIELD_EVENTS = ("field_created", "field_deleted")

@@ -1,9 +1,75 @@
 """Email, sequences, forms, purchases, broadcasts and Kit's outbound hooks (crm's messaging)."""
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
 from .models import Subscriber, WebhookDelivery
+
+
+class BodyFormat(models.TextChoices):
+    MARKDOWN = "markdown", "Markdown"
+    HTML = "html", "HTML (rich editor)"
+
+
+class EmailLayout(models.Model):
+    """Kit's "email template": the HTML around every marketing email's content (header,
+    ``{{ content }}``, footer with the sender's address and the unsubscribe link). Liquid
+    works in it. The default one serves emails that name none."""
+
+    name = models.CharField(max_length=255, unique=True)
+    html = models.TextField(
+        help_text="Liquid. Must hold {{ content }} and {{ unsubscribe_url }} (or "
+        "{{ unsubscribe_link }}); also {{ sender_address }}, {{ subscriber_preferences_url }}."
+    )
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="crm_one_default_layout"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self):
+        from .email_html import NO_UNSUBSCRIBE_MESSAGE, layout_has_unsubscribe
+
+        errors = []
+        if "content" not in self.html:
+            errors.append("A layout needs {{ content }} where the email's body goes.")
+        if not layout_has_unsubscribe(self.html):
+            errors.append(NO_UNSUBSCRIBE_MESSAGE)
+        if errors:
+            raise ValidationError({"html": errors})
+
+
+class HtmlBody(models.Model):
+    """How an email's body is written (Markdown or the rich editor's HTML) and the layout
+    around it: shared by sequence emails and broadcasts."""
+
+    body_format = models.CharField(
+        max_length=8, choices=BodyFormat.choices, default=BodyFormat.MARKDOWN
+    )
+    layout = models.ForeignKey(
+        EmailLayout,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        help_text="Empty: the default layout.",
+    )
+    # Tessera's own tracking (so SMTP users get clicks too): links become signed redirects,
+    # and an invisible image reports opens (off by default: privacy, and Apple Mail's
+    # prefetching makes opens a rough figure).
+    track_clicks = models.BooleanField(default=True)
+    track_opens = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
 
 
 class Sequence(models.Model):
@@ -40,7 +106,7 @@ def _all_weekdays() -> list[int]:
     return list(ALL_WEEKDAYS)
 
 
-class SequenceEmail(models.Model):
+class SequenceEmail(HtmlBody):
     """One email of a sequence, sent ``delay_days`` / ``delay_hours`` after the previous one
     (after subscribing, for the first), only on ``send_days`` (0 = Monday), once published."""
 
@@ -52,6 +118,9 @@ class SequenceEmail(models.Model):
     delay_hours = models.PositiveIntegerField(default=0)
     published = models.BooleanField(default=False)
     send_days = models.JSONField(default=_all_weekdays, blank=True)
+    # The send-time window, in the site's time zone; empty: any time of day.
+    send_window_start = models.TimeField(null=True, blank=True)
+    send_window_end = models.TimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["sequence", "position", "pk"]
@@ -157,6 +226,14 @@ class EmailMessage(models.Model):
     to_email = models.EmailField()
     subject = models.CharField(max_length=255)
     body_text = models.TextField()
+    # The HTML part ("" for a text-only email); the text part above is generated from it.
+    body_html = models.TextField(blank=True)
+    # The sender, when not the site's DEFAULT_FROM_EMAIL (a broadcast's own address).
+    from_email = models.CharField(max_length=320, blank=True)
+    # The provider's id for it (anymail's message_id): its tracking events name it.
+    provider_message_id = models.CharField(max_length=255, blank=True, db_index=True)
+    track_clicks = models.BooleanField(default=False)
+    track_opens = models.BooleanField(default=False)
     status = models.CharField(
         max_length=10, choices=EmailStatus.choices, default=EmailStatus.QUEUED
     )
@@ -200,6 +277,46 @@ class EmailMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject} → {self.to_email} ({self.status})"
+
+
+class ActivityKind(models.TextChoices):
+    DELIVERED = "delivered", "Delivered"
+    OPENED = "opened", "Opened"
+    CLICKED = "clicked", "Clicked"
+    BOUNCED = "bounced", "Bounced"
+    COMPLAINED = "complained", "Complained (marked as spam)"
+    UNSUBSCRIBED = "unsubscribed", "Unsubscribed at the provider"
+
+
+class EmailActivity(models.Model):
+    """What a provider's tracking webhook (or Tessera's own click redirect and open pixel)
+    reported about a sent email. Unique on (source, event_id): a provider's retry of the
+    same event is recorded once. The reports count these rows."""
+
+    source = models.CharField(max_length=32)
+    event_id = models.CharField(max_length=200)
+    kind = models.CharField(max_length=12, choices=ActivityKind.choices)
+    message = models.ForeignKey(
+        EmailMessage, on_delete=models.CASCADE, null=True, blank=True, related_name="activity"
+    )
+    subscriber = models.ForeignKey(
+        Subscriber, on_delete=models.CASCADE, related_name="email_activity"
+    )
+    url = models.URLField(max_length=2000, blank=True)
+    at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "event_id"], name="crm_activity_once")
+        ]
+        indexes = [
+            models.Index(fields=["message", "kind"], name="crm_activity_message"),
+            models.Index(fields=["subscriber", "kind", "-at"], name="crm_activity_subscriber"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.source}) for email {self.message_id}"
 
 
 class FormKind(models.TextChoices):
@@ -295,7 +412,7 @@ class BroadcastStatus(models.TextChoices):
     COMPLETED = "completed", "Completed"
 
 
-class Broadcast(models.Model):
+class Broadcast(HtmlBody):
     """A one-off email to everyone matching ``condition`` (the tags compiler; empty = all
     active subscribers who take broadcasts), now or at ``send_at``."""
 

@@ -203,10 +203,14 @@ class WebhookDelivery(models.Model):
 
 from .import_models import ImportStatus, SubscriberImport  # noqa: E402,F401  (registers it)
 from .messaging_models import (  # noqa: E402,F401  (registers the messaging models)
+    ActivityKind,
+    BodyFormat,
     Broadcast,
     BroadcastStatus,
     DeliveryAttempt,
+    EmailActivity,
     EmailKind,
+    EmailLayout,
     EmailMessage,
     EmailStatus,
     EmailTemplate,

@@ -3,7 +3,9 @@
 import logging
 
 from django.core.exceptions import ValidationError
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.csrf import csrf_exempt
 
 from config.client_address import client_address
 from config.throttle import window_allow
@@ -19,10 +21,23 @@ from .signups import form_confirm, form_subscribe
 logger = logging.getLogger(__name__)
 
 
+# RFC 8058: the mailbox provider POSTs "List-Unsubscribe=One-Click" to the header's URL, with
+# no cookie and no CSRF token. The signed token in the URL is the capability (it names one
+# subscriber and cannot be forged), so the page takes no CSRF check; a GET (mail scanners
+# fetch every link) only shows the confirmation page and never unsubscribes.
+ONE_CLICK_BODY = "One-Click"
+
+
+@csrf_exempt
 def unsubscribe_view(request, token):
     subscriber = subscriber_from_token(token, purpose="unsubscribe")
     if subscriber is None:
         return render(request, "crm/link_invalid.html", status=400)
+    if request.method == "POST" and request.POST.get("List-Unsubscribe") == ONE_CLICK_BODY:
+        subscriber_unsubscribe_everything(
+            subscriber=subscriber, keep_purchase_emails=subscriber.keep_purchase_emails
+        )
+        return HttpResponse("Unsubscribed.\n", content_type="text/plain; charset=utf-8", status=200)
     if request.method == "POST":
         subscriber_unsubscribe_everything(
             subscriber=subscriber,

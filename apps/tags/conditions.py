@@ -11,6 +11,10 @@ A condition is plain JSON, so automations and offerings can store it:
                                      a custom field test (Kit's operators: equals,
                                      not_equals, contains, not_contains, is_set, is_blank,
                                      gt, gte, lt, lte; gt..lte compare numbers or dates)
+    {"email": {"activity": "opened", "within_days": 30}}
+                                     has opened (or clicked, optionally a given "url")
+                                     any email in the last N days (the guide's
+                                     re-engagement test; wrap in "not" for "has not")
 
 ``condition_q`` turns a condition into a ``Q`` over ``Subscriber`` built from correlated
 ``EXISTS`` probes on the (tag, subscriber) index, so a whole segment is one SQL query and a
@@ -19,12 +23,14 @@ single subscriber's check is one indexed query whatever the number of tags.
 runs, previews); the two are tested against each other.
 """
 
+import json
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.utils import timezone
 
-from apps.crm.models import Subscriber, SubscriberFieldValue
+from apps.crm.models import EmailActivity, Subscriber, SubscriberFieldValue
 
 from .models import Tagging
 
@@ -46,7 +52,9 @@ FIELD_OPS = (
 )
 _FIELD_OPS_WITHOUT_VALUE = ("is_set", "is_blank")
 _ORDERING_OPS = ("gt", "gte", "lt", "lte")
-_OPERATORS = "'has', 'has_not', 'field', 'and', 'or' or 'not'"
+_OPERATORS = "'has', 'has_not', 'field', 'email', 'and', 'or' or 'not'"
+EMAIL_ACTIVITIES = ("opened", "clicked", "delivered")
+EMAIL_WITHIN_DAYS_MAX = 3650
 
 
 class ConditionError(ValueError):
@@ -74,6 +82,27 @@ def _check_field(arg, here: str) -> None:
         raise ConditionError(f"{here}: unknown setting(s) {', '.join(sorted(unknown))}.")
 
 
+def _check_email(arg, here: str) -> None:
+    if not isinstance(arg, dict):
+        raise ConditionError(f"{here}: expected an object with 'activity' and 'within_days'.")
+    if arg.get("activity") not in EMAIL_ACTIVITIES:
+        raise ConditionError(
+            f"{here}.activity: expected one of {', '.join(EMAIL_ACTIVITIES)}, "
+            f"got {arg.get('activity')!r}."
+        )
+    days = arg.get("within_days")
+    if isinstance(days, bool) or not isinstance(days, int) or not 0 < days <= 3650:
+        raise ConditionError(
+            f"{here}.within_days: expected a number of days from 1 to "
+            f"{EMAIL_WITHIN_DAYS_MAX}, got {days!r}."
+        )
+    if "url" in arg and (not isinstance(arg["url"], str) or not arg["url"].strip()):
+        raise ConditionError(f"{here}.url: expected the link's URL.")
+    unknown = set(arg) - {"activity", "within_days", "url"}
+    if unknown:
+        raise ConditionError(f"{here}: unknown setting(s) {', '.join(sorted(unknown))}.")
+
+
 def _check(node, path: str, depth: int, leaves: list[int]) -> None:
     if depth > CONDITION_MAX_DEPTH:
         raise ConditionError(f"{path}: conditions nest deeper than {CONDITION_MAX_DEPTH} levels.")
@@ -81,8 +110,8 @@ def _check(node, path: str, depth: int, leaves: list[int]) -> None:
         raise ConditionError(f"{path}: expected an object with exactly one of {_OPERATORS}.")
     ((op, arg),) = node.items()
     here = f"{path}.{op}" if path else op
-    if op == "field":
-        _check_field(arg, here)
+    if op in ("field", "email"):
+        (_check_field if op == "field" else _check_email)(arg, here)
         leaves.append(0)
         if len(leaves) > CONDITION_MAX_LEAVES:
             raise ConditionError(f"{here}: more than {CONDITION_MAX_LEAVES} checks.")
@@ -153,6 +182,18 @@ def condition_field_keys(condition) -> set[str]:
     return {arg["key"] for op, arg in _walk(condition) if op == "field"}
 
 
+def _email_activity(arg: dict):
+    """The activity rows an "email" test looks for, for the outer subscriber."""
+    rows = EmailActivity.objects.filter(
+        kind=arg["activity"], at__gte=timezone.now() - timedelta(days=arg["within_days"])
+    )
+    return rows.filter(url=arg["url"]) if arg.get("url") else rows
+
+
+def _email_key(arg: dict) -> str:
+    return json.dumps(arg, sort_keys=True)
+
+
 def _has(tag_id: int) -> Q:
     return Q(Exists(Tagging.objects.filter(subscriber_id=OuterRef("pk"), tag_id=tag_id)))
 
@@ -181,6 +222,8 @@ def _compile(node) -> Q:
     ((op, arg),) = node.items()
     if op == "field":
         return _field_q(arg)
+    if op == "email":
+        return Q(Exists(_email_activity(arg).filter(subscriber_id=OuterRef("pk"))))
     if op == "has":
         return _has(arg)
     if op == "has_not":
@@ -245,8 +288,12 @@ def _field_evaluate(arg: dict, fields: Mapping[str, str]) -> bool:
     return {"gt": left > right, "gte": left >= right, "lt": left < right, "lte": left <= right}[op]
 
 
-def _evaluate(node, tag_ids: frozenset[int], fields: Mapping[str, str]) -> bool:
+def _evaluate(
+    node, tag_ids: frozenset[int], fields: Mapping[str, str], emails: Mapping[str, bool]
+) -> bool:
     ((op, arg),) = node.items()
+    if op == "email":
+        return emails.get(_email_key(arg), False)
     if op == "has":
         return arg in tag_ids
     if op == "has_not":
@@ -254,18 +301,21 @@ def _evaluate(node, tag_ids: frozenset[int], fields: Mapping[str, str]) -> bool:
     if op == "field":
         return _field_evaluate(arg, fields)
     if op == "not":
-        return not _evaluate(arg, tag_ids, fields)
-    results = (_evaluate(child, tag_ids, fields) for child in arg)
+        return not _evaluate(arg, tag_ids, fields, emails)
+    results = (_evaluate(child, tag_ids, fields, emails) for child in arg)
     return all(results) if op == "and" else any(results)
 
 
 def condition_evaluate(
-    condition, tag_ids: Iterable[int], fields: Mapping[str, str] | None = None
+    condition,
+    tag_ids: Iterable[int],
+    fields: Mapping[str, str] | None = None,
+    emails: Mapping[str, bool] | None = None,
 ) -> bool:
     """Whether a subscriber holding exactly ``tag_ids`` (and these custom field values, by
-    key) matches ``condition``."""
+    key; and these answers to "email" tests, by their JSON, else no) matches ``condition``."""
     condition_validate(condition)
-    return _evaluate(condition, frozenset(tag_ids), fields or {})
+    return _evaluate(condition, frozenset(tag_ids), fields or {}, emails or {})
 
 
 def subscriber_condition_evaluate(*, subscriber_id: int, condition) -> bool:
@@ -282,4 +332,9 @@ def subscriber_condition_evaluate(*, subscriber_id: int, condition) -> bool:
         if keys
         else {}
     )
-    return condition_evaluate(condition, list(tag_ids), fields)
+    emails = {
+        _email_key(arg): _email_activity(arg).filter(subscriber_id=subscriber_id).exists()
+        for op, arg in _walk(condition)
+        if op == "email"
+    }
+    return condition_evaluate(condition, list(tag_ids), fields, emails)
