@@ -2,6 +2,7 @@
 widths, staff previewing as a member, and axe-core on every member page."""
 
 import json
+import os
 import struct
 import zlib
 from datetime import timedelta
@@ -179,7 +180,10 @@ def test_axe_core_finds_nothing_critical_or_serious_on_any_member_page(
     live_server, page, course, settings
 ):
     if not AXE.exists():
-        pytest.fail("axe-core is missing: run `npm ci` (the README's test setup, .ci/run)")
+        message = "needs axe-core: run `npm ci` (the README's test setup, .ci/run)"
+        if os.environ.get("REQUIRE_SERVICES") == "1":
+            pytest.fail(f"REQUIRE_SERVICES=1 but this test {message}")
+        pytest.skip(message)
     locked = Lesson.objects.get(title="M2 lesson 1")
     first = Lesson.objects.get(title="M1 lesson 1")
     reader = SubscriberFactory(email="a-rather-long-address-for-a-phone@example.com")
