@@ -67,15 +67,19 @@ def test_the_embedded_file_cache_counts_exactly_across_processes(tmp_path):
     assert SharedFileCache(str(tmp_path), {}).get("hits") == processes * hits_each
 
 
-def test_without_redis_the_default_cache_is_the_shared_file_cache(settings):
-    from django.core.cache import caches
+def test_without_redis_the_default_cache_is_the_shared_file_cache(tmp_path):
+    # Read from a fresh process with REDIS_URL unset, so this runs where the suite has Redis too.
+    from tests.test_project import _settings_probe
 
-    from config.cache import SharedFileCache
-
-    if settings.REDIS_URL:
-        pytest.skip("REDIS_URL is set: the cache is Redis")
-    assert isinstance(caches["default"], SharedFileCache)
-    assert caches["default"]._dir.startswith(str(settings.VAR_DIR))
+    result = _settings_probe(
+        {"DEBUG": "1", "TESSERA_VAR_DIR": str(tmp_path)},
+        "from django.core.cache import caches; c = caches['default']; "
+        "print(type(c).__module__ + '.' + type(c).__name__, c._dir)",
+    )
+    assert result.returncode == 0, result.stderr
+    backend, location = result.stdout.split()
+    assert backend == "config.cache.SharedFileCache"
+    assert location.startswith(str(tmp_path))
 
 
 def test_the_file_cache_lock_nests_within_one_thread(tmp_path):
