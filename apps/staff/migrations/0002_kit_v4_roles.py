@@ -9,31 +9,9 @@ SUPPORT = {"tags.segment": "view", "crm.emailtemplate": "view"}
 
 
 def roles_extend(apps, schema_editor):
-    from django.contrib.auth.management import create_permissions
-    from django.contrib.contenttypes.management import create_contenttypes
+    from apps.staff.roles import roles_extend as extend
 
-    for app_config in apps.get_app_configs():
-        app_config.models_module = True
-        create_contenttypes(app_config, verbosity=0, apps=apps)
-        create_permissions(app_config, verbosity=0, apps=apps)
-        app_config.models_module = None
-    Group = apps.get_model("auth", "Group")
-    Permission = apps.get_model("auth", "Permission")
-    owner = Group.objects.filter(name="Owner").first()
-    if owner is not None:
-        owner.permissions.set(Permission.objects.all())
-    for name, spec in (("Creator", CREATOR), ("Support", SUPPORT)):
-        group = Group.objects.filter(name=name).first()
-        if group is None:
-            continue
-        for label, verbs in spec.items():
-            app_label, model = label.split(".")
-            codenames = [f"{verb}_{model}" for verb in verbs.split()]
-            group.permissions.add(
-                *Permission.objects.filter(
-                    content_type__app_label=app_label, codename__in=codenames
-                )
-            )
+    extend(apps, creator=CREATOR, support=SUPPORT)
 
 
 class Migration(migrations.Migration):
