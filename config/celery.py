@@ -74,7 +74,7 @@ def _is_eager(task) -> bool:
 def _task_request_id(task_id=None, task=None, **kwargs) -> None:
     """Log lines a worker's task writes carry its id as their request id (an eager task
     keeps the id of the request that ran it)."""
-    from .logs import request_id_set
+    from apps.core.logs import request_id_set
 
     if not _is_eager(task):
         request_id_set(task_id or "-")
@@ -84,8 +84,7 @@ def _task_request_id(task_id=None, task=None, **kwargs) -> None:
 def _task_leases_release(sender=None, **kwargs) -> None:
     """Leases a task claimed and did not finish (it failed) go back to their queue now."""
     from apps.core.leases import leases_release_held
-
-    from .logs import request_id_set
+    from apps.core.logs import request_id_set
 
     if not _is_eager(sender):
         leases_release_held()

@@ -72,9 +72,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # First: /healthz answers before the Host check and the HTTPS redirect (a load balancer
     # or a compose healthcheck calls it by address, over plain HTTP).
-    "config.health.HealthzMiddleware",
-    "config.logs.RequestIdMiddleware",
-    "config.unavailable.DatabaseUnavailableMiddleware",
+    "apps.core.health.HealthzMiddleware",
+    "apps.core.logs.RequestIdMiddleware",
+    "apps.core.unavailable.DatabaseUnavailableMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -221,7 +221,7 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # and the health check between tasks as Django does between requests.
 CELERY_DB_REUSE_MAX = env.int("CELERY_DB_REUSE_MAX", default=1000)
 # A doorbell's task starts this long after its first ring, so work that arrives meanwhile
-# joins its batch (config/doorbell.py); 0 starts it at once.
+# joins its batch (apps/core/doorbell.py); 0 starts it at once.
 DOORBELL_DELAY_SECONDS = env.float("DOORBELL_DELAY_SECONDS", default=0.5)
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # A kick that cannot reach the broker must not hang a web request; the sweep covers it.
@@ -244,7 +244,7 @@ CELERY_TIMEZONE = TIME_ZONE
 # --- Logs and error reports (issue 14) -------------------------------------------------------
 # LOG_FORMAT=json: one JSON object per line, each with the request id of the request (or the
 # task id of the Celery task) it belongs to. The periodic sweeps log at DEBUG unless they did
-# some work (config/logs.py), so an idle site writes next to nothing.
+# some work (apps/core/logs.py), so an idle site writes next to nothing.
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
 if LOG_FORMAT not in ("plain", "json"):
     raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
@@ -252,12 +252,12 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {
-        "request_id": {"()": "config.logs.RequestIdFilter"},
-        "quiet_sweeps": {"()": "config.logs.QuietSweepsFilter"},
+        "request_id": {"()": "apps.core.logs.RequestIdFilter"},
+        "quiet_sweeps": {"()": "apps.core.logs.QuietSweepsFilter"},
     },
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
-        "json": {"()": "config.logs.JsonFormatter"},
+        "json": {"()": "apps.core.logs.JsonFormatter"},
     },
     "handlers": {
         "console": {
@@ -331,7 +331,7 @@ WEBHOOKS_LOCAL_DELIVERY = env.bool("WEBHOOKS_LOCAL_DELIVERY", default=True)
 
 # Trusted proxies (issue 14): the addresses or CIDRs of the proxies in front of the site
 # (comma-separated, e.g. "10.0.0.0/8,127.0.0.1"). Only a request whose socket peer is one of
-# them has its X-Forwarded-For read (config/client_address.py); empty: the socket address is
+# them has its X-Forwarded-For read (apps/core/client_address.py); empty: the socket address is
 # the client, and any X-Forwarded-For is ignored.
 TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 for _proxy in TRUSTED_PROXIES:
@@ -394,12 +394,12 @@ BEAT_STALE_AFTER_SECONDS = env.int("BEAT_STALE_AFTER_SECONDS", default=30)
 # Caches: Redis when REDIS_URL is set, else files under var/cache/. Either way every process
 # shares it: the doorbells' "a ring is queued" flags are set by the web process and cleared
 # by the worker, and the throttles count across every web process. A per-process memory
-# cache silenced the demo's doorbells (config/cache.py).
+# cache silenced the demo's doorbells (apps/core/cache.py).
 CACHES = {
-    "default": {"BACKEND": "config.cache.ReusingRedisCache", "LOCATION": REDIS_URL}
+    "default": {"BACKEND": "apps.core.cache.ReusingRedisCache", "LOCATION": REDIS_URL}
     if REDIS_URL
     else {
-        "BACKEND": "config.cache.SharedFileCache",
+        "BACKEND": "apps.core.cache.SharedFileCache",
         "LOCATION": str(VAR_DIR / "cache"),
         # Culling drops a third of the keys at random past this: throttle counters and
         # doorbell flags are few, so it should never happen.
@@ -444,7 +444,7 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     # Issue 14: JSON bodies are bounded (nesting depth, NUL characters) before parsing.
     "DEFAULT_PARSER_CLASSES": [
-        "config.jsonlimits.BoundedJSONParser",
+        "apps.core.jsonlimits.BoundedJSONParser",
         "rest_framework.parsers.FormParser",
         "rest_framework.parsers.MultiPartParser",
     ],

@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from .health import healthz
+from apps.core.health import healthz
 
 # Unknown addresses answer a page titled "Page not found" in the member area's look.
 handler404 = "apps.members.player_views.handler404"

@@ -42,8 +42,8 @@ def _cache_counters_reset():
     """Doorbells and throttles start empty: a ring whose task a test never ran (a purged
     broker, a mocked kick) must not silence the next test's rings for the flag's lifetime,
     and one test's requests must not spend the next one's rate limit."""
-    from config.doorbell import doorbells_reset
-    from config.throttle import throttles_reset
+    from apps.core.doorbell import doorbells_reset
+    from apps.core.throttle import throttles_reset
 
     doorbells_reset()
     throttles_reset()

@@ -33,6 +33,6 @@ def recording_consumer():
 def no_kick(monkeypatch):
     """Commit without ringing any worker (dispatcher, run sweep, deliveries), to stage a
     backlog as after a crash, or to drive the engine step by step."""
-    from config import oncommit
+    from apps.core import oncommit
 
     monkeypatch.setattr(oncommit, "on_commit_once", lambda func: None)

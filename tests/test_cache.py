@@ -1,9 +1,9 @@
-"""The Redis cache keeps one client per connection pool (config/cache.py)."""
+"""The Redis cache keeps one client per connection pool (apps/core/cache.py)."""
 
 import pytest
 from django.core.cache import caches
 
-from config.cache import ReusingRedisCache
+from apps.core.cache import ReusingRedisCache
 
 
 @pytest.mark.redis
@@ -21,7 +21,7 @@ def test_the_redis_cache_reuses_its_client_and_still_works():
 
 
 def test_a_cache_that_cannot_be_reached_lets_requests_through(monkeypatch, caplog):
-    from config import throttle
+    from apps.core import throttle
 
     def down(*args, **kwargs):
         raise ConnectionError("redis down")
@@ -35,7 +35,7 @@ def test_a_cache_that_cannot_be_reached_lets_requests_through(monkeypatch, caplo
 
 _COUNT_IN_ANOTHER_PROCESS = """
 import sys
-from config.cache import SharedFileCache
+from apps.core.cache import SharedFileCache
 cache = SharedFileCache(sys.argv[1], {})
 for _ in range(int(sys.argv[2])):
     if not cache.add("hits", 1):
@@ -49,7 +49,7 @@ def test_the_embedded_file_cache_counts_exactly_across_processes(tmp_path):
     import subprocess
     import sys
 
-    from config.cache import SharedFileCache
+    from apps.core.cache import SharedFileCache
     from tests.processes import ROOT
 
     # given
@@ -78,12 +78,12 @@ def test_without_redis_the_default_cache_is_the_shared_file_cache(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     backend, location = result.stdout.split()
-    assert backend == "config.cache.SharedFileCache"
+    assert backend == "apps.core.cache.SharedFileCache"
     assert location.startswith(str(tmp_path))
 
 
 def test_the_file_cache_lock_nests_within_one_thread(tmp_path):
-    from config.cache import SharedFileCache
+    from apps.core.cache import SharedFileCache
 
     cache = SharedFileCache(str(tmp_path), {})
     with cache.atomic():
@@ -95,7 +95,7 @@ def test_counting_in_the_file_cache_keeps_the_counters_lifetime(tmp_path):
     """A one-hour rate window must not forget its count when it is incremented."""
     import time_machine
 
-    from config.cache import SharedFileCache
+    from apps.core.cache import SharedFileCache
 
     cache = SharedFileCache(str(tmp_path), {})
     with time_machine.travel(0, tick=False) as clock:

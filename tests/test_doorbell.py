@@ -2,7 +2,7 @@
 
 from django.core.cache import cache
 
-from config import doorbell
+from apps.core import doorbell
 
 
 class _Task:

@@ -12,8 +12,8 @@ from django.db import OperationalError
 from django.test import RequestFactory
 
 from apps.automations.tasks import RUNS_ADVANCE_TASK, RUNS_SWEEP_TASK
-from config.logs import JsonFormatter, QuietSweepsFilter, request_id_reset, request_id_set
-from config.unavailable import DatabaseUnavailableMiddleware
+from apps.core.logs import JsonFormatter, QuietSweepsFilter, request_id_reset, request_id_set
+from apps.core.unavailable import DatabaseUnavailableMiddleware
 from tests.processes import ROOT
 
 
@@ -28,7 +28,7 @@ def test_json_lines_carry_the_request_id_and_extra_fields():
     try:
         record = _record("apps.x", logging.WARNING, "paid %s", ("twice",))
         record.subscriber_id = 7
-        from config.logs import RequestIdFilter
+        from apps.core.logs import RequestIdFilter
 
         RequestIdFilter().filter(record)
         line = JsonFormatter().format(record)

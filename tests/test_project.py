@@ -9,9 +9,9 @@ from django.conf import settings
 from django.core.management import call_command
 from django_celery_beat.models import PeriodicTask
 
+from apps.core.periodic import PeriodicSpec, periodic_tasks_ensure
 from apps.crm.models import Event, Subscriber
 from apps.tags.models import Tag, Tagging
-from config.periodic import PeriodicSpec, periodic_tasks_ensure
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,7 @@ class ApiConfig(AppConfig):
     label = "api"
 
     def ready(self) -> None:
-        from config.periodic import PeriodicSpec, connect
+        from apps.core.periodic import PeriodicSpec, connect
 
         from .tasks import API_JOBS_RESUME_TASK
 

@@ -3,7 +3,7 @@
 
 Per credential the window is exact: a log of the request times (a sorted set in Redis, read,
 trimmed and added to in one Lua script), not the weighted two-bucket estimate of
-``config/throttle.py``, which let about 130 requests through in 40 seconds when a burst
+``apps/core/throttle.py``, which let about 130 requests through in 40 seconds when a burst
 straddled a minute boundary. At Kit's 120 (or 600 for OAuth) a minute the log stays small.
 The per-address guard keeps the cheaper estimate (``window_allow``).
 """
@@ -16,7 +16,7 @@ import time
 from django.conf import settings
 from django.core.cache import cache
 
-from config.throttle import PREFIX, _redis_backend, window_allow
+from apps.core.throttle import PREFIX, _redis_backend, window_allow
 
 logger = logging.getLogger(__name__)
 

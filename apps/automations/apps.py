@@ -6,11 +6,11 @@ class AutomationsConfig(AppConfig):
     label = "automations"
 
     def ready(self) -> None:
+        from apps.core.periodic import connect
         from apps.crm.demo import seed_step_register
         from apps.crm.health import health_check_register
         from apps.crm.timeline import timeline_provider_register
         from apps.tags.dependents import tag_dependents_register
-        from config.periodic import connect
 
         from . import consumers, email_nodes, nodes
         from .dependents import automation_uses_of_tag

@@ -17,13 +17,13 @@ from django.db import transaction
 from django.db.models import F, Max, Min, Q
 from django.utils import timezone
 
+from apps.core import oncommit
+from apps.core.bulk import rows_update
+from apps.core.doorbell import doorbell_ring
 from apps.core.leases import LeaseKind, lease_holder, lease_kind_register, leases_reap_one
 from apps.crm.events import event_chain_depth, events_buffered, events_flush
 from apps.crm.models import Event, Subscriber, SubscriberState
 from apps.tags.services import tag_names_memo
-from config import oncommit
-from config.bulk import rows_update
-from config.doorbell import doorbell_ring
 
 from .graph import Graph, graph_first_step, graph_load
 from .kinds import Outcome, StepContext, StepError, kind_get

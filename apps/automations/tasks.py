@@ -4,8 +4,8 @@
 from celery import shared_task
 from django.conf import settings
 
+from apps.core.doorbell import doorbell_answer, doorbell_ring
 from apps.core.leases import leases_adopt, leases_done, leases_hold
-from config.doorbell import doorbell_answer, doorbell_ring
 
 from . import engine
 
@@ -65,7 +65,7 @@ def runs_reap() -> int:
 
 
 def periodic_specs():
-    from config.periodic import PeriodicSpec
+    from apps.core.periodic import PeriodicSpec
 
     return [
         PeriodicSpec(

@@ -7,11 +7,11 @@ class CommerceConfig(AppConfig):
     verbose_name = "Sales"
 
     def ready(self) -> None:
+        from apps.core.periodic import PeriodicSpec, connect
         from apps.crm.demo import seed_step_register
         from apps.crm.health import health_check_register
         from apps.crm.timeline import timeline_provider_register
         from apps.members.purchases import purchase_handler_register
-        from config.periodic import PeriodicSpec, connect
 
         from .carts import CartPurchases
         from .health import sales_health

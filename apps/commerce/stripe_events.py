@@ -15,8 +15,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from config.doorbell import doorbell_ring
-from config.throttle import window_hit
+from apps.core.doorbell import doorbell_ring
+from apps.core.throttle import window_hit
 
 from .lock_objects import events_pending_claim
 from .models import EventStatus, StripeEvent

@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from config.doorbell import doorbell_drain
+from apps.core.doorbell import doorbell_drain
 
 from . import stripe_events
 

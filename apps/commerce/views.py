@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from apps.core.client_address import client_address
 from apps.members.models import Member
 from apps.members.services import webhook_refusals_exceeded
 from apps.members.views import member_required
-from config.client_address import client_address
 
 from . import checkout, selectors, stripe_events
 from .forms import OrderForm

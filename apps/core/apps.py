@@ -10,7 +10,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from config.periodic import PeriodicSpec, connect
+        from apps.core.periodic import PeriodicSpec, connect
 
         from .tasks import LEASES_REAP_TASK
 

@@ -8,7 +8,7 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self) -> None:
-        from config.periodic import PeriodicSpec, connect
+        from apps.core.periodic import PeriodicSpec, connect
 
         from . import delivery, emails  # noqa: F401  (they register their lease kinds)
         from .demo import seed_step_register

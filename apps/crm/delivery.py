@@ -24,6 +24,8 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
+from apps.core import oncommit
+from apps.core.doorbell import doorbell_ring
 from apps.core.leases import (
     LeaseKind,
     lease_holder,
@@ -32,8 +34,6 @@ from apps.core.leases import (
     leases_hold,
     leases_reap_one,
 )
-from config import oncommit
-from config.doorbell import doorbell_ring
 
 from .lock_objects import deliveries_due
 from .models import DeliveryAttempt, DeliveryStatus, WebhookDelivery

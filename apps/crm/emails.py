@@ -22,6 +22,8 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
+from apps.core import oncommit
+from apps.core.doorbell import doorbell_ring
 from apps.core.leases import (
     LeaseKind,
     lease_holder,
@@ -30,8 +32,6 @@ from apps.core.leases import (
     leases_hold,
     leases_reap_one,
 )
-from config import oncommit
-from config.doorbell import doorbell_ring
 
 from . import event_types
 from .email_html import BODY_TEXT, email_render

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from config import oncommit
-from config.doorbell import doorbell_ring
+from apps.core import oncommit
+from apps.core.doorbell import doorbell_ring
 
 from .models import Event
 

@@ -7,8 +7,8 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.views.decorators.csrf import csrf_exempt
 
-from config.client_address import client_address
-from config.throttle import window_allow
+from apps.core.client_address import client_address
+from apps.core.throttle import window_allow
 
 from .models import Form, SequenceSubscription, SubscriberState, SubscriptionState
 from .preferences import (

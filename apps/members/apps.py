@@ -8,6 +8,7 @@ class MembersConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.automations.facts import offering_facts_register
+        from apps.core.periodic import PeriodicSpec, connect
         from apps.crm.delivery import local_receiver_register
         from apps.crm.demo import seed_step_register
         from apps.crm.dispatch import consumer_register
@@ -15,7 +16,6 @@ class MembersConfig(AppConfig):
         from apps.crm.liquid import liquid_context_provider_register
         from apps.crm.timeline import subscriber_panel_register, timeline_provider_register
         from apps.tags.dependents import tag_dependents_register
-        from config.periodic import PeriodicSpec, connect
 
         from . import event_types
         from .automation_facts import offering_facts

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from django.urls import Resolver404, resolve
 
-from config.throttle import window_allow
+from apps.core.throttle import window_allow
 
 from . import services
 from .models import EndpointStatus, Operation, WebhookEndpoint

@@ -15,6 +15,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from apps.core.bulk import rows_update
+from apps.core.doorbell import doorbell_ring
+from apps.core.throttle import window_allow, window_hit
 from apps.crm.emails import email_transactional_queue
 from apps.crm.events import event_record, events_buffered
 from apps.crm.models import EmailKind, Subscriber
@@ -27,9 +30,6 @@ from apps.crm.services import (
 from apps.offerings.models import Offering
 from apps.offerings.services import offering_grant, offering_revoke, offering_sync_from_tags
 from apps.tags.services import tag_names_memo, taggings_remove
-from config.bulk import rows_update
-from config.doorbell import doorbell_ring
-from config.throttle import window_allow, window_hit
 
 from .event_types import MEMBER_LOGIN_CREATED
 from .hashers import GENERATED_PASSWORD_ALGORITHM, GENERATED_PASSWORD_MIN_BITS

@@ -22,8 +22,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from config.client_address import client_address
-from config.jsonlimits import JSONLimitError, has_nul, json_loads_bounded
+from apps.core.client_address import client_address
+from apps.core.jsonlimits import JSONLimitError, has_nul, json_loads_bounded
 
 from . import logins, services
 from .forms import AccountForm, LoginForm, LoginLinkForm

@@ -6,13 +6,13 @@ class OfferingsConfig(AppConfig):
     label = "offerings"
 
     def ready(self) -> None:
+        from apps.core.periodic import connect
         from apps.crm.demo import seed_step_register
         from apps.crm.dispatch import consumer_register
         from apps.crm.timeline import subscriber_panel_register
         from apps.tags.dependents import tag_dependents_register
         from apps.tags.event_types import TAG_ADD
         from apps.tags.services import taggings_added_hook_register
-        from config.periodic import connect
 
         from . import event_types
         from .dependents import offering_uses_of_tag

@@ -13,7 +13,7 @@ def drip_sweep() -> int:
 
 
 def periodic_specs():
-    from config.periodic import PeriodicSpec
+    from apps.core.periodic import PeriodicSpec
 
     return [
         PeriodicSpec(

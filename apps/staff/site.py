@@ -9,8 +9,8 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.urls import reverse
 
+from apps.core.client_address import client_address
 from apps.members.logins import LoginLocked, login_authenticate
-from config.client_address import client_address
 
 # (app label, model name) in the order a course creator works: these open the index.
 CREATOR_PAGES = [

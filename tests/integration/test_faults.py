@@ -30,8 +30,8 @@ import pytest
 import redis
 from django.db import DatabaseError, connection
 
+from apps.core.periodic import periodic_specs_all, periodic_tasks_ensure
 from apps.crm.models import EmailStatus
-from config.periodic import periodic_specs_all, periodic_tasks_ensure
 from tests.processes import ROOT, worker_database_url, worker_start, worker_stop
 
 sys.path.insert(0, str(ROOT / "bench"))

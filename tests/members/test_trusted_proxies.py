@@ -7,12 +7,12 @@ import json
 import pytest
 from django.test import RequestFactory
 
+from apps.core.client_address import client_address
 from apps.crm.models import DeliveryStatus, WebhookDelivery
 from apps.members.models import CallStatus, Operation, WebhookCall
 from apps.members.services import REFUSALS_PER_ADDRESS_PER_MINUTE, endpoint_mint
 from apps.offerings.models import AccessGrant
 from apps.tags.services import subscriber_tag_add, tag_get_or_create
-from config.client_address import client_address
 from tests.factories import SubscriberFactory
 from tests.offerings.helpers import weekly_course
 

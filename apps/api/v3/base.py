@@ -22,8 +22,8 @@ from rest_framework.views import APIView
 
 from apps.api.services import api_credentials_get
 from apps.api.throttle import credential_allow, throttle_allow, window_retry_after
-from config.client_address import client_address
-from config.jsonlimits import has_nul
+from apps.core.client_address import client_address
+from apps.core.jsonlimits import has_nul
 
 logger = logging.getLogger(__name__)
 

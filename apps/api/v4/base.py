@@ -26,8 +26,8 @@ from rest_framework.views import APIView
 from apps.api.services import api_key_authenticate
 from apps.api.throttle import credential_allow, throttle_allow, window_retry_after
 from apps.api.v3.base import is_whole_number
-from config.client_address import client_address
-from config.jsonlimits import has_nul
+from apps.core.client_address import client_address
+from apps.core.jsonlimits import has_nul
 
 NUL_REFUSED = "Text must not contain NUL characters (\\u0000)."
 READ_OR_WRITE = {True: "read", False: "write"}

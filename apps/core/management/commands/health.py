@@ -15,9 +15,9 @@ from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db.models.functions import Now
 
+from apps.core.health import DEEP_CHECKS, health_report
 from apps.core.leases import HOLDER_DEAD_AFTER
 from apps.core.models import ProcessHeartbeat, ProcessKind
-from config.health import DEEP_CHECKS, health_report
 
 
 class Command(BaseCommand):

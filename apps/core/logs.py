@@ -95,7 +95,7 @@ _IDLE_RESULTS = {"0", "None", "{}", "[]", "False"}
 
 
 def _sweep_tasks() -> set[str]:
-    from config.periodic import periodic_task_names
+    from apps.core.periodic import periodic_task_names
 
     return periodic_task_names()
 

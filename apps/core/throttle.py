@@ -69,7 +69,7 @@ def _window_allow(key: str, *, limit: int, window: int, count: bool) -> bool:
         allowed = client.eval(_SLIDING_WINDOW, 2, *keys, limit, overlap, window * 2, int(count))
         return bool(allowed)
     # The embedded default's file cache: the same read and count under its cross-process
-    # lock, so two processes cannot both take the last place (config/cache.py).
+    # lock, so two processes cannot both take the last place (apps/core/cache.py).
     atomic = getattr(cache, "atomic", nullcontext)
     with atomic():
         counts = cache.get_many([current_key, previous_key])
