@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "apps.automations",
     "apps.offerings",
     "apps.members",
+    "apps.learning",
     "apps.commerce",
     "apps.api",
     "apps.staff",

@@ -14,5 +14,6 @@ urlpatterns = [
     path("", include("apps.api.urls")),
     path("", include("apps.crm.urls")),
     path("", include("apps.members.urls")),
+    path("", include("apps.learning.urls")),
     path("", include("apps.commerce.urls")),
 ]

@@ -26,6 +26,7 @@ from apps.offerings.services import lesson_complete
 from apps.tags.models import Tag
 
 from .models import Member
+from .player_hooks import lesson_completion_blocked, player_gate, player_panels
 
 PREVIEW_SESSION_KEY = "member_preview"
 
@@ -154,7 +155,9 @@ def staff_without_profile_reason(request) -> str:
 @viewer_required
 def dashboard_view(request):
     outlines = request.viewer.outlines()
-    return render(request, "members/dashboard.html", {"outlines": outlines})
+    context = {"outlines": outlines}
+    context["panels"] = player_panels("dashboard", request, context)
+    return render(request, "members/dashboard.html", context)
 
 
 @viewer_required
@@ -165,7 +168,12 @@ def offering_view(request, slug):
     outline = request.viewer.outline(offering)
     if not outline.any_open:
         return _no_access(request, _("You do not have access to this offering."), offering)
-    return render(request, "members/offering.html", {"offering": offering, "outline": outline})
+    gated = player_gate(request, request.viewer, offering)
+    if gated is not None:
+        return gated
+    context = {"offering": offering, "outline": outline}
+    context["panels"] = player_panels("offering", request, context)
+    return render(request, "members/offering.html", context)
 
 
 @viewer_required
@@ -187,6 +195,10 @@ def lesson_view(request, slug, lesson_slug):
             return redirect("members:lesson", slug=slug, lesson_slug=lesson_slug)
         if not item.open:
             return _no_access(request, _("This lesson is still locked."), offering)
+        blocked = lesson_completion_blocked(request, item.lesson.pk)
+        if blocked:
+            messages.error(request, blocked)
+            return redirect("members:lesson", slug=slug, lesson_slug=lesson_slug)
         lesson_complete(
             subscriber=viewer.member.subscriber,
             lesson=Lesson.objects.select_related("module").get(pk=item.lesson.pk),
@@ -199,24 +211,27 @@ def lesson_view(request, slug, lesson_slug):
                 return redirect("members:lesson", slug=slug, lesson_slug=following.lesson.slug)
             return redirect("members:offering", slug=slug)
         return redirect("members:lesson", slug=slug, lesson_slug=lesson_slug)
+    gated = player_gate(request, viewer, offering)
+    if gated is not None:
+        return gated
     lesson, attachments = None, []
     if item.open:
         lesson = Lesson.objects.get(pk=item.lesson.pk)  # the body, left out of the outline
         attachments = list(LessonAttachment.objects.filter(lesson_id=lesson.pk))
-    return render(
-        request,
-        "members/lesson.html",
-        {
-            "offering": offering,
-            "outline": outline,
-            "item": item,
-            "lesson": lesson or item.lesson,
-            "embed": video_embed(lesson.video_url) if lesson else None,
-            "attachments": attachments,
-            "previous": before,
-            "next": after,
-        },
-    )
+    context = {
+        "offering": offering,
+        "outline": outline,
+        "item": item,
+        "lesson": lesson or item.lesson,
+        "embed": video_embed(lesson.video_url) if lesson else None,
+        "attachments": attachments,
+        "previous": before,
+        "next": after,
+    }
+    if item.open:
+        context["blocked"] = lesson_completion_blocked(request, item.lesson.pk)
+        context["panels"] = player_panels("lesson", request, context)
+    return render(request, "members/lesson.html", context)
 
 
 def _serve(name: str, *, download_as: str | None):

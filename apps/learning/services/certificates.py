@@ -1,0 +1,232 @@
+"""Certificates: defining an offering's certificate, and issuing it once to each member when
+its completion rule holds (every lesson done, a tag, a quiz passed), in the variant their
+tags choose. The page is rendered once, at issue; the PDF is made from it on download."""
+
+import secrets
+from collections import defaultdict
+from collections.abc import Iterable
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.urls import reverse
+from django.utils import formats, timezone
+
+from apps.crm.events import event_record
+from apps.crm.liquid import template_render
+from apps.crm.models import Subscriber, SubscriberFieldValue
+from apps.offerings.models import Lesson, LessonProgress, Offering
+from apps.tags.models import Tagging
+from apps.tags.services import tag_get_or_create
+
+from ..checks import certificate_context, certificate_variants_check
+from ..event_types import CERTIFICATE_ISSUED
+from ..lock_objects import subscriber_for_update
+from ..models import (
+    DEFAULT_CERTIFICATE_CSS,
+    DEFAULT_CERTIFICATE_HTML,
+    Certificate,
+    CertificateTemplate,
+    CertificateVariant,
+    CompletionRule,
+    Quiz,
+    QuizAttempt,
+)
+
+CODE_BYTES = 8
+LAST_NAME_FIELD = "last_name"
+
+
+@transaction.atomic
+def certificate_template_create(
+    *,
+    offering: Offering,
+    name: str,
+    rule: str = CompletionRule.ALL_LESSONS,
+    rule_tag: str | None = None,
+    rule_quiz: Quiz | None = None,
+    variants: list[tuple[str, str | None]] | list[tuple[str, str | None, str, str]],
+) -> CertificateTemplate:
+    """``variants``: (level, tag name or None) with the default look, or (level, tag, html,
+    css); refused with the place named on a Liquid error."""
+    full = [
+        v if len(v) == 4 else (*v, DEFAULT_CERTIFICATE_HTML, DEFAULT_CERTIFICATE_CSS)
+        for v in variants
+    ]
+    certificate_variants_check(full)
+    if rule == CompletionRule.TAG and not rule_tag:
+        raise ValidationError("Rule “the member has a tag”: name the tag.")
+    if rule == CompletionRule.QUIZ_PASSED and rule_quiz is None:
+        raise ValidationError("Rule “the member passed a quiz”: choose the quiz.")
+    template = CertificateTemplate.objects.create(
+        offering=offering,
+        name=name,
+        rule=rule,
+        rule_tag=tag_get_or_create(name=rule_tag)[0] if rule_tag else None,
+        rule_quiz=rule_quiz,
+    )
+    CertificateVariant.objects.bulk_create(
+        CertificateVariant(
+            template=template,
+            position=i,
+            level=level,
+            tag=tag_get_or_create(name=tag)[0] if tag else None,
+            html=source,
+            css=css,
+        )
+        for i, (level, tag, source, css) in enumerate(full)
+    )
+    return template
+
+
+def certificate_verify_url(code: str) -> str:
+    return f"{settings.SITE_URL}{reverse('learning:certificate_verify', args=[code])}"
+
+
+def certificate_download_url(code: str) -> str:
+    return f"{settings.SITE_URL}{reverse('learning:certificate_pdf', args=[code])}"
+
+
+def _new_code() -> str:
+    raw = secrets.token_hex(CODE_BYTES).upper()
+    return "-".join(raw[i : i + 4] for i in range(0, len(raw), 4))
+
+
+def certificate_document(*, variant: CertificateVariant, values: dict) -> str:
+    context = certificate_context(values)
+    body = template_render(variant.html, context)
+    css = template_render(variant.css, context)
+    return (
+        '<!doctype html><html><head><meta charset="utf-8">'
+        f"<style>{css}</style></head><body>{body}</body></html>"
+    )
+
+
+def _due(
+    templates: list[CertificateTemplate], subscriber_ids: list[int]
+) -> list[tuple[int, CertificateTemplate, CertificateVariant]]:
+    """(subscriber, template, variant) for every rule that holds and certificate not yet
+    issued: five queries whatever the number of members and templates."""
+    offering_ids = {t.offering_id for t in templates}
+    issued = set(
+        Certificate.objects.filter(
+            template__in=templates, subscriber_id__in=subscriber_ids
+        ).values_list("subscriber_id", "template_id")
+    )
+    tag_ids = {t.rule_tag_id for t in templates} | {
+        v.tag_id for t in templates for v in t.variants.all()
+    }
+    held = defaultdict(set)
+    for sid, tid in Tagging.objects.filter(
+        subscriber_id__in=subscriber_ids, tag_id__in=tag_ids - {None}
+    ).values_list("subscriber_id", "tag_id"):
+        held[sid].add(tid)
+    totals = defaultdict(int)
+    for oid in Lesson.objects.filter(offering_id__in=offering_ids).values_list(
+        "offering_id", flat=True
+    ):
+        totals[oid] += 1
+    done = defaultdict(int)
+    for sid, oid in LessonProgress.objects.filter(
+        subscriber_id__in=subscriber_ids, lesson__offering_id__in=offering_ids
+    ).values_list("subscriber_id", "lesson__offering_id"):
+        done[sid, oid] += 1
+    passed = set(
+        QuizAttempt.objects.filter(
+            subscriber_id__in=subscriber_ids,
+            quiz_id__in={t.rule_quiz_id for t in templates} - {None},
+            passed=True,
+        ).values_list("subscriber_id", "quiz_id")
+    )
+    due = []
+    for sid in subscriber_ids:
+        for template in templates:
+            if (sid, template.pk) in issued:
+                continue
+            if template.rule == CompletionRule.ALL_LESSONS:
+                total = totals[template.offering_id]
+                holds = bool(total) and done[sid, template.offering_id] >= total
+            elif template.rule == CompletionRule.TAG:
+                holds = template.rule_tag_id in held[sid]
+            else:
+                holds = (sid, template.rule_quiz_id) in passed
+            if not holds:
+                continue
+            variants = list(template.variants.all())
+            variant = next((v for v in variants if v.tag_id and v.tag_id in held[sid]), None)
+            variant = variant or next((v for v in variants if not v.tag_id), None)
+            if variant is not None:
+                due.append((sid, template, variant))
+    return due
+
+
+@transaction.atomic
+def certificates_issue_due(
+    *, subscriber_ids: Iterable[int], offering_ids: Iterable[int] | None = None
+) -> list[Certificate]:
+    """Issue every certificate now due to these members (of these offerings' templates, or
+    all); each once per member and template, whatever the concurrency."""
+    subscriber_ids = sorted(set(subscriber_ids))
+    templates = CertificateTemplate.objects.select_related("offering").prefetch_related("variants")
+    if offering_ids is not None:
+        templates = templates.filter(offering_id__in=set(offering_ids))
+    templates = list(templates)
+    if not templates or not subscriber_ids:
+        return []
+    for sid in subscriber_ids:
+        list(subscriber_for_update(sid))
+    due = _due(templates, subscriber_ids)
+    if not due:
+        return []
+    subscribers = Subscriber.objects.in_bulk([sid for sid, _, _ in due])
+    last_names = dict(
+        SubscriberFieldValue.objects.filter(
+            subscriber_id__in=subscribers, field__key=LAST_NAME_FIELD
+        ).values_list("subscriber_id", "value")
+    )
+    now = timezone.now()
+    issued = []
+    for sid, template, variant in due:
+        subscriber = subscribers[sid]
+        name = " ".join(x for x in (subscriber.first_name, last_names.get(sid, "")) if x)
+        code = _new_code()
+        values = {
+            "name": name or subscriber.email,
+            "offering": template.offering.name,
+            "level": variant.level,
+            "date": formats.date_format(now, "DATE_FORMAT"),
+            "verification_code": code,
+            "verification_url": certificate_verify_url(code),
+        }
+        issued.append(
+            Certificate(
+                template=template,
+                variant=variant,
+                subscriber_id=sid,
+                code=code,
+                name=values["name"],
+                offering_name=values["offering"],
+                level=variant.level,
+                html=certificate_document(variant=variant, values=values),
+                issued_at=now,
+            )
+        )
+    Certificate.objects.bulk_create(issued)
+    for certificate in issued:
+        event_record(
+            subscriber_id=certificate.subscriber_id,
+            type=CERTIFICATE_ISSUED,
+            payload={
+                "template_id": certificate.template_id,
+                "offering_id": certificate.template.offering_id,
+                "level": certificate.level,
+                "code": certificate.code,
+            },
+        )
+    return issued
+
+
+def certificates_on_events(events) -> None:
+    """The dispatcher's consumer: a lesson completed, a tag added or a quiz passed may make
+    a certificate due."""
+    certificates_issue_due(subscriber_ids=[e.subscriber_id for e in events if e.subscriber_id])
