@@ -230,12 +230,12 @@ DEFAULT_CERTIFICATE_HTML = """<div class="frame">
 
 DEFAULT_CERTIFICATE_CSS = """@page { size: A4 landscape; margin: 12mm; }
 body { font-family: "DejaVu Serif", serif; color: #1f2933; }
-.frame { border: 6px double #7c5c1e; padding: 18mm 14mm; text-align: center; height: 150mm; }
-.kicker { letter-spacing: .3em; text-transform: uppercase; color: #7c5c1e; }
-h1 { font-size: 34pt; margin: 10mm 0 4mm; }
-h2 { font-size: 22pt; margin: 4mm 0; }
-.level { font-size: 16pt; font-weight: bold; color: #7c5c1e; }
-.meta { font-size: 9pt; color: #52606d; }"""
+.frame { border: 6px double #7c5c1e; padding: 26mm 14mm 0; text-align: center; height: 158mm; }
+.kicker { letter-spacing: .3em; text-transform: uppercase; color: #7c5c1e; font-size: 13pt; }
+h1 { font-size: 42pt; margin: 12mm 0 4mm; }
+h2 { font-size: 26pt; margin: 4mm 0 8mm; }
+.level { font-size: 18pt; font-weight: bold; color: #7c5c1e; margin-bottom: 16mm; }
+.meta { font-size: 9pt; color: #52606d; margin: 1mm 0; }"""
 
 
 class CertificateVariant(models.Model):
