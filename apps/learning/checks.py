@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 
 from apps.crm.liquid import TemplateError, template_render
+from apps.tags.services import tag_name_key
 
 from .models import QuestionKind
 
@@ -125,7 +126,7 @@ def choice_options_check(options: list[tuple[str, str]]) -> None:
     for number, (label, tag) in enumerate(options, 1):
         if not label.strip() or not tag:
             raise ValidationError(f"Option {number}: give it a label and the tag it adds.")
-        key = tag.casefold()
+        key = tag_name_key(tag)  # "Track - Sales" is "Track – Sales"
         if key in seen:
             raise ValidationError(
                 f"Options “{seen[key]}” and “{label}” add the same tag “{tag}”: give each "
