@@ -39,12 +39,19 @@ from apps.crm.models import (
     SequenceEmail,
     WebhookDelivery,
 )
+from apps.learning.services.certificates import (
+    certificate_template_create,
+    certificates_issue_due,
+)
+from apps.learning.services.quizzes import quiz_attempt_submit
 from apps.members.models import Member, Operation, WebhookCall
 from apps.members.services import endpoint_mint, member_login_ensure, operation_run
 from apps.offerings.models import Lesson, LessonAttachment
+from apps.offerings.services import lesson_complete
 from apps.tags.models import Segment
 from tests.automations.helpers import build, on_tag, settle, tag, wait
 from tests.factories import CustomFieldFactory, SubscriberFactory
+from tests.learning.helpers import module_one_check, track_choice
 from tests.offerings.helpers import weekly_course
 from tests.staff import FULL, NONE, VIEW, staff_user
 
@@ -71,6 +78,9 @@ NO_ADD = {
     "commerce.order",
     "commerce.subscription",
     "commerce.stripeevent",
+    # Members make these (a quiz attempt, an issued certificate).
+    "learning.quizattempt",
+    "learning.certificate",
 }
 NO_DELETE = {
     "crm.event",
@@ -230,6 +240,13 @@ def world(django_capture_on_commit_callbacks):
         stripe_id="sub_1", subscriber=subscriber, price=price, started_at=timezone.now()
     )
     StripeEvent.objects.create(event_id="evt_1", status=EventStatus.DONE, http_status=200)
+    quiz = module_one_check()
+    quiz_attempt_submit(subscriber=subscriber, quiz=quiz, answers={})
+    track_choice(course)
+    certificate_template_create(offering=course, name="Completion", variants=[("All", None)])
+    for lesson in Lesson.objects.filter(offering=course).select_related("module"):
+        lesson_complete(subscriber=subscriber, lesson=lesson)
+    certificates_issue_due(subscriber_ids=[subscriber.pk])
     attachment = LessonAttachment(lesson=Lesson.objects.first(), title="Worksheet")
     attachment.file.save("worksheet.pdf", ContentFile(b"%PDF-1.4 worksheet"), save=True)
     return {
