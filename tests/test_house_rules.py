@@ -124,6 +124,17 @@ KIND_TESTS_ALLOWLIST: dict[str, int] = {
     "apps/members/migrations/0006_release_event_steps.py": 1,
 }
 
+# Periodic task specs declared outside the app's periodic.py (apps/core/periodic.py finds it):
+# modules that build a PeriodicSpec.
+PERIODIC_ALLOWLIST: set[str] = {
+    "apps/api/apps.py",
+    "apps/automations/tasks.py",
+    "apps/commerce/apps.py",
+    "apps/crm/apps.py",
+    "apps/members/apps.py",
+    "apps/offerings/tasks.py",
+}
+
 # Functions radon ranks D or worse: (module, qualified name).
 COMPLEXITY_ALLOWLIST: set[tuple[str, str]] = {
     ("apps/automations/builder_views.py", "_dry_run"),
@@ -330,6 +341,18 @@ def kind_tests() -> dict[str, int]:
     return dict(counts)
 
 
+def periodic_spec_homes() -> set[str]:
+    found = set()
+    for path in _files():
+        rel = _rel(path)
+        if not rel.startswith("apps/") or path.name == "periodic.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), filename=rel)):
+            if isinstance(node, ast.Call) and _named(node.func, "PeriodicSpec"):
+                found.add(rel)
+    return found
+
+
 def complex_functions() -> set[tuple[str, str]]:
     found = set()
     for path in _files():
@@ -377,6 +400,15 @@ def test_only_the_kinds_package_tests_a_step_kind_by_name():
         f"a kind's name tested outside {KINDS_HOME} (ask the kind class instead): {grown}"
     )
     assert not shrunk, f"fewer kind tests than allowlisted (lower or remove the entries): {shrunk}"
+
+
+def test_each_apps_periodic_tasks_are_declared_in_its_periodic_module():
+    _compare(
+        periodic_spec_homes(),
+        PERIODIC_ALLOWLIST,
+        what="periodic task specs declared outside the app's periodic.py",
+        fix="return them from periodic_specs() in apps/<app>/periodic.py, which core finds",
+    )
 
 
 def test_no_function_is_ranked_d_or_worse_by_radon():
