@@ -289,7 +289,7 @@ def _is_edge(rel: str) -> bool:
         return True
     if "views" in stem or "views" in parts[:-1]:
         return True
-    return stem == "admin" or stem.startswith("admin_") or "admin" in parts[:-1]
+    return stem.startswith("admin") or "admin" in parts[:-1]
 
 
 def _is_lock_home(rel: str) -> bool:
