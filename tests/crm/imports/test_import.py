@@ -27,7 +27,7 @@ from apps.crm.services import custom_field_create, subscriber_fields_set, subscr
 from apps.tags.event_types import TAG_ADD
 from apps.tags.models import Tag, Tagging
 from tests.automations.helpers import add, build, on_tag, settle, tag, tags_of
-from tests.crm.test_admin import _queries as page_queries
+from tests.crm.admin.test_admin import _queries as page_queries
 from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
