@@ -22,9 +22,10 @@ from ..models import EmailMessage, EmailStatus, Subscriber, email_kind_traits
 from .rendering import Draft, default_layout_html, draft_render, held_reason
 
 # A held email is rendered again after HOLD_RECHECK_BASE, then twice as long each time up to
-# HOLD_RECHECK_MAX: its cause (no login yet, an empty field) is usually gone in seconds, and an
-# event (the login created, a field set) brings the check forward at once.
+# ``held.HOLD_RECHECK_MAX``: its cause (no login yet, an empty field) is usually gone in
+# seconds, and an event (the login created, a field set) brings the check forward at once.
 HOLD_RECHECK_BASE = timedelta(minutes=1)
+# Rows per insert (and the chunk a broadcast reads its audience in).
 BROADCAST_CHUNK = 1000
 
 
