@@ -53,7 +53,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RunStatusEnum": "apps.automations.models.RunStatus",
         "AutomationStatusEnum": "apps.automations.models.AutomationStatus",
-        "EmailStatusEnum": "apps.crm.messaging_models.EmailStatus",
+        "EmailStatusEnum": "apps.crm.models.EmailStatus",
         "EndpointStatusEnum": "apps.members.models.EndpointStatus",
     },
 }
