@@ -46,11 +46,28 @@ class TagNamesForm(forms.ModelForm):
             if tag is not None:
                 self.fields[field].initial = tag.name
 
-    def save(self, commit=True):
+    def tags_resolve(self) -> None:
+        """Set the instance's tags from the names typed, through the tag service (a new name
+        makes the tag); called by the admin just before it saves."""
         for field, model_field in self.tag_fields.items():
             name = self.cleaned_data.get(field)
             setattr(self.instance, model_field, tag_get_or_create(name=name)[0] if name else None)
-        return super().save(commit)
+
+
+class TagNamesAdmin(admin.ModelAdmin):
+    """Resolves typed tag names (TagNamesForm) on the page's form and its inlines' forms,
+    then saves as Django's admin does."""
+
+    def save_model(self, request, obj, form, change):
+        if isinstance(form, TagNamesForm):
+            form.tags_resolve()
+        super().save_model(request, obj, form, change)
+
+    def save_formset(self, request, form, formset, change):
+        for sub in _live_forms(formset):
+            if isinstance(sub, TagNamesForm):
+                sub.tags_resolve()
+        super().save_formset(request, form, formset, change)
 
 
 def _live_forms(formset):
@@ -163,7 +180,7 @@ class QuizForm(TagNamesForm):
 
 
 @admin.register(Quiz)
-class QuizAdmin(admin.ModelAdmin):
+class QuizAdmin(TagNamesAdmin):
     form = QuizForm
     list_display = ["title", "lesson", "pass_percent", "attempts_allowed"]
     search_fields = ["title", "lesson__title"]
@@ -171,7 +188,7 @@ class QuizAdmin(admin.ModelAdmin):
     inlines = [QuestionInline, BandInline]
 
     def save_formset(self, request, form, formset, change):
-        formset.save()
+        super().save_formset(request, form, formset, change)
         if formset.model is not Question:
             return
         for sub in _live_forms(formset):
@@ -225,7 +242,7 @@ class ChoiceOptionInline(admin.TabularInline):
 
 
 @admin.register(Choice)
-class ChoiceAdmin(admin.ModelAdmin):
+class ChoiceAdmin(TagNamesAdmin):
     list_display = ["question", "offering", "lesson", "changeable"]
     list_select_related = ["offering", "lesson"]
     fields = ["offering", "lesson", "question", "changeable"]
@@ -288,7 +305,7 @@ class CertificateTemplateForm(TagNamesForm):
 
 
 @admin.register(CertificateTemplate)
-class CertificateTemplateAdmin(admin.ModelAdmin):
+class CertificateTemplateAdmin(TagNamesAdmin):
     form = CertificateTemplateForm
     list_display = ["name", "offering", "rule"]
     list_select_related = ["offering"]

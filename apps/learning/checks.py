@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from apps.crm.liquid import TemplateError, template_render
 from apps.tags.services import tag_name_key
 
-from .models import QuestionKind
+from .models import QUESTION_TRAITS, QuestionKind
 
 
 @dataclass
@@ -28,6 +28,10 @@ class BandSpec:
     tag: str
 
 
+def _traits(kind: str):
+    return QUESTION_TRAITS.get(kind, QUESTION_TRAITS[QuestionKind.SINGLE])
+
+
 def option_lines_parse(text: str, kind: str) -> list[tuple[str, bool]]:
     """The admin's options box: one option a line, a leading * marks a correct one; for a
     short answer every line is an accepted answer."""
@@ -37,12 +41,12 @@ def option_lines_parse(text: str, kind: str) -> list[tuple[str, bool]]:
         correct = line.startswith("*")
         line = line.lstrip("*").strip()
         if line:
-            options.append((line, correct or kind == QuestionKind.SHORT))
+            options.append((line, correct or _traits(kind).typed))
     return options
 
 
 def option_lines_format(options: list[tuple[str, bool]], kind: str) -> str:
-    if kind == QuestionKind.SHORT:
+    if _traits(kind).typed:
         return "\n".join(text for text, _ in options)
     return "\n".join(f"* {text}" if correct else text for text, correct in options)
 
@@ -52,7 +56,8 @@ def question_check(question: QuestionSpec, number: int) -> None:
     if not question.text.strip():
         raise ValidationError(f"Question {number}: write the question.")
     correct = [text for text, ok in question.options if ok]
-    if question.kind == QuestionKind.SHORT:
+    traits = _traits(question.kind)
+    if traits.typed:
         if not correct:
             raise ValidationError(
                 f"{place} has no correct answer: write each accepted answer on its own line."
@@ -64,7 +69,7 @@ def question_check(question: QuestionSpec, number: int) -> None:
         raise ValidationError(
             f"{place} has no correct answer: start the right option's line with *."
         )
-    if question.kind == QuestionKind.SINGLE and len(correct) > 1:
+    if traits.one and len(correct) > 1:
         raise ValidationError(
             f"{place} is single choice but marks {len(correct)} options correct: mark one, "
             "or make it multiple choice."

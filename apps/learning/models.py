@@ -56,6 +56,22 @@ class QuestionKind(models.TextChoices):
     SHORT = "short", "Short answer (exact match)"
 
 
+class QuestionTraits:
+    """What a question kind means for the page and the scoring: ``typed`` (the member types
+    the answer; the options are the accepted answers, never shown), ``one`` (one option may
+    be chosen and marked right), ``input`` (the option's input type on the page)."""
+
+    def __init__(self, *, typed: bool = False, one: bool = False, input: str = "radio"):
+        self.typed, self.one, self.input = typed, one, input
+
+
+QUESTION_TRAITS = {
+    QuestionKind.SINGLE: QuestionTraits(one=True),
+    QuestionKind.MULTIPLE: QuestionTraits(input="checkbox"),
+    QuestionKind.SHORT: QuestionTraits(typed=True, one=True, input="text"),
+}
+
+
 class Question(models.Model):
     """One question. Its options are the choices offered (single, multiple), or for a short
     answer the accepted answers (matched ignoring case and spacing), never shown."""
@@ -70,6 +86,10 @@ class Question(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+    @property
+    def traits(self) -> QuestionTraits:
+        return QUESTION_TRAITS[QuestionKind(self.kind)]
 
 
 class Option(models.Model):

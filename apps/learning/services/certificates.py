@@ -5,6 +5,7 @@ tags choose. The page is rendered once, at issue; the PDF is made from it on dow
 import secrets
 from collections import defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -21,7 +22,7 @@ from apps.tags.services import tag_get_or_create
 
 from ..checks import certificate_context, certificate_variants_check
 from ..event_types import CERTIFICATE_ISSUED
-from ..lock_objects import subscriber_for_update
+from ..lock_objects import subscribers_for_update
 from ..models import (
     DEFAULT_CERTIFICATE_CSS,
     DEFAULT_CERTIFICATE_HTML,
@@ -102,59 +103,90 @@ def certificate_document(*, variant: CertificateVariant, values: dict) -> str:
     )
 
 
+@dataclass
+class _Facts:
+    """What the rules read, for a batch of members: five queries whatever their number."""
+
+    issued: set[tuple[int, int]]
+    held: defaultdict[int, set[int]]
+    lessons: defaultdict[int, int]
+    done: defaultdict[tuple[int, int], int]
+    passed: set[tuple[int, int]]
+
+
+def _facts(templates: list[CertificateTemplate], subscriber_ids: list[int]) -> _Facts:
+    offering_ids = {t.offering_id for t in templates}
+    tag_ids = {t.rule_tag_id for t in templates if t.rule_tag_id} | {
+        v.tag_id for t in templates for v in t.variants.all() if v.tag_id
+    }
+    facts = _Facts(
+        issued=set(
+            Certificate.objects.filter(
+                template__in=templates, subscriber_id__in=subscriber_ids
+            ).values_list("subscriber_id", "template_id")
+        ),
+        held=defaultdict(set),
+        lessons=defaultdict(int),
+        done=defaultdict(int),
+        passed=set(
+            QuizAttempt.objects.filter(
+                subscriber_id__in=subscriber_ids,
+                quiz_id__in={t.rule_quiz_id for t in templates if t.rule_quiz_id},
+                passed=True,
+            ).values_list("subscriber_id", "quiz_id")
+        ),
+    )
+    for sid, tid in Tagging.objects.filter(
+        subscriber_id__in=subscriber_ids, tag_id__in=tag_ids
+    ).values_list("subscriber_id", "tag_id"):
+        facts.held[sid].add(tid)
+    for oid in Lesson.objects.filter(offering_id__in=offering_ids).values_list(
+        "offering_id", flat=True
+    ):
+        facts.lessons[oid] += 1
+    for sid, oid in LessonProgress.objects.filter(
+        subscriber_id__in=subscriber_ids, lesson__offering_id__in=offering_ids
+    ).values_list("subscriber_id", "lesson__offering_id"):
+        facts.done[sid, oid] += 1
+    return facts
+
+
+def _all_lessons(template: CertificateTemplate, sid: int, facts: _Facts) -> bool:
+    total = facts.lessons[template.offering_id]
+    return bool(total) and facts.done[sid, template.offering_id] >= total
+
+
+# Whether a template's rule holds for one member, by rule.
+RULES = {
+    CompletionRule.ALL_LESSONS: _all_lessons,
+    CompletionRule.TAG: lambda template, sid, facts: template.rule_tag_id in facts.held[sid],
+    CompletionRule.QUIZ_PASSED: lambda template, sid, facts: (
+        (sid, template.rule_quiz_id) in facts.passed
+    ),
+}
+
+
+def _variant(template: CertificateTemplate, held: set[int]) -> CertificateVariant | None:
+    """The first variant whose tag the member holds, else the one without a tag."""
+    variants = list(template.variants.all())
+    chosen = next((v for v in variants if v.tag_id and v.tag_id in held), None)
+    return chosen or next((v for v in variants if not v.tag_id), None)
+
+
 def _due(
     templates: list[CertificateTemplate], subscriber_ids: list[int]
 ) -> list[tuple[int, CertificateTemplate, CertificateVariant]]:
     """(subscriber, template, variant) for every rule that holds and certificate not yet
-    issued: five queries whatever the number of members and templates."""
-    offering_ids = {t.offering_id for t in templates}
-    issued = set(
-        Certificate.objects.filter(
-            template__in=templates, subscriber_id__in=subscriber_ids
-        ).values_list("subscriber_id", "template_id")
-    )
-    tag_ids = {t.rule_tag_id for t in templates} | {
-        v.tag_id for t in templates for v in t.variants.all()
-    }
-    held = defaultdict(set)
-    for sid, tid in Tagging.objects.filter(
-        subscriber_id__in=subscriber_ids, tag_id__in=tag_ids - {None}
-    ).values_list("subscriber_id", "tag_id"):
-        held[sid].add(tid)
-    totals = defaultdict(int)
-    for oid in Lesson.objects.filter(offering_id__in=offering_ids).values_list(
-        "offering_id", flat=True
-    ):
-        totals[oid] += 1
-    done = defaultdict(int)
-    for sid, oid in LessonProgress.objects.filter(
-        subscriber_id__in=subscriber_ids, lesson__offering_id__in=offering_ids
-    ).values_list("subscriber_id", "lesson__offering_id"):
-        done[sid, oid] += 1
-    passed = set(
-        QuizAttempt.objects.filter(
-            subscriber_id__in=subscriber_ids,
-            quiz_id__in={t.rule_quiz_id for t in templates} - {None},
-            passed=True,
-        ).values_list("subscriber_id", "quiz_id")
-    )
+    issued."""
+    facts = _facts(templates, subscriber_ids)
     due = []
     for sid in subscriber_ids:
         for template in templates:
-            if (sid, template.pk) in issued:
+            if (sid, template.pk) in facts.issued:
                 continue
-            if template.rule == CompletionRule.ALL_LESSONS:
-                total = totals[template.offering_id]
-                holds = bool(total) and done[sid, template.offering_id] >= total
-            elif template.rule == CompletionRule.TAG:
-                holds = template.rule_tag_id in held[sid]
-            else:
-                holds = (sid, template.rule_quiz_id) in passed
-            if not holds:
+            if not RULES[CompletionRule(template.rule)](template, sid, facts):
                 continue
-            variants = list(template.variants.all())
-            variant = next((v for v in variants if v.tag_id and v.tag_id in held[sid]), None)
-            variant = variant or next((v for v in variants if not v.tag_id), None)
+            variant = _variant(template, facts.held[sid])
             if variant is not None:
                 due.append((sid, template, variant))
     return due
@@ -167,14 +199,13 @@ def certificates_issue_due(
     """Issue every certificate now due to these members (of these offerings' templates, or
     all); each once per member and template, whatever the concurrency."""
     subscriber_ids = sorted(set(subscriber_ids))
-    templates = CertificateTemplate.objects.select_related("offering").prefetch_related("variants")
+    found = CertificateTemplate.objects.select_related("offering").prefetch_related("variants")
     if offering_ids is not None:
-        templates = templates.filter(offering_id__in=set(offering_ids))
-    templates = list(templates)
+        found = found.filter(offering_id__in=set(offering_ids))
+    templates = list(found)
     if not templates or not subscriber_ids:
         return []
-    for sid in subscriber_ids:
-        list(subscriber_for_update(sid))
+    list(subscribers_for_update(subscriber_ids))
     due = _due(templates, subscriber_ids)
     if not due:
         return []

@@ -12,7 +12,7 @@ from apps.tags.services import tag_get_or_create, taggings_add, taggings_remove
 
 from ..checks import choice_options_check
 from ..event_types import CHOICE_MADE
-from ..lock_objects import subscriber_for_update
+from ..lock_objects import subscribers_for_update
 from ..models import Choice, ChoiceOption, ChoicePick
 
 
@@ -43,7 +43,7 @@ def choice_create(
 def choice_pick(*, subscriber: Subscriber, option: ChoiceOption) -> ChoicePick:
     """Record the member's pick and swap the tags; refused when they already chose and the
     choice cannot be changed. Picking the same option again changes nothing."""
-    list(subscriber_for_update(subscriber.pk))
+    list(subscribers_for_update([subscriber.pk]))
     choice = option.choice
     pick = ChoicePick.objects.filter(choice=choice, subscriber=subscriber).first()
     if pick is not None:

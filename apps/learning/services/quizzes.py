@@ -17,8 +17,8 @@ from apps.tags.services import tag_get_or_create, taggings_add, taggings_remove
 
 from ..checks import BandSpec, QuestionSpec, bands_check, questions_check
 from ..event_types import QUIZ_COMPLETED
-from ..lock_objects import subscriber_for_update
-from ..models import Option, Question, QuestionKind, Quiz, QuizAttempt, ScoreBand
+from ..lock_objects import subscribers_for_update
+from ..models import Option, Question, Quiz, QuizAttempt, ScoreBand
 from ..selectors import quiz_retake_refusal
 
 ANSWER_TEXT_MAX = 300
@@ -34,7 +34,7 @@ def quiz_create(
     lesson: Lesson,
     title: str,
     questions: list[QuestionSpec],
-    bands: list[BandSpec] = (),
+    bands: list[BandSpec] | None = None,
     pass_percent: int = 70,
     attempts_allowed: int = 0,
     retake_delay_minutes: int = 0,
@@ -45,8 +45,9 @@ def quiz_create(
 ) -> Quiz:
     """A quiz under ``lesson``; refused (ValidationError naming the place) without a correct
     answer to every question, or with score bands that overlap or leave a gap."""
+    bands = bands or []
     questions_check(list(questions))
-    bands_check(list(bands))
+    bands_check(bands)
     if hasattr(lesson, "quiz"):
         raise ValidationError(f"The lesson “{lesson.title}” already has a quiz; edit that one.")
     quiz = Quiz.objects.create(
@@ -65,7 +66,7 @@ def quiz_create(
             quiz=quiz, position=position, text=spec.text, kind=spec.kind
         )
         question_options_set(question=question, options=spec.options)
-    quiz_bands_set(quiz=quiz, bands=list(bands))
+    quiz_bands_set(quiz=quiz, bands=bands)
     return quiz
 
 
@@ -99,7 +100,7 @@ def _score(questions: list[Question], given: dict[int, list[str]]) -> list[dict]
     for question in questions:
         values = [str(v) for v in given.get(question.pk, []) if str(v).strip()]
         options = list(question.options.all())
-        if question.kind == QuestionKind.SHORT:
+        if question.traits.typed:
             answer = values[0][:ANSWER_TEXT_MAX] if values else ""
             accepted = {_normalized(o.text) for o in options}
             results.append(
@@ -112,7 +113,7 @@ def _score(questions: list[Question], given: dict[int, list[str]]) -> list[dict]
             continue
         by_id = {str(o.pk): o for o in options}
         chosen = [by_id[v] for v in values if v in by_id]
-        if question.kind == QuestionKind.SINGLE:
+        if question.traits.one:
             chosen = chosen[:1]
         right = {o.pk for o in options if o.correct}
         results.append(
@@ -139,7 +140,7 @@ def quiz_attempt_submit(
     lesson completed. Refused (ValidationError) past the attempts allowed or before the retake
     delay has passed."""
     now = now or timezone.now()
-    list(subscriber_for_update(subscriber.pk))
+    list(subscribers_for_update([subscriber.pk]))
     previous = list(
         QuizAttempt.objects.filter(quiz=quiz, subscriber=subscriber)
         .order_by("-number")
@@ -191,7 +192,8 @@ def quiz_attempt_submit(
 def _outcome_tags(*, quiz: Quiz, subscriber: Subscriber, score: float, passed: bool) -> None:
     """The latest attempt decides: its band's tag and the pass or fail tag are added, the
     other bands' tags and the opposite outcome's tag removed (a real change only, as in Kit)."""
-    add, remove = set(), set()
+    add: set[int] = set()
+    remove: set[int] = set()
     for band in quiz.bands.all():
         (add if band.holds(score) else remove).add(band.tag_id)
     win, lose = (

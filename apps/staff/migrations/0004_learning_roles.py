@@ -21,8 +21,8 @@ def roles_extend(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("learning", "0001_initial"),
         ("staff", "0003_commerce_roles"),
+        ("learning", "0001_initial"),
         # Owner gets every permission that exists by then: the OAuth models too (named
         # migrations, never "__latest__").
         ("oauth2_provider", "0013_alter_application_authorization_grant_type_device"),
