@@ -7,7 +7,7 @@ import re
 import pytest
 from django.core import mail
 
-from apps.crm.emails import emails_send
+from apps.crm.messaging.sending import emails_send
 from apps.offerings.models import Lesson
 from tests.automations.helpers import build, settle, tags_of, when
 from tests.browser.conftest import SCREENSHOTS

@@ -12,7 +12,7 @@ import pytest
 from django.core import mail
 from django.urls import reverse
 
-from apps.crm.emails import emails_send
+from apps.crm.messaging.sending import emails_send
 from apps.learning.models import Certificate
 from apps.learning.services.certificates import certificate_template_create
 from apps.offerings.models import Lesson
