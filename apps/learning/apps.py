@@ -6,6 +6,7 @@ class LearningConfig(AppConfig):
     label = "learning"
 
     def ready(self) -> None:
+        from apps.crm.demo import seed_step_register
         from apps.crm.dispatch import consumer_register
         from apps.crm.liquid import liquid_context_provider_register
         from apps.crm.timeline import subscriber_panel_register
@@ -20,6 +21,7 @@ class LearningConfig(AppConfig):
 
         from . import event_types, player
         from .dependents import learning_uses_of_tag
+        from .seed import seed_learning_demo
         from .services.certificates import certificates_on_events
         from .timeline import certificate_liquid_variables, learning_panel
 
@@ -38,3 +40,4 @@ class LearningConfig(AppConfig):
         tag_dependents_register(name="learning", find=learning_uses_of_tag)
         subscriber_panel_register(name="learning", provide=learning_panel)
         liquid_context_provider_register(name="learning", provide=certificate_liquid_variables)
+        seed_step_register(name="learning.demo", order=40, run=seed_learning_demo)

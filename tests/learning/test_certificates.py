@@ -219,3 +219,20 @@ def test_the_dashboard_and_verification_pages_run_a_fixed_number_of_queries(clie
     assert count(dashboard) == one
     code = Certificate.objects.first().code
     assert count(reverse("learning:certificate_verify", args=[code])) <= 3
+
+
+def test_issuing_by_hand_ignores_the_rule_and_gives_the_one_already_issued():
+    # given
+    from apps.learning.services.certificates import certificate_issue
+
+    course = weekly_course()
+    template = _levels(course)
+    mia = member("mia@example.com", course).subscriber
+
+    # when: nothing completed yet
+    first = certificate_issue(subscriber_id=mia.pk, template=template)
+    again = certificate_issue(subscriber_id=mia.pk, template=template)
+
+    # then
+    assert first.level == "Standard" and again.pk == first.pk
+    assert Certificate.objects.count() == 1

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import formats, timezone
 
-from apps.crm.events import event_record
+from apps.crm.events import events_record_bulk
 from apps.crm.liquid import template_render
 from apps.crm.models import Subscriber, SubscriberFieldValue
 from apps.offerings.models import Lesson, LessonProgress, Offering
@@ -209,6 +209,36 @@ def certificates_issue_due(
     due = _due(templates, subscriber_ids)
     if not due:
         return []
+    return _write(due)
+
+
+@transaction.atomic
+def certificate_issue(*, subscriber_id: int, template: CertificateTemplate) -> Certificate | None:
+    """Issue ``template``'s certificate to one member now, whatever its rule (an automation's
+    step): the one already issued if there is one; None when no variant fits their tags."""
+    list(subscribers_for_update([subscriber_id]))
+    existing = Certificate.objects.filter(template=template, subscriber_id=subscriber_id).first()
+    if existing is not None:
+        return existing
+    template = (
+        CertificateTemplate.objects.select_related("offering")
+        .prefetch_related("variants")
+        .get(pk=template.pk)
+    )
+    variant_tags = [v.tag_id for v in template.variants.all() if v.tag_id]
+    held = set(
+        Tagging.objects.filter(subscriber_id=subscriber_id, tag_id__in=variant_tags).values_list(
+            "tag_id", flat=True
+        )
+    )
+    variant = _variant(template, held)
+    if variant is None:
+        return None
+    return _write([(subscriber_id, template, variant)])[0]
+
+
+def _write(due: list[tuple[int, CertificateTemplate, CertificateVariant]]) -> list[Certificate]:
+    """The certificates and their events, each page rendered as of today."""
     subscribers = Subscriber.objects.in_bulk([sid for sid, _, _ in due])
     last_names = dict(
         SubscriberFieldValue.objects.filter(
@@ -243,17 +273,21 @@ def certificates_issue_due(
             )
         )
     Certificate.objects.bulk_create(issued)
-    for certificate in issued:
-        event_record(
-            subscriber_id=certificate.subscriber_id,
-            type=CERTIFICATE_ISSUED,
-            payload={
-                "template_id": certificate.template_id,
-                "offering_id": certificate.template.offering_id,
-                "level": certificate.level,
-                "code": certificate.code,
-            },
-        )
+    events_record_bulk(
+        events=[
+            (
+                c.subscriber_id,
+                CERTIFICATE_ISSUED,
+                {
+                    "template_id": c.template_id,
+                    "offering_id": c.template.offering_id,
+                    "level": c.level,
+                    "code": c.code,
+                },
+            )
+            for c in issued
+        ]
+    )
     return issued
 
 
