@@ -113,3 +113,56 @@ def test_the_choice_page_runs_a_fixed_number_of_queries(client):
 
     # then
     assert len(queries) <= 14
+
+
+def test_a_choice_on_a_lesson_is_asked_there_and_not_before_the_offering(client):
+    # given
+    course = weekly_course()
+    lesson = Lesson.objects.get(title="M1 lesson 2")
+    choice = choice_create(
+        offering=course,
+        lesson=lesson,
+        question="Your level?",
+        options=[("Beginner", "Level – Beginner"), ("Advanced", "Level – Advanced")],
+    )
+    mia = member("mia@example.com", course)
+    client.force_login(mia.user)
+    lesson_url = reverse("members:lesson", args=[course.slug, lesson.slug])
+
+    # when / then: the offering opens at once; the lesson asks
+    assert client.get(reverse("members:offering", args=[course.slug])).status_code == 200
+    page = client.get(lesson_url).content.decode()
+    assert f'id="choice-{choice.pk}"' in page and "Your level?" in page
+
+    # when
+    client.post(
+        reverse("learning:choose", args=[course.slug, choice.pk]),
+        {"option": _option("Advanced").pk, "next": lesson_url},
+    )
+
+    # then
+    assert "Level – Advanced" in tags_of(mia.subscriber)
+    assert "Your choice: <strong>Advanced</strong>" in client.get(lesson_url).content.decode()
+
+
+def test_the_tag_map_says_what_learning_adds_and_needs():
+    # given
+    from apps.learning.services.certificates import certificate_template_create
+    from apps.tags.dependents import tag_uses_all
+    from tests.learning.helpers import module_one_check
+
+    course = weekly_course()
+    module_one_check()
+    track_choice(course)
+    certificate_template_create(
+        offering=course, name="Completion", variants=[("VIP", "VIP Member"), ("Standard", None)]
+    )
+
+    # when
+    texts = {use.text for use in tag_uses_all()}
+
+    # then
+    assert "added by quiz 'Module 1 check' (score 80–100 %)" in texts
+    assert "added by quiz 'Module 1 check' (pass)" in texts
+    assert "added by choice 'Which track fits you?' (Sales)" in texts
+    assert "chooses the 'VIP' variant of certificate 'Completion'" in texts
