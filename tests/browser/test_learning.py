@@ -180,3 +180,50 @@ def test_a_member_picks_sales_on_the_first_visit_gets_the_sales_follow_up_then_s
     # then
     assert {t for t in tags_of(mia.subscriber) if t.startswith("Track")} == {"Track – Marketing"}
     assert Lesson.objects.filter(offering=course).count() == 6
+
+
+def test_axe_core_finds_nothing_critical_or_serious_on_the_learning_pages(
+    live_server, page, course
+):
+    from tests.browser.test_course_player import AXE, _axe
+
+    if not AXE.exists():
+        pytest.skip("needs axe-core: run `npm ci` (the README's test setup, .ci/run)")
+    # given: a quiz, the track choice, an issued certificate
+    from apps.learning.services.certificates import (
+        certificate_issue,
+        certificate_template_create,
+    )
+
+    quiz = module_one_check()
+    track_choice(course)
+    template = certificate_template_create(
+        offering=course, name="Completion", variants=[("Standard", None)]
+    )
+    mia = _member_logged_in(page, live_server, course)
+    code = certificate_issue(subscriber_id=mia.subscriber_id, template=template).code
+    found = {}
+
+    # when: each page as a member walks through them
+    page.goto(f"{live_server.url}/offerings/{course.slug}/")
+    page.wait_for_selector("text=Which track fits you?")
+    found["choice"] = _axe(page)
+    page.check("label.option:has-text('Sales') input")
+    page.click("[data-choice-submit]")
+    page.wait_for_selector(".choice")
+    found["offering with its track"] = _axe(page)
+    page.goto(f"{live_server.url}/offerings/{course.slug}/{quiz.lesson.slug}/")
+    found["quiz"] = _axe(page)
+    page.click("#quiz-submit")
+    page.wait_for_selector("#quiz-result")
+    found["quiz result"] = _axe(page)
+    page.goto(f"{live_server.url}/")
+    found["dashboard with a certificate"] = _axe(page)
+    page.goto(f"{live_server.url}/certificates/verify/{code}/")
+    found["verification"] = _axe(page)
+
+    # then
+    serious = {
+        where: [(v["id"], v["help"]) for v in items] for where, items in found.items() if items
+    }
+    assert serious == {}, serious
