@@ -219,6 +219,8 @@ def test_the_dashboard_and_verification_pages_run_a_fixed_number_of_queries(clie
     assert count(dashboard) == one
     code = Certificate.objects.first().code
     assert count(reverse("learning:certificate_verify", args=[code])) <= 3
+    # the PDF: session, user, member, the certificate
+    assert count(reverse("learning:certificate_pdf", args=[code])) <= 4
 
 
 def test_issuing_by_hand_ignores_the_rule_and_gives_the_one_already_issued():
