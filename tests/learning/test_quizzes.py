@@ -243,3 +243,24 @@ def test_the_quiz_page_runs_a_fixed_number_of_queries_whatever_the_questions_and
     # then
     assert big == one
     assert big <= 20
+
+
+def test_the_subscriber_timeline_shows_the_attempt_its_tags_and_the_panel():
+    # given
+    from apps.crm.timeline import subscriber_panels, subscriber_timeline
+
+    course = weekly_course()
+    quiz = module_one_check()
+    mia = member("mia@example.com", course).subscriber
+    quiz_attempt_submit(subscriber=mia, quiz=quiz, answers=answers_for(quiz, 2))
+
+    # when
+    entries = subscriber_timeline(subscriber=mia)
+    panels = {panel.title: panel for panel in subscriber_panels(subscriber=mia)}
+
+    # then
+    completed = next(e for e in entries if e.title == "Quiz completed")
+    assert '"score": 40.0' in completed.detail
+    assert any(e.title == f"Tag added: {LOW}" and e.detail == f"by quiz:{quiz.pk}" for e in entries)
+    rows = panels["Quizzes, tracks and certificates"].rows
+    assert rows[0].value == "40.00 % (not passed), attempt 1"
