@@ -49,6 +49,7 @@ def _shot(page, name: str, selector: str | None = None) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = str(SCREENSHOTS / f"{name}.png")
     if selector is None:
+        page.evaluate("window.scrollTo(0, 0)")  # the outline is sticky: shot from the top
         page.screenshot(path=path, full_page=True)
     else:
         page.locator(selector).screenshot(path=path)
