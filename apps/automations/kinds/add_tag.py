@@ -30,16 +30,23 @@ class TagKind(NodeKind):
         return {"tag_id": tag_id_from(data.get("tag"), "Tag")}
 
     def summary(self, settings, ctx):
-        return f"Add tag {ctx['tag_names'].get(settings['tag_id'], '?')!r}"
+        verb = "Add" if self.adding else "Remove"
+        return f"{verb} tag {ctx['tag_names'].get(settings['tag_id'], '?')!r}"
 
     def dry_run(self, settings, state):
-        had = settings["tag_id"] in state.tag_ids
-        state.tag_ids.add(settings["tag_id"])
-        verb = "already has" if had else "would add"
-        return DryOutcome(f"{verb} {state.tag_name(settings['tag_id'])}")
+        tag_id = settings["tag_id"]
+        had = tag_id in state.tag_ids
+        if self.adding:
+            state.tag_ids.add(tag_id)
+            verb = "already has" if had else "would add"
+        else:
+            state.tag_ids.discard(tag_id)
+            verb = "would remove" if had else "does not have"
+        return DryOutcome(f"{verb} {state.tag_name(tag_id)}")
 
     def chain_links(self, settings, link):
-        link["adds"].add(settings.get("tag_id"))
+        if self.adding:
+            link["adds"].add(settings.get("tag_id"))
 
 
 def lint_adds_the_entry_tag(node, ctx):
