@@ -5,7 +5,6 @@ Every write goes through the services: steps are validated per kind, deleting a 
 the runs waiting at it, and status changes release queued runs."""
 
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.urls import path, reverse
 from django.utils.html import format_html
@@ -56,13 +55,8 @@ class AutomationAdmin(admin.ModelAdmin):
         services.automation_delete(automation=obj)
 
     def delete_queryset(self, request, queryset):
-        for automation in queryset:
-            try:
-                services.automation_delete(automation=automation)
-            except ValidationError as exc:
-                self.message_user(
-                    request, f"{automation}: {' '.join(exc.messages)}", messages.ERROR
-                )
+        for automation, exc in services.automations_delete(automations=queryset):
+            self.message_user(request, f"{automation}: {' '.join(exc.messages)}", messages.ERROR)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "engine_health": engine_health()}

@@ -261,6 +261,19 @@ def automation_delete(*, automation: Automation) -> None:
 
 
 @transaction.atomic
+def automations_delete(*, automations) -> list[tuple[Automation, ValidationError]]:
+    """Delete each automation that nobody is in (the admin's bulk delete); return the ones
+    kept, each with why. Each deletion is its own savepoint, so one refusal keeps the rest."""
+    refused = []
+    for automation in automations:
+        try:
+            automation_delete(automation=automation)
+        except ValidationError as exc:
+            refused.append((automation, exc))
+    return refused
+
+
+@transaction.atomic
 def run_skip_wait(*, run_id: int) -> Run:
     """A test subscriber's run moves past the delay it waits at, now: its due time becomes
     now under the run's row lock, and the sweep is rung. Refused for anyone else (real

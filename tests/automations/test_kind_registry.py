@@ -2,6 +2,9 @@
 shows in the builder's picker, its form and card, the engine, the dry run, the JSON format
 (export and import) and the lint, with no other file changed."""
 
+import re
+from pathlib import Path
+
 import pytest
 from django.urls import reverse
 
@@ -140,3 +143,17 @@ def test_a_registered_kind_brings_its_own_lint_rule():
     assert [m for m in messages if "capitals" in m.text] == [
         LintMessage("Shouting in capitals reads as anger.", node_id=node.pk)
     ]
+
+
+def test_no_code_outside_the_kinds_package_tests_a_kinds_name():
+    app = Path(__file__).resolve().parents[2] / "apps" / "automations"
+    pattern = re.compile(r"kind ?(==|in) ")
+    found = [
+        f"{path.relative_to(app)}:{number}"
+        for path in app.rglob("*.py")
+        if "kinds" not in path.relative_to(app).parts
+        for number, line in enumerate(path.read_text().splitlines(), start=1)
+        if pattern.search(line)
+    ]
+
+    assert found == []
