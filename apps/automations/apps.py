@@ -12,15 +12,15 @@ class AutomationsConfig(AppConfig):
         from apps.crm.timeline import timeline_provider_register
         from apps.tags.dependents import tag_dependents_register
 
-        from . import consumers, email_nodes, nodes
+        from . import consumers
         from .dependents import automation_uses_of_tag
         from .health import automations_health
+        from .kinds import kinds_register_builtin
         from .seed import seed_guide_automations
         from .tasks import periodic_specs
         from .timeline import automations_timeline
 
-        nodes.register()
-        email_nodes.register()
+        kinds_register_builtin()
         consumers.register()
         connect(self, periodic_specs())
         tag_dependents_register(name="automations", find=automation_uses_of_tag)
