@@ -110,14 +110,14 @@ def test_a_login_that_moved_to_another_subscriber_fails_with_a_reason():
 def test_an_unexpected_error_fails_the_call_instead_of_leaving_it_accepted(
     client, monkeypatch, django_capture_on_commit_callbacks
 ):
-    from apps.members import services
+    from apps.members.services import calls
 
     endpoint = endpoint_mint(operation=Operation.RELEASE, offering=weekly_course())
 
     def boom(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "_operation_apply", boom)
+    monkeypatch.setattr(calls, "_operation_apply", boom)
     with django_capture_on_commit_callbacks(execute=True):
         client.post(
             endpoint.path, json.dumps({"email": "a@example.com"}), content_type="application/json"
