@@ -13,6 +13,7 @@ from . import services
 from .content import video_url_check
 from .lessons import lesson_save, lesson_slug_unique
 from .models import AccessGrant, Lesson, LessonAttachment, Module, ModuleRelease, Offering
+from .services.catalog import OFFERING_EDITABLE_FIELDS
 
 
 class ModuleInline(admin.TabularInline):
@@ -29,14 +30,7 @@ class OfferingAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
     fields = [
-        "name",
-        "slug",
-        "kind",
-        "description",
-        "image",
-        "progression",
-        "store_password",
-        "password_field_key",
+        *OFFERING_EDITABLE_FIELDS,
         "base_tag",
         "instant_tag",
         "revoke_tag",
