@@ -94,7 +94,11 @@ class Price(models.Model):
     @property
     def is_plan(self) -> bool:
         """A payment plan: N monthly instalments, then no further charge."""
-        return self.kind == PriceKind.PLAN
+        match self.kind:
+            case PriceKind.PLAN:
+                return True
+            case _:
+                return False
 
     @property
     def amount_cents(self) -> int:

@@ -14,8 +14,8 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils.translation import gettext
 
-from apps.crm.emails import email_transactional_queue
 from apps.crm.events import event_record
+from apps.crm.messaging.outbox import email_transactional_queue
 from apps.crm.models import EmailKind, Subscriber
 from apps.crm.services import (
     email_normalize,
