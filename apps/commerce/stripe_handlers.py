@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from apps.crm.models import Subscriber
 
+from .lock_objects import subscription_for_update
 from .models import (
     Order,
     Price,
-    PriceKind,
     StripeEvent,
     Subscription,
     SubscriptionStatus,
@@ -237,7 +237,7 @@ def _renewal_note(subscription: Subscription, invoice: dict, *, created: bool) -
         subscription.status = SubscriptionStatus.ACTIVE
     note = "payment recorded" if created else "payment already recorded"
     price = subscription.price
-    if price and price.kind == PriceKind.PLAN and paid >= price.instalments:
+    if price and price.is_plan and paid >= price.instalments:
         if not subscription.cancel_at_period_end:
             # The plan is paid in full: no further charge. The deletion Stripe sends at the
             # period's end is then a completion, not a cancellation.
@@ -253,12 +253,7 @@ def _renewal_note(subscription: Subscription, invoice: dict, *, created: bool) -
 
 
 def _subscription_for(obj_id: str) -> Subscription:
-    subscription = (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("price__product__offering", "subscriber")
-        .filter(stripe_id=obj_id)
-        .first()
-    )
+    subscription = subscription_for_update(stripe_id=obj_id)
     if subscription is None:
         raise Ignored(f"No subscription {obj_id} was sold through Tessera.")
     return subscription
@@ -291,11 +286,7 @@ def _subscription_deleted(obj: dict, event: dict) -> str:
         return "the subscription had already ended"
     subscription.ended_at = _when(obj.get("ended_at")) or timezone.now()
     price = subscription.price
-    if (
-        price
-        and price.kind == PriceKind.PLAN
-        and subscription.instalments_paid >= price.instalments
-    ):
+    if price and price.is_plan and subscription.instalments_paid >= price.instalments:
         subscription.status = SubscriptionStatus.COMPLETED
         subscription.save(update_fields=["status", "ended_at"])
         return "the payment plan is complete; access kept"
