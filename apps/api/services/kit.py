@@ -6,8 +6,8 @@ service of another app does the whole write (``form_subscribe``, ``sequence_subs
 
 from django.db import transaction
 
-from apps.crm.emails import sequence_subscribe
 from apps.crm.events import events_buffered
+from apps.crm.messaging.sequences import sequence_subscribe
 from apps.crm.models import CustomField, Sequence, Subscriber
 from apps.crm.services import (
     custom_field_create,
