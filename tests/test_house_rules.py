@@ -41,13 +41,7 @@ KIND_TESTS_ALLOWLIST: dict[str, int] = {
 
 # Periodic task specs declared outside the app's periodic.py (apps/core/periodic.py finds it):
 # modules that build a PeriodicSpec.
-PERIODIC_ALLOWLIST: set[str] = {
-    "apps/automations/tasks.py",
-    "apps/commerce/apps.py",
-    "apps/crm/apps.py",
-    "apps/members/apps.py",
-    "apps/offerings/tasks.py",
-}
+PERIODIC_ALLOWLIST: set[str] = set()
 
 # Functions radon ranks D or worse: (module, qualified name).
 COMPLEXITY_ALLOWLIST: set[tuple[str, str]] = {

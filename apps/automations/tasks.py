@@ -2,7 +2,6 @@
 waiting run's ``resume_at`` is in the database and these sweeps find it."""
 
 from celery import shared_task
-from django.conf import settings
 
 from apps.core.doorbell import doorbell_answer, doorbell_ring
 from apps.core.leases import leases_adopt, leases_done, leases_hold
@@ -62,15 +61,3 @@ def runs_advance(pairs: list[list[int]]) -> dict:
 def runs_reap() -> int:
     """Kept for schedules registered before the reaper moved to core.leases_reap."""
     return run_leases.runs_reap()
-
-
-def periodic_specs():
-    from apps.core.periodic import PeriodicSpec
-
-    return [
-        PeriodicSpec(
-            name="automations: advance due runs",
-            task=RUNS_SWEEP_TASK,
-            every_seconds=settings.RUN_SWEEP_SECONDS,
-        ),
-    ]
