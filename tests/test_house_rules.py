@@ -44,14 +44,7 @@ KIND_TESTS_ALLOWLIST: dict[str, int] = {
 PERIODIC_ALLOWLIST: set[str] = set()
 
 # Functions radon ranks D or worse: (module, qualified name).
-COMPLEXITY_ALLOWLIST: set[tuple[str, str]] = {
-    ("apps/commerce/stripe_handlers.py", "_checkout_completed"),
-    ("apps/crm/hooks.py", "hooks_on_events"),
-    ("apps/crm/imports/parsing.py", "_row_read"),
-    ("apps/crm/services.py", "subscribers_fields_set"),
-    ("apps/crm/signups.py", "purchase_create"),
-    ("apps/offerings/content.py", "video_embed"),
-}
+COMPLEXITY_ALLOWLIST: set[tuple[str, str]] = set()
 
 
 def _rel(path: Path) -> str:

@@ -91,44 +91,39 @@ def _receipt_from_earlier_charge(payment_intent: str) -> str:
 # Handlers -----------------------------------------------------------------------------------
 
 
-def _checkout_completed(session: dict, event: dict) -> str:
+def _checkout_refuse_unready(session: dict, slug: str | None) -> None:
+    """Ignore a session that is not paid yet or that a Payment Link made."""
     if session.get("payment_status") not in ("paid", "no_payment_required"):
         raise Ignored(
             "The session is not paid yet (a delayed payment method): the purchase is recorded "
             "by checkout.session.async_payment_succeeded."
         )
-    metadata = session.get("metadata") or {}
-    slug = metadata.get(PRICE_METADATA_KEY)
     if not slug and session.get("payment_link"):
         raise Ignored(
             "A Payment Link sale: mint a purchase URL for its offering in the Webhook Generator "
             "(cart: Stripe Payment Link) and point the link's webhook there."
         )
-    price = price_for_slug(slug)
-    email = (session.get("customer_details") or {}).get("email") or session.get("customer_email")
-    if not email:
-        raise ValidationError("The session names no customer email.")
-    mode = session.get("mode")
+
+
+def _checkout_sale(session: dict, *, price: Price | None, email: str, currency: str) -> Sale:
+    """The sale a completed Checkout session records."""
+    customer = session.get("customer_details") or {}
+    totals = session.get("total_details") or {}
     payment_intent = str(session.get("payment_intent") or "")
     invoice = str(session.get("invoice") or "")
-    external_id = (invoice if mode == "subscription" else payment_intent) or session["id"]
-    currency = str(session.get("currency") or "").upper()
-    flag = sale_check(
-        price=price,
-        price_ref=slug or "(none in the session's metadata)",
-        currency=currency,
-        amount_cents=int(session.get("amount_subtotal") or 0),
+    external_id = (invoice if session.get("mode") == "subscription" else payment_intent) or (
+        session["id"]
     )
-    sale = Sale(
+    return Sale(
         source="checkout",
         external_id=external_id,
         email=email,
-        first_name=((session.get("customer_details") or {}).get("name") or "").split(" ")[0],
+        first_name=(customer.get("name") or "").split(" ")[0],
         currency=currency,
         amount=_money(session.get("amount_total")),
         subtotal=_money(session.get("amount_subtotal")),
-        discount=_money((session.get("total_details") or {}).get("amount_discount")),
-        tax=_money((session.get("total_details") or {}).get("amount_tax")),
+        discount=_money(totals.get("amount_discount")),
+        tax=_money(totals.get("amount_tax")),
         description=str(price) if price else f"Checkout {session['id']}",
         paid_at=_when(session.get("created")),
         receipt_url=_receipt_from_earlier_charge(payment_intent),
@@ -139,6 +134,23 @@ def _checkout_completed(session: dict, event: dict) -> str:
             "checkout_session": session["id"],
         },
     )
+
+
+def _checkout_completed(session: dict, event: dict) -> str:
+    slug = (session.get("metadata") or {}).get(PRICE_METADATA_KEY)
+    _checkout_refuse_unready(session, slug)
+    price = price_for_slug(slug)
+    email = (session.get("customer_details") or {}).get("email") or session.get("customer_email")
+    if not email:
+        raise ValidationError("The session names no customer email.")
+    currency = str(session.get("currency") or "").upper()
+    flag = sale_check(
+        price=price,
+        price_ref=slug or "(none in the session's metadata)",
+        currency=currency,
+        amount_cents=int(session.get("amount_subtotal") or 0),
+    )
+    sale = _checkout_sale(session, price=price, email=email, currency=currency)
     order, created = sale_record(
         sale=sale, offering=price.product.offering if price else None, price=price, flag=flag
     )
@@ -146,7 +158,7 @@ def _checkout_completed(session: dict, event: dict) -> str:
         Order.objects.filter(pk=order.pk).update(checkout_session=session["id"])
     if flag:
         raise Flagged(flag)
-    if mode == "subscription" and session.get("subscription"):
+    if session.get("mode") == "subscription" and session.get("subscription"):
         _subscription_upsert(
             stripe_id=str(session["subscription"]),
             subscriber=order.subscriber,
