@@ -11,6 +11,7 @@ from django.utils.html import format_html, format_html_join
 
 from . import emails
 from .admin import LogAdminMixin
+from .broadcast_views import BroadcastSendingMixin
 from .liquid import TemplateError, template_check
 from .models import (
     Broadcast,
@@ -65,15 +66,7 @@ class TemplateFieldsForm(forms.ModelForm):
         return cleaned
 
 
-WEEKDAYS = [
-    (0, "Mon"),
-    (1, "Tue"),
-    (2, "Wed"),
-    (3, "Thu"),
-    (4, "Fri"),
-    (5, "Sat"),
-    (6, "Sun"),
-]
+WEEKDAYS = list(enumerate(("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")))
 
 
 class SequenceEmailForm(TemplateFieldsForm):
@@ -342,9 +335,7 @@ class BroadcastForm(TemplateFieldsForm):
             "description",
             "email_address",
             "public",
-            "send_at",
             "condition",
-            "status",
             "body_format",
             "layout",
             "track_clicks",
@@ -369,11 +360,11 @@ _SENT = (BroadcastStatus.SENDING, BroadcastStatus.COMPLETED)
 
 
 @admin.register(Broadcast)
-class BroadcastAdmin(admin.ModelAdmin):
+class BroadcastAdmin(BroadcastSendingMixin, admin.ModelAdmin):
     form = BroadcastForm
     list_display = ["subject", "status", "send_at", "published_at"]
     actions = ["send_now"]
-    readonly_fields = ["report"]
+    readonly_fields = ["sending", "status", "send_at", "report"]
 
     @admin.display(description="report")
     def report(self, obj):
@@ -382,7 +373,7 @@ class BroadcastAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # A sent broadcast is a record of what went out: nothing in it changes any more.
         if obj is not None and obj.status in _SENT:
-            return [*BroadcastForm.Meta.fields, "report"]
+            return [*BroadcastForm.Meta.fields, *self.readonly_fields]
         return self.readonly_fields
 
     @admin.action(description="Send selected broadcasts now", permissions=["change"])
