@@ -12,6 +12,7 @@ from django.utils.html import format_html, format_html_join
 from . import emails
 from .admin import LogAdminMixin
 from .broadcast_views import BroadcastSendingMixin
+from .embed_admin import FormEmbedMixin
 from .liquid import TemplateError, template_check
 from .models import (
     Broadcast,
@@ -298,7 +299,7 @@ class EmailMessageAdmin(LogAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Form)
-class FormAdmin(admin.ModelAdmin):
+class FormAdmin(FormEmbedMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "double_opt_in", "page", "created_at"]
 
     @admin.display(description="hosted page")
