@@ -6,9 +6,19 @@ cannot deadlock, and SKIP LOCKED lets them share the work instead of waiting on 
 
 from datetime import datetime
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from .models import Event
+from .models import (
+    Broadcast,
+    EmailMessage,
+    EmailStatus,
+    Event,
+    FormSubscription,
+    SequenceEmail,
+    SequenceSubscription,
+    SubscriberImport,
+    SubscriptionState,
+)
 
 
 def events_claimable(*, now: datetime, limit: int) -> QuerySet[Event]:
@@ -30,3 +40,99 @@ def deliveries_due(*, now: datetime, limit: int) -> QuerySet:
         .order_by("next_attempt_at", "pk")
         .select_for_update(skip_locked=True)[:limit]
     )
+
+
+# Email ------------------------------------------------------------------------------------
+
+
+def email_queued_due(*, now: datetime) -> QuerySet[EmailMessage]:
+    """The sender's claim: queued emails whose time has come, oldest first (SKIP LOCKED)."""
+    return (
+        EmailMessage.objects.filter(status=EmailStatus.QUEUED, next_attempt_at__lte=now)
+        .order_by("next_attempt_at", "pk")
+        .select_for_update(skip_locked=True)
+    )
+
+
+def emails_releasable(*, message_ids: list[int]) -> QuerySet[EmailMessage]:
+    """Held or failed emails a creator releases, locked (waiting for a sweep holding them)."""
+    return (
+        EmailMessage.objects.filter(
+            pk__in=message_ids, status__in=[EmailStatus.HELD, EmailStatus.FAILED]
+        )
+        .select_related("subscriber", "sequence_email", "broadcast")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )
+
+
+def emails_held_due(*, now: datetime, limit: int) -> QuerySet[EmailMessage]:
+    """The hold sweep's claim: held emails whose next check is due (SKIP LOCKED)."""
+    return (
+        EmailMessage.objects.filter(status=EmailStatus.HELD, next_attempt_at__lte=now)
+        .select_related("subscriber", "sequence_email", "broadcast")
+        .order_by("next_attempt_at", "pk")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+
+
+# Sequences and broadcasts -----------------------------------------------------------------
+
+
+def sequence_subscription(*, pk: int) -> SequenceSubscription:
+    return SequenceSubscription.objects.select_for_update().get(pk=pk)
+
+
+def sequence_subscriptions_due(*, now: datetime, limit: int) -> QuerySet[SequenceSubscription]:
+    """The sequence sweep's claim: active subscriptions whose next email is due (SKIP LOCKED)."""
+    return (
+        SequenceSubscription.objects.filter(state=SubscriptionState.ACTIVE, next_send_at__lte=now)
+        .select_related("subscriber", "sequence")
+        .order_by("next_send_at", "pk")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+
+
+def sequence_holds_resumable(*, limit: int) -> QuerySet[SequenceSubscription]:
+    """Subscribers on hold at the end of a Hold sequence that has since published an email
+    past their place (SKIP LOCKED)."""
+    later = SequenceEmail.objects.filter(
+        sequence_id=OuterRef("sequence_id"),
+        published=True,
+        position__gte=OuterRef("next_position"),
+    )
+    return (
+        SequenceSubscription.objects.filter(
+            Exists(later), state=SubscriptionState.ACTIVE, next_send_at__isnull=True
+        )
+        .order_by("pk")
+        .select_for_update(skip_locked=True, of=("self",))[:limit]
+    )
+
+
+def broadcast(*, pk: int) -> Broadcast:
+    return Broadcast.objects.select_for_update().get(pk=pk)
+
+
+def form_subscription(*, pk: int) -> FormSubscription | None:
+    """A form subscription being confirmed (with its subscriber and form), or None."""
+    return (
+        FormSubscription.objects.select_related("subscriber", "form")
+        .select_for_update(of=("self",))
+        .filter(pk=pk)
+        .first()
+    )
+
+
+# Imports ----------------------------------------------------------------------------------
+
+
+def subscriber_import(*, pk: int, with_content: bool = True) -> SubscriberImport:
+    """An import's row, locked: its batches run one after another under it. Without
+    ``with_content`` the file is not read (a batch does not need it)."""
+    imports = (
+        SubscriberImport.objects.all()
+        if with_content
+        else SubscriberImport.objects.defer("content")
+    )
+    return imports.select_for_update().get(pk=pk)

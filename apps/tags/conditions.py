@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from apps.crm.models import EmailActivity, Subscriber, SubscriberFieldValue, SubscriberState
 
-from .models import Tagging
+from .models import Tag, Tagging
 
 CONDITION_MAX_DEPTH = 16
 CONDITION_MAX_LEAVES = 200
@@ -106,6 +106,16 @@ def _check_email(arg, here: str) -> None:
         raise ConditionError(f"{here}: unknown setting(s) {', '.join(sorted(unknown))}.")
 
 
+def _check_state(arg, here: str) -> None:
+    if arg not in SubscriberState.values:
+        raise ConditionError(
+            f"{here}: expected one of {', '.join(SubscriberState.values)}, got {arg!r}."
+        )
+
+
+_VALUE_CHECKS = {"field": _check_field, "email": _check_email, "state": _check_state}
+
+
 def _check(node, path: str, depth: int, leaves: list[int]) -> None:
     if depth > CONDITION_MAX_DEPTH:
         raise ConditionError(f"{path}: conditions nest deeper than {CONDITION_MAX_DEPTH} levels.")
@@ -113,14 +123,8 @@ def _check(node, path: str, depth: int, leaves: list[int]) -> None:
         raise ConditionError(f"{path}: expected an object with exactly one of {_OPERATORS}.")
     ((op, arg),) = node.items()
     here = f"{path}.{op}" if path else op
-    if op == "state":
-        if arg not in SubscriberState.values:
-            raise ConditionError(
-                f"{here}: expected one of {', '.join(SubscriberState.values)}, got {arg!r}."
-            )
-        leaves.append(0)
-    elif op in ("field", "email"):
-        (_check_field if op == "field" else _check_email)(arg, here)
+    if op in _VALUE_CHECKS:
+        _VALUE_CHECKS[op](arg, here)
         leaves.append(0)
         if len(leaves) > CONDITION_MAX_LEAVES:
             raise ConditionError(f"{here}: more than {CONDITION_MAX_LEAVES} checks.")
@@ -259,10 +263,6 @@ def subscribers_matching(condition, queryset: QuerySet[Subscriber] | None = None
     return base.filter(condition_q(condition))
 
 
-def subscriber_matches(*, subscriber_id: int, condition) -> bool:
-    return Subscriber.objects.filter(pk=subscriber_id).filter(condition_q(condition)).exists()
-
-
 def _comparable(text: str):
     """A number, else a date or time, else None: what gt / lt compare."""
     text = text.strip()
@@ -362,3 +362,9 @@ def subscriber_condition_evaluate(*, subscriber_id: int, condition) -> bool:
         else None
     )
     return condition_evaluate(condition, list(tag_ids), fields, emails, state)
+
+
+def condition_tag_choices() -> list[tuple[int, str]]:
+    """Every tag a condition may name, as (id, name) by name: what a condition builder offers
+    (crm's broadcast audience builder reads it through its one allowed edge to this module)."""
+    return list(Tag.objects.order_by("name").values_list("id", "name"))
