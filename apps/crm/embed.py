@@ -187,6 +187,7 @@ def form_embed_js(request, form_id):
             "id": form.pk,
             "html": embed_snippet(form, base).split("<script", 1)[0],
             "title": form.title or form.name,
+            "css": EMBED_CSS,
         }
     ).replace("<", "\\u003c")
     response = HttpResponse(
@@ -198,12 +199,28 @@ def form_embed_js(request, form_id):
     return response
 
 
+# A light look that fits most sites, put first in the page's head so the page's own
+# ``.tessera-form`` rules win.
+EMBED_CSS = (
+    ".tessera-form{display:flex;flex-wrap:wrap;gap:8px;align-items:center;max-width:560px;"
+    "padding:16px;border:1px solid #d0d7de;border-radius:8px;font-family:inherit}"
+    ".tessera-form strong{flex-basis:100%;font-size:1.1em}"
+    ".tessera-form p{flex-basis:100%;margin:0}"
+    ".tessera-form input{flex:1 1 160px;padding:8px;border:1px solid #b6bec6;border-radius:4px}"
+    ".tessera-form button{padding:8px 16px;border:0;border-radius:4px;background:#417690;"
+    "color:#fff;cursor:pointer}"
+    ".tessera-form-message[data-status='429'],.tessera-form-message[data-status='400']"
+    "{color:#ba2121}"
+)
+
 _EMBED_SCRIPT = """
 var s=document.currentScript;
 var el=document.querySelector('form[data-tessera-form="'+f.id+'"]');
 if(!el&&s){var d=document.createElement('div');d.innerHTML=f.html;el=d.firstElementChild;
 s.parentNode.insertBefore(el,s);}
 if(!el||el.dataset.tesseraReady)return;el.dataset.tesseraReady='1';
+if(!document.getElementById('tessera-form-style')){var st=document.createElement('style');
+st.id='tessera-form-style';st.textContent=f.css;document.head.insertBefore(st,document.head.firstChild);}
 var note=document.createElement('p');note.className='tessera-form-message';
 note.setAttribute('role','status');el.appendChild(note);
 el.addEventListener('submit',function(e){e.preventDefault();

@@ -106,3 +106,33 @@ class AudienceField(forms.Field):
 
     def to_python(self, value):
         return condition_parse(value)
+
+
+def _describe(node, names: dict[int, str], states: dict[str, str]) -> str:
+    ((op, arg),) = node.items()
+    if op in ("has", "has_not"):
+        verb = "has" if op == "has" else "does not have"
+        return f"{verb} {names.get(arg, f'tag #{arg} (deleted)')}"
+    if op == "state":
+        return f"state is {states.get(arg, arg)}"
+    if op == "field":
+        label = dict(BUILDER_FIELD_OPS).get(arg["op"], arg["op"])
+        value = f" {arg['value']!r}" if "value" in arg else ""
+        return f"{arg['key']} {label}{value}"
+    if op == "email":
+        return f"{arg['activity']} an email in the last {arg['within_days']} days"
+    if op == "not":
+        return f"NOT ({_describe(arg, names, states)})"
+    if op in ("and", "or"):
+        parts = [_describe(child, names, states) for child in arg]
+        return f" {op.upper()} ".join(f"({p})" if " AND " in p or " OR " in p else p for p in parts)
+    return str(node)
+
+
+def audience_describe(condition) -> str:
+    """The audience in words, with tag names ("(has Gold OR has Silver) AND does not have
+    Refunded"): what a sent broadcast's page shows instead of the JSON."""
+    if not condition:
+        return "Every active subscriber who takes broadcasts"
+    names = dict(audience_tag_choices())
+    return _describe(condition, names, dict(SubscriberState.choices))

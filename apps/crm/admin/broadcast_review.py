@@ -22,7 +22,7 @@ from ..email_html import sender_check
 from ..messaging import broadcasts
 from ..messaging.broadcasts import audience_count
 from ..models import Broadcast, BroadcastStatus
-from .audience import AudienceBuilderWidget, AudienceField, condition_parse
+from .audience import AudienceBuilderWidget, AudienceField, audience_describe, condition_parse
 
 # An audience in the count's query string is the builder's JSON; a longer one is not a
 # builder's (CONDITION_MAX_LEAVES rules fit well under this).
@@ -158,7 +158,9 @@ class BroadcastSendingMixin:
         if obj is None or not obj.pk:
             return "Save the broadcast first; then review, test and send it."
         if obj.status not in broadcasts.UNSENT:
-            return f"{obj.get_status_display()} ({obj.published_at or obj.send_at or ''})"
+            when = obj.published_at or obj.send_at
+            local = f" {when.astimezone(site_zone()):%Y-%m-%d %H:%M} ({settings.TIME_ZONE})"
+            return f"{obj.get_status_display()}{local if when else ''}"
         label = "Review, test and send →"
         if obj.status == BroadcastStatus.SCHEDULED and obj.send_at:
             when = obj.send_at.astimezone(site_zone())
@@ -170,6 +172,9 @@ class BroadcastSendingMixin:
         )
 
     sending.short_description = "sending"
+
+    def audience(self, obj):
+        return audience_describe(obj.condition if obj is not None else None)
 
 
 def _parse_local(text: str) -> datetime:

@@ -62,7 +62,8 @@ class BroadcastAdmin(BroadcastSendingMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # A sent broadcast is a record of what went out: nothing in it changes any more.
         if obj is not None and obj.status in _SENT:
-            return [*BroadcastForm.Meta.fields, *self.readonly_fields]
+            shown = [f for f in BroadcastForm.Meta.fields if f != "condition"]
+            return ["audience", *shown, *self.readonly_fields]
         return self.readonly_fields
 
     @admin.action(description="Send selected broadcasts now", permissions=["change"])

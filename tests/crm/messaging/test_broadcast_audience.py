@@ -127,6 +127,7 @@ def test_review_then_schedule_then_the_sweep_sends(admin_client, gold_silver_ref
     assert EmailMessage.objects.filter(broadcast=broadcast).count() == 2
     page = admin_client.get(f"/admin/crm/broadcast/{broadcast.pk}/change/").content.decode()
     assert 'name="subject"' not in page
+    assert "(has Gold OR has Silver) AND does not have Refunded" in page
 
 
 def test_scheduling_refuses_a_past_time_or_a_sender_off_the_domains(admin_client, settings):
