@@ -2,6 +2,7 @@
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 
 from ..messaging import broadcasts
@@ -93,5 +94,9 @@ class BroadcastAdmin(BroadcastSendingMixin, admin.ModelAdmin):
             ):
                 self.message_user(request, f"{broadcast} was already sent.", messages.WARNING)
                 continue
-            queued = broadcasts.broadcast_send(broadcast=broadcast)
+            try:
+                queued = broadcasts.broadcast_send_now(broadcast=broadcast)
+            except ValidationError as exc:
+                self.message_user(request, f"{broadcast}: {' '.join(exc.messages)}", messages.ERROR)
+                continue
             self.message_user(request, f"{broadcast}: queued {queued} email(s).")

@@ -184,3 +184,37 @@ def test_the_v3_schedule_and_the_admin_schedule_meet_in_the_same_sweep(gold_silv
 
     # then it went out once, when due
     assert (before, after) == (0, 2)
+
+
+def test_the_review_page_reads_in_few_queries(
+    admin_client, gold_silver_refunded, django_assert_max_num_queries
+):
+    # given a draft broadcast with an audience
+    condition, _ = gold_silver_refunded
+    broadcast = Broadcast.objects.create(subject="Launch", content="Hi", condition=condition)
+
+    # when the creator opens its review page
+    with django_assert_max_num_queries(8):
+        page = admin_client.get(f"/admin/crm/broadcast/{broadcast.pk}/send/")
+
+    # then it states the count without a query per subscriber
+    assert page.status_code == 200
+    assert 'id="recipient-count">2<' in page.content.decode()
+
+
+def test_the_send_now_action_refuses_a_sender_off_the_domains(admin_client, settings):
+    # given a broadcast whose sender left the sending domains
+    settings.EMAIL_SENDING_DOMAINS = ["example.com"]
+    SubscriberFactory()
+    broadcast = Broadcast.objects.create(subject="Hi", content="x", email_address="me@gmail.com")
+
+    # when the list's action is confirmed
+    answer = admin_client.post(
+        "/admin/crm/broadcast/",
+        {"action": "send_now", "_selected_action": [broadcast.pk], "confirmed": "yes"},
+        follow=True,
+    )
+
+    # then it says why, and nothing is queued
+    assert "is not on a sending domain" in answer.content.decode()
+    assert not EmailMessage.objects.exists()
