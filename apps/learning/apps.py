@@ -20,12 +20,14 @@ class LearningConfig(AppConfig):
         from apps.tags.event_types import TAG_ADD
 
         from . import event_types, player
+        from .automation_kinds import learning_kinds_register
         from .dependents import learning_uses_of_tag
         from .seed import seed_learning_demo
         from .services.certificates import certificates_on_events
         from .timeline import certificate_liquid_variables, learning_panel
 
         event_types.register()
+        learning_kinds_register()
         player_gate_register(name="learning.choices", gate=player.choice_gate)
         player_panel_register(name="learning", place="lesson", provide=player.lesson_panel)
         player_panel_register(name="learning", place="offering", provide=player.offering_panel)
