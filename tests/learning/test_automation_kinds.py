@@ -96,3 +96,31 @@ def test_an_issue_certificate_step_issues_it_once():
     # then
     assert Certificate.objects.get(subscriber=mia).level == "VIP"
     assert run_of(flow, mia).status == "completed"
+
+
+def test_the_builder_shows_the_cards_and_offers_the_kinds(admin_client):
+    # given
+    from django.urls import reverse
+
+    course = weekly_course()
+    module_one_check()
+    certificate_template_create(offering=course, name="Completion", variants=[("All", None)])
+    flow = build(
+        triggers=[{"event_type": "quiz_completed"}],
+        steps=[
+            SCORE_STEP,
+            {"kind": "issue_certificate", "settings": {"certificate": "Completion"}},
+        ],
+    )
+
+    # when
+    page = admin_client.get(
+        reverse("admin:automations_automation_builder", kwargs={"automation_id": flow.pk})
+    )
+
+    # then
+    html = page.content.decode()
+    assert page.status_code == 200
+    assert "If the latest score of quiz &#x27;Module 1 check&#x27; ≥ 80 %" in html
+    assert "Issue certificate &#x27;Completion&#x27;" in html
+    assert "Quiz completed" in html
