@@ -10,13 +10,16 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import formats, timezone
 
 from apps.crm.events import events_record_bulk
 from apps.crm.liquid import template_render
 from apps.crm.models import Subscriber, SubscriberFieldValue
+from apps.offerings.event_types import LESSON_COMPLETED
 from apps.offerings.models import Lesson, LessonProgress, Offering
+from apps.tags.event_types import TAG_ADD
 from apps.tags.models import Tagging
 from apps.tags.services import tag_get_or_create
 
@@ -293,5 +296,25 @@ def _write(due: list[tuple[int, CertificateTemplate, CertificateVariant]]) -> li
 
 def certificates_on_events(events) -> None:
     """The dispatcher's consumer: a lesson completed, a tag added or a quiz passed may make
-    a certificate due."""
-    certificates_issue_due(subscriber_ids=[e.subscriber_id for e in events if e.subscriber_id])
+    a certificate due. One query finds the templates these events could satisfy (usually
+    none: then nothing more is read)."""
+    tag_ids, offering_ids, quiz_ids, subscriber_ids = set(), set(), set(), set()
+    for event in events:
+        if not event.subscriber_id:
+            continue
+        payload = event.payload or {}
+        subscriber_ids.add(event.subscriber_id)
+        if event.type == TAG_ADD:
+            tag_ids.add(payload.get("tag_id"))
+        elif event.type == LESSON_COMPLETED:
+            offering_ids.add(payload.get("offering_id"))
+        elif payload.get("passed"):
+            quiz_ids.add(payload.get("quiz_id"))
+    could = CertificateTemplate.objects.filter(
+        Q(rule=CompletionRule.TAG, rule_tag_id__in=tag_ids - {None})
+        | Q(rule=CompletionRule.ALL_LESSONS, offering_id__in=offering_ids - {None})
+        | Q(rule=CompletionRule.QUIZ_PASSED, rule_quiz_id__in=quiz_ids - {None})
+    ).values_list("offering_id", flat=True)
+    offerings = set(could)
+    if offerings:
+        certificates_issue_due(subscriber_ids=subscriber_ids, offering_ids=offerings)
