@@ -22,11 +22,11 @@ def events_claimable(*, now: datetime, limit: int) -> QuerySet[Event]:
     )
 
 
-def deliveries_due(*, now: datetime, limit: int) -> QuerySet:
+def deliveries_due(*, now: datetime) -> QuerySet:
+    """Due deliveries in the order they are claimed (``apps/core/outbox.lease_claim`` locks
+    them, skipping those another worker holds)."""
     from .models import DeliveryStatus, WebhookDelivery
 
-    return (
-        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at", "pk")
-        .select_for_update(skip_locked=True)[:limit]
-    )
+    return WebhookDelivery.objects.filter(
+        status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+    ).order_by("next_attempt_at", "pk")

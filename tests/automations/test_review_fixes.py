@@ -15,7 +15,6 @@ from apps.automations.models import Node, Run, RunStatus
 from apps.automations.services import node_update
 from apps.crm.delivery import (
     TargetRefused,
-    delivery_claim_next,
     target_check,
     webhook_delivery_attempt,
     webhook_delivery_enqueue,
@@ -31,6 +30,7 @@ from apps.crm.services import (
 from apps.tags.models import Tag
 from apps.tags.services import tag_delete
 from tests.automations.helpers import add, build, on_tag, path, run_of, settle, tag, tags_of, wait
+from tests.crm.deliveries import delivery_claim_next
 from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
