@@ -126,6 +126,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A transaction left idle this long (its process stalled: paused, swapped out, a hung VM) is
+# ended by PostgreSQL, so the rows it locked can be handed on like any other stalled lease;
+# the process, if it wakes, finds its connection gone and its lease taken, and writes nothing.
+DB_IDLE_IN_TRANSACTION_SECONDS = env.int("DB_IDLE_IN_TRANSACTION_SECONDS", default=300)
+if "postgresql" in DATABASES["default"]["ENGINE"] and DB_IDLE_IN_TRANSACTION_SECONDS:
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options["options"] = (
+        f"{_db_options.get('options', '')} "
+        f"-c idle_in_transaction_session_timeout={DB_IDLE_IN_TRANSACTION_SECONDS * 1000}"
+    ).strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

@@ -21,6 +21,7 @@ from apps.core import oncommit
 from apps.core.bulk import rows_update
 from apps.core.doorbell import doorbell_ring
 from apps.core.leases import LeaseKind, lease_holder, lease_kind_register, leases_reap_one
+from apps.core.outbox import lease_lost
 from apps.crm.events import event_chain_depth, events_buffered, events_flush
 from apps.crm.models import Event, Subscriber, SubscriberState
 from apps.tags.services import tag_names_memo
@@ -281,6 +282,8 @@ lease_kind_register(
         model=Run,
         leased=Q(status=RunStatus.RUNNING),
         free=_runs_free,
+        lease=RUN_LEASE,
+        claimed={"status": RunStatus.RUNNING},
         waits_in_broker=True,
     )
 )
@@ -361,7 +364,9 @@ def run_advance(*, run_id: int, token: int, now=None, graphs: dict | None = None
             RunStep.objects.bulk_create(steps)
             run.save(update_fields=_RUN_ADVANCE_FIELDS)
             return run.status
-        return status
+    if status == "stale":
+        lease_lost(RUNS_LEASE_KIND, [run_id])
+    return status
 
 
 # _advance_held's answer for a run it walked: the caller writes its steps and state.
@@ -473,6 +478,7 @@ def run_record_crash(*, run_id: int, token: int, error: str) -> None:
     with transaction.atomic():
         run = run_for_advance(run_id=run_id).first()
         if run is None or run.status != RunStatus.RUNNING or run.lease_token != token:
+            lease_lost(RUNS_LEASE_KIND, [run_id])
             return
         run.attempts += 1
         run.last_error = error[:ERROR_MAX_CHARS]
@@ -535,6 +541,7 @@ def _runs_advance_together(pairs: list[tuple[int, int]], graphs: dict) -> dict[s
         now = timezone.now()
         steps: list[RunStep] = []
         walked: list[Run] = []
+        lost: list[int] = []
         # Walked in subscriber order: two chunks that touch the same people's tags then
         # take those rows' locks in the same order and cannot deadlock each other.
         for run_id, token in sorted(pairs, key=lambda p: _subscriber_order(held.get(p[0]), p)):
@@ -543,12 +550,15 @@ def _runs_advance_together(pairs: list[tuple[int, int]], graphs: dict) -> dict[s
             if status == _WALKED:
                 walked.append(run)
                 status = run.status
+            elif status == "stale":
+                lost.append(run_id)
             counts[status] = counts.get(status, 0) + 1
         if walked:
             _still_held(walked, dict(pairs))
         RunStep.objects.bulk_create(steps)
         if walked:
             rows_update(walked, _RUN_ADVANCE_FIELDS)
+    lease_lost(RUNS_LEASE_KIND, lost)
     return counts
 
 

@@ -89,7 +89,8 @@ def lease_lost(kind: str, ids: Iterable[int]) -> None:
     if ids:
         leases_done(kind, ids)
         logger.warning(
-            "%s %s: lost the lease (handed on while this worker stalled); writing nothing",
+            "%s %s: lost the lease (handed on while this worker stalled, or ended "
+            "elsewhere); writing nothing",
             kind,
             ",".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else ""),
         )
