@@ -8,6 +8,9 @@ the result with ``lease_finish``: an UPDATE guarded by the row's id, its leased 
 token, so a worker whose lease was handed on meanwhile (it stalled and the reaper gave the
 row to another) wins nothing, writes nothing, and logs that it lost the lease.
 
+Work done inside one transaction (the dispatcher, the drip, webhook calls, Stripe events)
+claims with ``rows_claim``: the row lock is its lease.
+
 A failure is retried after ``backoff`` (one formula: a base that grows by a factor per
 attempt up to a cap) and its error stored through ``error_text`` (one length). Sweeps drain
 their queue batch by batch with ``drain_until_short``. Holders, heartbeats, renewal and the
@@ -47,6 +50,15 @@ def backoff(
     then ``factor`` times longer after each further failure, never more than ``cap``."""
     wait = base * factor ** max(attempts - 1, 0)
     return min(wait, cap) if cap is not None else wait
+
+
+def rows_claim(candidates: QuerySet, *, limit: int) -> QuerySet:
+    """A claim that lasts as long as the caller's transaction, the row lock being the lease:
+    up to ``limit`` rows of ``candidates``, in their order, that nobody else has locked. For
+    work done inside the claiming transaction (the dispatcher, the drip, webhook calls,
+    Stripe events). A worker that stalls in it is ended by PostgreSQL after
+    ``DB_IDLE_IN_TRANSACTION_SECONDS``: its rows are freed for another, its writes refused."""
+    return candidates.select_for_update(skip_locked=True, of=("self",))[:limit]
 
 
 def lease_token_new() -> int:
@@ -124,12 +136,18 @@ def lease_finish(kind: str, pk: int, token: int, **fields) -> bool:
 
 
 def drain_until_short(
-    batch: Callable[[int], int], *, size: int, max_batches: int, total_max: int | None = None
+    batch: Callable[[int], int],
+    *,
+    size: int,
+    max_batches: int,
+    total_max: int | None = None,
+    until_empty: bool = False,
 ) -> tuple[int, bool]:
     """Run ``batch(limit)`` (which claims and handles at most ``limit`` rows and returns how
     many) until a batch comes back short of its limit, ``max_batches`` ran, or ``total_max``
     rows were handled. Returns the total and whether it stopped at a bound (work may be
-    left: the caller rings itself again)."""
+    left: the caller rings itself again). ``until_empty``: a short batch is not the end,
+    only an empty one (the dispatcher: a batch's consumers may record new events)."""
     total = 0
     for _ in range(max_batches):
         limit = size if total_max is None else min(size, total_max - total)
@@ -137,6 +155,6 @@ def drain_until_short(
             return total, True
         done = batch(limit)
         total += done
-        if done < limit:
+        if done == 0 or (done < limit and not until_empty):
             return total, False
     return total, True

@@ -8,17 +8,19 @@ from datetime import datetime
 
 from django.db.models import Q, QuerySet
 
+from apps.core.outbox import rows_claim
+
 from .models import Event
 
 
 def events_claimable(*, now: datetime, limit: int) -> QuerySet[Event]:
-    return (
+    # Locks events only: the subscriber join is nullable, and PostgreSQL cannot lock that side.
+    return rows_claim(
         Event.objects.filter(dispatched_at__isnull=True, failed_at__isnull=True)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .select_related("subscriber")
-        .order_by("pk")
-        # of=self: the subscriber join is nullable, and PostgreSQL cannot lock that side.
-        .select_for_update(skip_locked=True, of=("self",))[:limit]
+        .order_by("pk"),
+        limit=limit,
     )
 
 
