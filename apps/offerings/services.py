@@ -12,7 +12,6 @@ from django.db.models import Max
 from django.utils import timezone
 from django.utils.text import slugify
 
-from apps.core.outbox import drain_until_short
 from apps.crm.events import event_record, events_record_bulk
 from apps.crm.models import CustomField, Subscriber
 from apps.crm.services import custom_field_create, custom_field_mark_sensitive
@@ -276,11 +275,13 @@ def drip_sweep_batch(*, now=None, limit: int = DRIP_BATCH_SIZE) -> int:
 
 
 def drip_sweep(*, now=None, max_batches: int = 100) -> int:
-    return drain_until_short(
-        lambda limit: drip_sweep_batch(now=now, limit=limit),
-        size=DRIP_BATCH_SIZE,
-        max_batches=max_batches,
-    )[0]
+    total = 0
+    for _ in range(max_batches):
+        claimed = drip_sweep_batch(now=now)
+        total += claimed
+        if claimed < DRIP_BATCH_SIZE:
+            break
+    return total
 
 
 # Granting and revoking ----------------------------------------------------------------------
