@@ -11,7 +11,6 @@ have it), so nothing is lost and a possible duplicate is visible.
 
 import logging
 import re
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,13 +23,14 @@ from django.utils import timezone
 
 from apps.core import oncommit
 from apps.core.doorbell import doorbell_ring
-from apps.core.leases import (
-    LeaseKind,
-    lease_holder,
-    lease_kind_register,
-    leases_done,
-    leases_hold,
-    leases_reap_one,
+from apps.core.leases import LeaseKind, lease_kind_register, leases_reap_one
+from apps.core.outbox import (
+    backoff,
+    drain_until_short,
+    error_text,
+    lease_claim,
+    lease_finish,
+    rows_claim,
 )
 
 from . import event_types
@@ -56,7 +56,7 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-EMAIL_LEASE = timedelta(minutes=5)
+EMAIL_LEASE = timedelta(seconds=settings.EMAIL_LEASE_SECONDS)
 # A held email is rendered again after HOLD_RECHECK_BASE, then twice as long each time up to
 # HOLD_RECHECK_MAX: its cause (no login yet, an empty field) is usually gone in seconds, and an
 # event (the login created, a field set) brings the check forward at once.
@@ -68,7 +68,6 @@ EMAIL_RETRY_BASE = timedelta(minutes=1)
 EMAIL_SEND_BATCH = 200
 SEQUENCE_BATCH = 500
 BROADCAST_CHUNK = 1000
-ERROR_CHARS = 2000
 
 
 @dataclass
@@ -241,7 +240,7 @@ def _held_reason(exc: TemplateError) -> str:
 
 
 def _hold_recheck_at(now: datetime, checks: int) -> datetime:
-    return now + min(HOLD_RECHECK_BASE * 2 ** min(checks, 16), HOLD_RECHECK_MAX)
+    return now + backoff(attempts=min(checks, 16) + 1, base=HOLD_RECHECK_BASE, cap=HOLD_RECHECK_MAX)
 
 
 def _render_again(messages: list[EmailMessage], *, now: datetime) -> int:
@@ -335,23 +334,23 @@ def emails_held_recheck_batch(*, now=None, limit: int = HOLD_RECHECK_BATCH) -> i
     them again; those whose cause is gone are queued and sent. Returns how many it checked."""
     now = now or timezone.now()
     messages = list(
-        EmailMessage.objects.filter(status=EmailStatus.HELD, next_attempt_at__lte=now)
-        .select_related("subscriber", "sequence_email", "broadcast")
-        .order_by("next_attempt_at", "pk")
-        .select_for_update(skip_locked=True, of=("self",))[:limit]
+        rows_claim(
+            EmailMessage.objects.filter(status=EmailStatus.HELD, next_attempt_at__lte=now)
+            .select_related("subscriber", "sequence_email", "broadcast")
+            .order_by("next_attempt_at", "pk"),
+            limit=limit,
+        )
     )
     _render_again(messages, now=now)
     return len(messages)
 
 
 def emails_held_recheck(*, now=None, max_batches: int = 20) -> int:
-    checked = 0
-    for _ in range(max_batches):
-        batch = emails_held_recheck_batch(now=now)
-        checked += batch
-        if batch < HOLD_RECHECK_BATCH:
-            break
-    return checked
+    return drain_until_short(
+        lambda limit: emails_held_recheck_batch(now=now, limit=limit),
+        size=HOLD_RECHECK_BATCH,
+        max_batches=max_batches,
+    )[0]
 
 
 def emails_held_recheck_soon(*, subscriber_ids) -> int:
@@ -381,29 +380,24 @@ def _kick_hold_sweep() -> None:
 # Sending ----------------------------------------------------------------------------------
 
 
-@transaction.atomic
-def email_claim_next(*, now=None) -> tuple[EmailMessage, int] | None:
-    now = now or timezone.now()
-    message = (
-        EmailMessage.objects.filter(status=EmailStatus.QUEUED, next_attempt_at__lte=now)
-        .order_by("next_attempt_at", "pk")
-        .select_for_update(skip_locked=True)
-        .first()
-    )
-    if message is None:
-        return None
-    token = secrets.randbelow(2**31 - 1) + 1
-    EmailMessage.objects.filter(pk=message.pk).update(
-        status=EmailStatus.SENDING,
-        locked_until=now + EMAIL_LEASE,
-        lease_token=token,
-        lease_holder=lease_holder(),
-    )
-    leases_hold(EMAILS_LEASE_KIND, [(message.pk, token)])
-    return message, token
-
-
 EMAILS_LEASE_KIND = "emails"
+
+
+def email_claim_next(*, now=None) -> tuple[EmailMessage, int] | None:
+    """Claim the oldest due email under a lease: (the message, its lease token), or None."""
+    now = now or timezone.now()
+    claimed = lease_claim(
+        EMAILS_LEASE_KIND,
+        EmailMessage.objects.filter(status=EmailStatus.QUEUED, next_attempt_at__lte=now).order_by(
+            "next_attempt_at", "pk"
+        ),
+        limit=1,
+        now=now,
+    )
+    if not claimed:
+        return None
+    ((pk, token),) = claimed
+    return EmailMessage.objects.select_related("subscriber").get(pk=pk), token
 
 
 def emails_reap(*, now=None) -> int:
@@ -431,6 +425,8 @@ lease_kind_register(
         model=EmailMessage,
         leased=Q(status=EmailStatus.SENDING),
         free=_emails_free,
+        lease=EMAIL_LEASE,
+        claimed={"status": EmailStatus.SENDING},
     )
 )
 
@@ -450,11 +446,10 @@ def _suppressed(message: EmailMessage) -> str:
     return ""
 
 
-def _finish(message_id: int, token: int, **fields) -> None:
-    EmailMessage.objects.filter(
-        pk=message_id, status=EmailStatus.SENDING, lease_token=token
-    ).update(locked_until=None, **fields)
-    leases_done(EMAILS_LEASE_KIND, [message_id])
+def _finish(message_id: int, token: int, **fields) -> bool:
+    """Record a send under the lease; a sender that lost it (it stalled, and the email was
+    handed on) writes nothing."""
+    return lease_finish(EMAILS_LEASE_KIND, message_id, token, **fields)
 
 
 def _mail(message: EmailMessage, connection) -> EmailMultiAlternatives:
@@ -500,7 +495,6 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
             if claimed is None:
                 break
             message, token = claimed
-            message = EmailMessage.objects.select_related("subscriber").get(pk=message.pk)
             reason = _suppressed(message)
             if reason:
                 _finish(message.pk, token, status=EmailStatus.SUPPRESSED, error=reason)
@@ -518,16 +512,16 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
                     message.pk,
                     token,
                     attempts=F("attempts") + 1,
-                    error=f"{type(exc).__name__}: {exc}"[:ERROR_CHARS],
+                    error=error_text(exc),
                     status=EmailStatus.FAILED if failed else EmailStatus.QUEUED,
                     next_attempt_at=None
                     if failed
-                    else timezone.now() + EMAIL_RETRY_BASE * 2 ** (attempts - 1),
+                    else timezone.now() + backoff(attempts=attempts, base=EMAIL_RETRY_BASE),
                 )
                 connection = None
                 continue
             secret = message.kind in SECRET_LINK_KINDS
-            _finish(
+            won = _finish(
                 message.pk,
                 token,
                 status=EmailStatus.SENT,
@@ -537,7 +531,7 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
                 provider_message_id=_provider_message_id(email),
                 **({"body_text": link_redact(message.body_text)} if secret else {}),
             )
-            sent += 1
+            sent += won
     finally:
         if connection is not None:
             connection.close()
@@ -655,10 +649,14 @@ def sequences_sweep_batch(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
     complete the sequence. A fixed number of queries per batch, whatever its size."""
     now = now or timezone.now()
     subs = list(
-        SequenceSubscription.objects.filter(state=SubscriptionState.ACTIVE, next_send_at__lte=now)
-        .select_related("subscriber", "sequence")
-        .order_by("next_send_at", "pk")
-        .select_for_update(skip_locked=True, of=("self",))[:limit]
+        rows_claim(
+            SequenceSubscription.objects.filter(
+                state=SubscriptionState.ACTIVE, next_send_at__lte=now
+            )
+            .select_related("subscriber", "sequence")
+            .order_by("next_send_at", "pk"),
+            limit=limit,
+        )
     )
     if not subs:
         return 0
@@ -727,11 +725,12 @@ def sequences_holds_resume(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
         position__gte=OuterRef("next_position"),
     )
     subs = list(
-        SequenceSubscription.objects.filter(
-            Exists(later), state=SubscriptionState.ACTIVE, next_send_at__isnull=True
+        rows_claim(
+            SequenceSubscription.objects.filter(
+                Exists(later), state=SubscriptionState.ACTIVE, next_send_at__isnull=True
+            ).order_by("pk"),
+            limit=limit,
         )
-        .order_by("pk")
-        .select_for_update(skip_locked=True, of=("self",))[:limit]
     )
     if not subs:
         return 0
@@ -750,13 +749,11 @@ def sequences_holds_resume(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
 
 def sequences_send(*, now=None, max_batches: int = 50) -> int:
     sequences_holds_resume(now=now)
-    total = 0
-    for _ in range(max_batches):
-        claimed = sequences_sweep_batch(now=now)
-        total += claimed
-        if claimed < SEQUENCE_BATCH:
-            break
-    return total
+    return drain_until_short(
+        lambda limit: sequences_sweep_batch(now=now, limit=limit),
+        size=SEQUENCE_BATCH,
+        max_batches=max_batches,
+    )[0]
 
 
 # Broadcasts -------------------------------------------------------------------------------
