@@ -42,9 +42,13 @@ bench: install
 	cd bench && $(BIN)/python launch.py --closed-loop
 	cd bench && $(BIN)/python launch.py --purchases 100 --opt-in-password
 
+# Style, formatting, the layering contract (pyproject's [tool.importlinter]) and the type
+# checker (pyproject's [tool.mypy]: apps/core and every app's services).
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: install
 	$(BIN)/ruff format .

@@ -10,11 +10,15 @@ import os
 from pathlib import Path
 
 import environ
-from csp.constants import NONCE
 from django.conf import global_settings
 from django.core.exceptions import ImproperlyConfigured
 from django.templatetags.static import static
 from django.utils.functional import lazy
+
+from . import api
+from .headers import content_security_policy
+from .logs import logging_config
+from .storage import files_storage
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -252,40 +256,9 @@ CELERY_BEAT_SCHEDULER = "config.beat:Scheduler"
 CELERY_TIMEZONE = TIME_ZONE
 
 # --- Logs and error reports (issue 14) -------------------------------------------------------
-# LOG_FORMAT=json: one JSON object per line, each with the request id of the request (or the
-# task id of the Celery task) it belongs to. The periodic sweeps log at DEBUG unless they did
-# some work (apps/core/logs.py), so an idle site writes next to nothing.
+# LOG_FORMAT=json: one JSON object per line with its request or task id (config/logs.py).
 LOG_FORMAT = env.str("LOG_FORMAT", default="plain")
-if LOG_FORMAT not in ("plain", "json"):
-    raise ImproperlyConfigured(f"LOG_FORMAT must be plain or json, not {LOG_FORMAT!r}.")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "filters": {
-        "request_id": {"()": "apps.core.logs.RequestIdFilter"},
-        "quiet_sweeps": {"()": "apps.core.logs.QuietSweepsFilter"},
-    },
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s]: %(message)s"},
-        "json": {"()": "apps.core.logs.JsonFormatter"},
-    },
-    "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": LOG_FORMAT,
-            "filters": ["request_id"],
-        }
-    },
-    "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {
-        "django.db.backends": {"level": "WARNING"},
-        # Celery's per-task lines ("received", "succeeded", beat's "sending due task").
-        **{
-            name: {"filters": ["quiet_sweeps"]}
-            for name in ("celery.app.trace", "celery.worker.strategy", "celery.beat")
-        },
-    },
-}
+LOGGING = logging_config(fmt=LOG_FORMAT, level=env.str("LOG_LEVEL", default="INFO"))
 # Celery keeps Django's logging (the format above) instead of installing its own handlers.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
@@ -369,27 +342,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 if env.bool("BEHIND_TLS_PROXY", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
-# Content-Security-Policy (django-csp): scripts only from this site's own files, never inline
-# (the builder's htmx, the import progress and the generator's copy button are static files);
-# no plugins, no framing by other sites. Styles allow inline style attributes: admin pages
-# and htmx's loading indicator set them, and CSS cannot run script.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": ["'self'"],
-        # NONCE: a page may mark its one inline script (the API docs' start-up).
-        "script-src": ["'self'", NONCE],
-        "style-src": ["'self'", "'unsafe-inline'"],
-        "img-src": ["'self'", "data:"],
-        "font-src": ["'self'", "data:"],
-        "connect-src": ["'self'"],
-        "frame-src": ["'self'"],
-        "worker-src": ["'self'", "blob:"],
-        "object-src": ["'none'"],
-        "base-uri": ["'self'"],
-        "form-action": ["'self'"],
-        "frame-ancestors": ["'none'"],
-    },
-}
+# Content-Security-Policy (django-csp, config/headers.py): after the lesson hosts, below.
 EMAIL_SWEEP_SECONDS = env.int("EMAIL_SWEEP_SECONDS", default=10)
 
 # --- Worker heartbeats and the lease reaper (issue 14, apps/core/leases.py) ------------------
@@ -429,109 +382,17 @@ ACCOUNT_NAME = env.str("ACCOUNT_NAME", default="Tessera")
 # Kit v4 (/v4/): an OAuth access token's budget, per token, per rolling minute (Kit's figure);
 # a v4 API key shares KIT_API_RATE_LIMIT above.
 KIT_API_OAUTH_RATE_LIMIT = env.int("KIT_API_OAUTH_RATE_LIMIT", default=600)
-# OAuth 2 for v4 apps (django-oauth-toolkit, /oauth/): authorization code with PKCE only,
-# refresh tokens that rotate, tokens revocable; scopes read (GET) and write (the rest).
-OAUTH2_PROVIDER = {
-    "SCOPES": {"read": "Read your subscribers, tags, forms and more", "write": "Change them"},
-    "DEFAULT_SCOPES": ["read", "write"],
-    "PKCE_REQUIRED": True,
-    # Redirect URIs over https only (RFC 9700): a self-hosted app needs a TLS callback.
-    "ALLOWED_REDIRECT_URI_SCHEMES": ["https"],
-    # RFC 9700 throughout: no implicit or password grant, S256 only, tokens not in the query,
-    # tokens stored hashed, a replayed refresh token revokes its whole family, iss returned.
-    "COMPLIANT_BCP_RFC9700_IMPLICIT_GRANT": True,
-    "COMPLIANT_BCP_RFC9700_PASSWORD_GRANT": True,
-    "COMPLIANT_BCP_RFC9700_PKCE_METHOD": True,
-    "COMPLIANT_BCP_RFC9700_ACCESS_TOKEN_TRANSPORT": True,
-    "COMPLIANT_BCP_RFC9700_AUTHZ_RESPONSE_ISS": True,
-    "COMPLIANT_BCP_RFC9700_TOKEN_STORAGE": True,
-    "REFRESH_TOKEN_REUSE_PROTECTION": True,
-    "ACCESS_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_ACCESS_TOKEN_SECONDS", default=2 * 24 * 3600),
-    "REFRESH_TOKEN_EXPIRE_SECONDS": env.int("OAUTH_REFRESH_TOKEN_SECONDS", default=90 * 24 * 3600),
-    "ROTATE_REFRESH_TOKEN": True,
-}
-REST_FRAMEWORK = {
-    # /v3/ reads Kit's credentials itself; /api/v1/ sets token authentication per view.
-    "DEFAULT_AUTHENTICATION_CLASSES": [],
-    "DEFAULT_PERMISSION_CLASSES": [],
-    "UNAUTHENTICATED_USER": None,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    # Issue 14: JSON bodies are bounded (nesting depth, NUL characters) before parsing.
-    "DEFAULT_PARSER_CLASSES": [
-        "apps.core.jsonlimits.BoundedJSONParser",
-        "rest_framework.parsers.FormParser",
-        "rest_framework.parsers.MultiPartParser",
-    ],
-}
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Tessera API",
-    "DESCRIPTION": (
-        "/v3/: Kit's v3 API (api_key / api_secret in the query, a JSON or a form body). "
-        "/v4/: Kit's v4 API (a v4 key in the X-Kit-Api-Key header, or an OAuth 2 bearer "
-        'token from /oauth/; cursor pages; errors as {"errors": [...]}). '
-        "/api/v1/: what Kit has no word for (offerings, members, access, automations, runs, "
-        "webhook endpoints, the outbox, events), with a staff token: "
-        "`Authorization: Token <key>`."
-    ),
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    "COMPONENT_SPLIT_REQUEST": True,
-    # /v4/'s two ways in (apps/api/v4/base.py names them on each operation).
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "KitApiKey": {"type": "apiKey", "in": "header", "name": "X-Kit-Api-Key"},
-            "OAuth2": {
-                "type": "oauth2",
-                "flows": {
-                    "authorizationCode": {
-                        "authorizationUrl": "/oauth/authorize/",
-                        "tokenUrl": "/oauth/token/",
-                        "refreshUrl": "/oauth/token/",
-                        "scopes": {"read": "GET calls", "write": "every other call"},
-                    }
-                },
-            },
-        }
-    },
-    "ENUM_NAME_OVERRIDES": {
-        "RunStatusEnum": "apps.automations.models.RunStatus",
-        "AutomationStatusEnum": "apps.automations.models.AutomationStatus",
-        "EmailStatusEnum": "apps.crm.messaging_models.EmailStatus",
-        "EndpointStatusEnum": "apps.members.models.EndpointStatus",
-    },
-}
+# The API (config/api.py): DRF, the OpenAPI schema, OAuth 2 for v4 apps (/oauth/).
+REST_FRAMEWORK = api.REST_FRAMEWORK
+SPECTACULAR_SETTINGS = api.SPECTACULAR_SETTINGS
+OAUTH2_PROVIDER = api.oauth2_provider(env)
 
 # Course player (issue 18) -----------------------------------------------------------------
-# Files (lesson attachments, offering images) go through Django's storage API. Local files by
-# default, under var/files/ and never under a public URL: the app serves each download after
-# checking access. S3-compatible storage when S3_BUCKET is set (django-storages): private
-# objects, and downloads redirect to a signed URL that expires after S3_URL_EXPIRE_SECONDS.
+# Files (lesson attachments, offering images): private local files under FILES_ROOT, or an
+# S3-compatible bucket when S3_BUCKET is set (config/storage.py).
 FILES_ROOT = Path(env.str("FILES_ROOT", default=str(VAR_DIR / "files")))
 S3_BUCKET = env.str("S3_BUCKET", default="")
-if S3_BUCKET:
-    STORAGES["default"] = {
-        "BACKEND": "storages.backends.s3.S3Storage",
-        "OPTIONS": {
-            "bucket_name": S3_BUCKET,
-            "endpoint_url": env.str("S3_ENDPOINT_URL", default="") or None,
-            "region_name": env.str("S3_REGION", default="") or None,
-            "access_key": env.str("S3_ACCESS_KEY_ID", default="") or None,
-            "secret_key": env.str("S3_SECRET_ACCESS_KEY", default="") or None,
-            "default_acl": "private",
-            "querystring_auth": True,
-            "querystring_expire": env.int("S3_URL_EXPIRE_SECONDS", default=300),
-            "file_overwrite": False,
-        },
-    }
-else:
-    # base_url points nowhere that is served: a stray file.url must not become a public path.
-    STORAGES["default"] = {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
-        "OPTIONS": {"location": str(FILES_ROOT), "base_url": "/files-are-served-by-the-app/"},
-    }
+STORAGES["default"] = files_storage(env, files_root=FILES_ROOT)
 FILE_UPLOAD_MAX_BYTES = env.int("FILE_UPLOAD_MAX_BYTES", default=200 * 1024 * 1024)
 # Hosts a lesson's <iframe> may come from (exact host names). Anything else is removed when
 # the lesson is saved, and the admin says so.
@@ -552,13 +413,9 @@ LESSON_IFRAME_HOSTS = env.list(
 )
 # Hosts a lesson's <video>/<audio> may load from besides this site's own paths.
 LESSON_MEDIA_HOSTS = env.list("LESSON_MEDIA_HOSTS", default=[])
-# The Content-Security-Policy lets lesson pages (and the editor) frame exactly the video hosts
-# the cleaner keeps, and play <video>/<audio> from the allowed media hosts.
-CONTENT_SECURITY_POLICY["DIRECTIVES"]["frame-src"] += [f"https://{h}" for h in LESSON_IFRAME_HOSTS]
-CONTENT_SECURITY_POLICY["DIRECTIVES"]["media-src"] = [
-    "'self'",
-    *(f"https://{h}" for h in LESSON_MEDIA_HOSTS),
-]
+CONTENT_SECURITY_POLICY = content_security_policy(
+    iframe_hosts=LESSON_IFRAME_HOSTS, media_hosts=LESSON_MEDIA_HOSTS
+)
 DJANGO_PROSE_EDITOR_EXTENSIONS = [
     {
         # Resolved late: the static storage's hashed name exists only once apps are loaded.

@@ -27,11 +27,12 @@ from apps.commerce.models import (
     Subscription,
 )
 from apps.commerce.services import product_create
-from apps.crm.imports import subscriber_import_create
-from apps.crm.messaging_models import EmailMessage, EmailTemplate
+from apps.crm.imports.services import subscriber_import_create
 from apps.crm.models import (
     Broadcast,
     EmailLayout,
+    EmailMessage,
+    EmailTemplate,
     Form,
     Hook,
     Purchase,

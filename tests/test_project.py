@@ -77,6 +77,16 @@ def test_the_dispatch_sweep_is_registered_by_migrate_and_registering_again_chang
     assert PeriodicTask.objects.count() == before
 
 
+def test_an_apps_periodic_module_is_its_periodic_tasks_home():
+    from apps.core.periodic import periodic_specs, periodic_specs_all
+    from apps.core.tasks import LEASES_REAP_TASK
+
+    # core declares its reaper only in apps/core/periodic.py; core found it and migrate wrote it
+    assert set(periodic_specs()) <= set(periodic_specs_all())
+    reaper = PeriodicTask.objects.get(task=LEASES_REAP_TASK)
+    assert reaper.interval.every == settings.LEASE_REAP_SECONDS
+
+
 def test_health_answers_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from django.core.exceptions import ValidationError
 
 from apps.crm.event_types import event_types_all
-from apps.crm.messaging_models import Sequence
-from apps.crm.models import CustomField
+from apps.crm.models import CustomField, Sequence
 from apps.tags.conditions import FIELD_OPS
 from apps.tags.event_types import TAG_ADD, TAG_REMOVE
 from apps.tags.models import Tag

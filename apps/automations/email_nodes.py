@@ -3,9 +3,11 @@ kind registry like any other; the engine knows nothing of email."""
 
 from django.utils import timezone
 
-from apps.crm.emails import Draft, emails_enqueue, sequence_place, sequence_subscribe
 from apps.crm.event_types import COURSE_CANCEL, COURSE_COMPLETE, COURSE_HOLD
 from apps.crm.liquid import TemplateError, template_check
+from apps.crm.messaging.outbox import emails_enqueue
+from apps.crm.messaging.rendering import Draft
+from apps.crm.messaging.sequences import sequence_place, sequence_subscribe
 from apps.crm.models import BodyFormat, EmailKind, EmailMessage, EmailStatus, Sequence
 
 from .engine import sweep_kick_on_commit

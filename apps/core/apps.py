@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.conf import settings
 
 
 class CoreConfig(AppConfig):
@@ -10,17 +9,7 @@ class CoreConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from apps.core.periodic import PeriodicSpec, connect
+        from .periodic import periodic_discover
 
-        from .tasks import LEASES_REAP_TASK
-
-        connect(
-            self,
-            [
-                PeriodicSpec(
-                    name="core: hand on the work of dead workers",
-                    task=LEASES_REAP_TASK,
-                    every_seconds=settings.LEASE_REAP_SECONDS,
-                )
-            ],
-        )
+        # Every app's periodic.py, this one's included (models are all loaded by now).
+        periodic_discover()

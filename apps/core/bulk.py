@@ -7,9 +7,10 @@ values adapted by each field as Django would; elsewhere it falls back to ``bulk_
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 from django.db import connections, router
-from django.db.models import Model
+from django.db.models import Field, Model
 
 UPDATE_BATCH_SIZE = 1000
 
@@ -22,14 +23,16 @@ def rows_update(objs: Sequence[Model], fields: Sequence[str]) -> None:
     alias = router.db_for_write(model)
     connection = connections[alias]
     if connection.vendor != "postgresql":
-        model.objects.using(alias).bulk_update(objs, fields, batch_size=UPDATE_BATCH_SIZE)
+        model._default_manager.using(alias).bulk_update(objs, fields, batch_size=UPDATE_BATCH_SIZE)
         return
     meta = model._meta
-    pk = meta.pk
-    columns = [meta.get_field(name) for name in fields]
+    pk = _concrete(meta.pk)
+    columns = [_concrete(meta.get_field(name)) for name in fields]
     quote = connection.ops.quote_name
-    assignments = ", ".join(f"{quote(f.column)} = v.{quote(f.column)}" for f in columns)
-    names = ", ".join(quote(f.column) for f in [pk, *columns])
+    pk_name = quote(_column(pk))
+    quoted = [quote(_column(f)) for f in columns]
+    assignments = ", ".join(f"{name} = v.{name}" for name in quoted)
+    names = ", ".join([pk_name, *quoted])
     casts = [f"%s::{f.cast_db_type(connection)}" for f in [pk, *columns]]
     row = "(" + ", ".join(casts) + ")"
     with connection.cursor() as cursor:
@@ -42,6 +45,18 @@ def rows_update(objs: Sequence[Model], fields: Sequence[str]) -> None:
             cursor.execute(
                 f"UPDATE {quote(meta.db_table)} AS t SET {assignments} "
                 f"FROM (VALUES {', '.join([row] * len(batch))}) AS v({names}) "
-                f"WHERE t.{quote(pk.column)} = v.{quote(pk.column)}",
+                f"WHERE t.{pk_name} = v.{pk_name}",
                 params,
             )
+
+
+def _concrete(field: Any) -> Field:
+    # get_field() also answers reverse relations, which have no column to write.
+    if not isinstance(field, Field) or field.column is None:
+        raise ValueError(f"{getattr(field, 'name', field)!r} is not a column of this model")
+    return field
+
+
+def _column(field: Field) -> str:
+    assert field.column is not None  # _concrete() let only columns through
+    return field.column

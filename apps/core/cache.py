@@ -14,8 +14,9 @@ import pickle
 import threading
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.cache.backends.filebased import FileBasedCache
@@ -23,6 +24,10 @@ from django.core.cache.backends.redis import RedisCache, RedisCacheClient
 
 
 class _ReusingClient(RedisCacheClient):
+    # Django's private members used below (the type stubs leave them out).
+    _client: type
+    _get_connection_pool: Callable[[bool], Any]
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._clients = {}
@@ -55,6 +60,10 @@ class SharedFileCache(FileBasedCache):
     """
 
     LOCK_FILE = "lock"  # not a *.djcache file, so clear() and culling leave it alone
+
+    # Django's private members used below (the type stubs leave them out).
+    _dir: str
+    _key_to_file: Callable[..., str]
 
     def __init__(self, dir, params):
         super().__init__(dir, params)

@@ -17,7 +17,7 @@ from django.http import JsonResponse
 
 HEALTHZ_PATH = "/healthz"
 PING_TIMEOUT_SECONDS = 1.0
-BROKER_TIMEOUT_SECONDS = 2.0
+BROKER_TIMEOUT_SECONDS = 2
 
 
 class HealthzMiddleware:

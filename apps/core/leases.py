@@ -17,19 +17,13 @@ A task that ends with leases it claimed and did not finish (the database connect
 under it) gives them back at once (``leases_release_held``, on Celery's ``task_postrun``),
 since its heartbeat goes on and would keep them for the whole lease.
 
-Each kind registers how it is put back in the queue (a run waits again, an email is queued
-again marked uncertain, a delivery is pending again) and how long its lease is. The process
+Each kind registers how it is put back in the queue and how long its lease is. The process
 keeps the leases it holds in memory (``leases_hold`` / ``leases_done``) and the heartbeat
-thread renews them (``leases_renew``) at least every third of the lease: a slow, starved or
-paused worker keeps its work while it lives, and a lease runs out only when its holder has
-stopped renewing it.
-
-An attempt is counted only for a real failure: an exception (the kind's own code counts it),
-or a holder confirmed dead by its heartbeat. A lease that ran out while its holder still
-beats (a worker paused longer than the lease) hands the work on without an attempt: under
-load the system slows down, it never gives up on work. The holder, when it wakes, finds the
-token changed and writes nothing (``apps/core/outbox.py``: the claim, the guarded finish,
-backoff and error truncation all kinds share).
+thread renews them (``leases_renew``) at least every third of the lease, so a lease runs out
+only when its holder stopped renewing it. Attempts count real failures only (an exception,
+a holder confirmed dead): a lease that ran out while its holder beats (paused, starved) is
+handed on uncounted, and the holder, when it wakes, finds the token changed and writes
+nothing (``apps/core/outbox.py``: claim, guarded finish, backoff, error length).
 """
 
 import contextlib
@@ -168,8 +162,7 @@ def _heartbeat_loop(holder: str, kind: str) -> None:
 
 
 def heartbeat_interval() -> float:
-    """Seconds between beats: ``HEARTBEAT_SECONDS``, or a third of the shortest lease if
-    that is shorter, so every held lease is renewed well before it runs out."""
+    """``HEARTBEAT_SECONDS``, or a third of the shortest lease if shorter."""
     leases = [k.lease.total_seconds() for k in _KINDS.values() if k.lease]
     return min([HEARTBEAT_SECONDS, *(lease / 3 for lease in leases)])
 
@@ -257,9 +250,9 @@ def leases_done(kind: str, ids: Iterable[int] | None = None) -> None:
 
 def leases_renew(*, now: datetime | None = None) -> int:
     """Extend the leases this process holds (the heartbeat thread, every beat): those with
-    less than two thirds of their lease left get a whole lease again. Rows the worker has
-    locked right now are skipped, not waited for (nobody can reap a locked row either), so
-    a long transaction never holds up the beat. Returns how many were renewed."""
+    less than two thirds left get a whole lease again. Rows locked right now are skipped,
+    not waited for (nobody can reap them either), so a long transaction never holds up the
+    beat. Returns how many were renewed."""
     now = now or timezone.now()
     renewed = 0
     for name, pairs in leases_held().items():
@@ -403,9 +396,8 @@ BROKER_LOST = ("the broker lost its message (Redis flushed); handed on", False)
 
 def _reap_kind(kind: LeaseKind, *, now, alive: list[str] | None, lost: bool) -> int:
     """Hand on the rows of one kind. Only a death counts as an attempt: a holder whose
-    heartbeat stopped, or a lease that ran out with no holder to vouch for it (claimed
-    outside a worker). A lease that ran out while its holder still beats (slow, starved or
-    paused: renewing is its job, and it could not) is handed on uncounted."""
+    heartbeat stopped, or a run-out lease with no holder to vouch for it (claimed outside
+    a worker); a run-out lease whose holder still beats (it stalled) goes uncounted."""
     leased = kind.model.objects.filter(kind.leased)
     due = Q(locked_until__lt=now)
     if alive is not None:

@@ -120,7 +120,9 @@ class QuietSweepsFilter(logging.Filter):
     @staticmethod
     def _task_name(record: logging.LogRecord) -> str | None:
         if isinstance(record.args, dict):
-            return record.args.get("name")
-        if record.name == "celery.beat" and isinstance(record.args, tuple) and record.args:
-            return record.args[-1] if len(record.args) == 2 else None
-        return None
+            name = record.args.get("name")
+        elif record.name == "celery.beat" and isinstance(record.args, tuple) and record.args:
+            name = record.args[-1] if len(record.args) == 2 else None
+        else:
+            name = None
+        return name if isinstance(name, str) else None

@@ -73,6 +73,8 @@ def lease_claim(
     ``fields``) with one fresh token, this process as holder and ``locked_until``; return
     (id, token) pairs. One transaction; the caller's if it has one."""
     spec = lease_kind(kind)
+    if spec.lease is None:
+        raise ValueError(f"{kind}: a kind claimed under a lease registers its lease length")
     now = now or timezone.now()
     with transaction.atomic():
         ids = list(
@@ -83,7 +85,7 @@ def lease_claim(
         if not ids:
             return []
         token = lease_token_new()
-        spec.model.objects.filter(pk__in=ids).update(
+        spec.model._default_manager.filter(pk__in=ids).update(
             locked_until=now + spec.lease,
             lease_token=token,
             lease_holder=lease_holder(),
@@ -112,7 +114,7 @@ def lease_row(kind: str, pk: int, token: int, *, queryset: QuerySet | None = Non
     """The row this worker leased, read for its work, or None (logged) if the lease was
     handed on."""
     spec = lease_kind(kind)
-    queryset = spec.model.objects.all() if queryset is None else queryset
+    queryset = spec.model._default_manager.all() if queryset is None else queryset
     row = queryset.filter(spec.leased, pk=pk, lease_token=token).first()
     if row is None:
         lease_lost(kind, [pk])
@@ -125,7 +127,7 @@ def lease_finish(kind: str, pk: int, token: int, **fields) -> bool:
     that it lost the lease. Call it in the transaction that writes the work's other rows,
     and write them only if it won."""
     spec = lease_kind(kind)
-    won = spec.model.objects.filter(spec.leased, pk=pk, lease_token=token).update(
+    won = spec.model._default_manager.filter(spec.leased, pk=pk, lease_token=token).update(
         locked_until=None, lease_holder="", **fields
     )
     if won:

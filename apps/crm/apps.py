@@ -10,12 +10,13 @@ class CrmConfig(AppConfig):
     def ready(self) -> None:
         from apps.core.periodic import PeriodicSpec, connect
 
-        from . import delivery, emails  # noqa: F401  (they register their lease kinds)
+        from . import delivery  # noqa: F401  (registers its lease kind)
         from .demo import seed_step_register
         from .dispatch import consumer_register
-        from .emails import held_emails_on_events
         from .event_types import FIELD_VALUE_UPDATED
         from .hooks import hooks_on_events
+        from .messaging import sending  # noqa: F401  (registers its lease kind)
+        from .messaging.held import held_emails_on_events
         from .seed import seed_admin, seed_messaging, seed_subscribers
         from .tasks import (
             BROADCASTS_SEND_TASK,

@@ -14,8 +14,7 @@ from django.db.models import Min
 from django.urls import reverse
 from django.utils import timezone
 
-from .messaging_models import EmailMessage, EmailStatus
-from .models import DeliveryStatus, Event, WebhookDelivery
+from .models import DeliveryStatus, EmailMessage, EmailStatus, Event, WebhookDelivery
 
 HEALTH_WINDOW = timedelta(hours=24)
 # Older than this, a pending event means the dispatcher is not keeping up (or not running).

@@ -19,7 +19,7 @@ from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 
-from .messaging_models import ActivityKind, EmailMessage
+from .models import ActivityKind, EmailMessage
 
 CLICK_SALT = "tessera.crm.click"
 OPEN_SALT = "tessera.crm.open"

@@ -2,32 +2,18 @@
 its events in it."""
 
 from django.core.exceptions import ValidationError
-from django.core.validators import validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
 from . import event_types
+from .addresses import email_normalize
 from .events import event_record, events_record_bulk
 from .models import CustomField, Subscriber, SubscriberFieldValue, SubscriberState
 
 CUSTOM_FIELD_LABEL_MAX = 255
 REDACTED = "[redacted]"
 CUSTOM_FIELD_VALUE_MAX_CHARS = 10_000
-
-
-def email_normalize(email: str) -> str:
-    """Trim and lower-case an address, or raise ValidationError saying what is wrong."""
-    if not isinstance(email, str) or not email.strip():
-        raise ValidationError("An email address is required.", code="email_missing")
-    normalized = email.strip().lower()
-    try:
-        validate_email(normalized)
-    except ValidationError:
-        raise ValidationError(
-            f"{email.strip()!r} is not a valid email address.", code="email_invalid"
-        ) from None
-    return normalized
 
 
 @transaction.atomic
@@ -92,6 +78,25 @@ def subscriber_update(
             raise ValidationError(
                 f"Another subscriber already uses {subscriber.email}.", code="email_taken"
             ) from None
+    return subscriber
+
+
+@transaction.atomic
+def subscriber_save(
+    *, subscriber_id: int | None, email: str, first_name: str, is_test: bool
+) -> Subscriber:
+    """The subscriber page's save, in one transaction: an existing subscriber is changed
+    through ``subscriber_update``, a new address through ``subscriber_get_or_create`` (both
+    write their events). Marking a test address is a flag the creator sets, not a change
+    anything listens to: no event."""
+    if subscriber_id is not None:
+        subscriber = subscriber_update(
+            subscriber=Subscriber.objects.get(pk=subscriber_id), first_name=first_name, email=email
+        )
+    else:
+        subscriber, _ = subscriber_get_or_create(email=email, first_name=first_name)
+    Subscriber.objects.filter(pk=subscriber.pk).update(is_test=is_test)
+    subscriber.is_test = is_test
     return subscriber
 
 

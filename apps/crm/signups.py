@@ -10,9 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from . import event_types
-from .emails import Draft, emails_enqueue
+from . import event_types, lock_objects
 from .events import event_record, events_record_bulk
+from .messaging.outbox import emails_enqueue
+from .messaging.rendering import Draft
 from .models import EmailKind, Form, FormSubscription, Purchase, Subscriber, SubscriberState
 from .services import subscriber_fields_set, subscriber_get_or_create
 
@@ -96,12 +97,7 @@ def form_confirm(*, token: str) -> FormSubscription | None:
         pk = signing.loads(token, salt=CONFIRM_SALT)
     except signing.BadSignature:
         return None
-    subscription = (
-        FormSubscription.objects.select_related("subscriber", "form")
-        .select_for_update(of=("self",))
-        .filter(pk=pk)
-        .first()
-    )
+    subscription = lock_objects.form_subscription(pk=pk)
     if subscription is None:
         return None
     subscriber = subscription.subscriber

@@ -36,10 +36,10 @@ BROADCASTS_SEND_TASK = "crm.broadcasts_send_due"
 @shared_task(name=EMAILS_SEND_TASK, acks_late=True, ignore_result=True)
 def emails_send() -> int:
     """Send queued emails (kicked when some are queued; beat retries and recovers)."""
-    from . import emails
+    from .messaging import sending
 
     doorbell_answer(EMAILS_SEND_TASK)
-    return emails.emails_send()
+    return sending.emails_send()
 
 
 EMAILS_HELD_RECHECK_TASK = "crm.emails_held_recheck"
@@ -49,26 +49,26 @@ EMAILS_HELD_RECHECK_TASK = "crm.emails_held_recheck"
 def emails_held_recheck() -> int:
     """Render held emails again and send those whose cause is gone (rung when a login or a
     field appears; beat runs it as the sweep)."""
-    from . import emails
+    from .messaging import held
 
     doorbell_answer(EMAILS_HELD_RECHECK_TASK)
-    return emails.emails_held_recheck()
+    return held.emails_held_recheck()
 
 
 @shared_task(name=SEQUENCES_SEND_TASK, acks_late=True, ignore_result=True)
 def sequences_send() -> int:
     """Queue sequence emails whose time has come."""
-    from . import emails
+    from .messaging import sequences
 
     doorbell_answer(SEQUENCES_SEND_TASK)
-    return emails.sequences_send()
+    return sequences.sequences_send()
 
 
 @shared_task(name=BROADCASTS_SEND_TASK, acks_late=True, ignore_result=True)
 def broadcasts_send_due() -> int:
-    from . import emails
+    from .messaging import broadcasts
 
-    return emails.broadcasts_send_due()
+    return broadcasts.broadcasts_send_due()
 
 
 SUBSCRIBER_IMPORT_RUN_TASK = "crm.subscriber_import_run"
@@ -89,9 +89,9 @@ IMPORT_TIME_LIMIT = 60 * 60
 )
 def subscriber_import_run(*, import_id: int) -> None:
     """Run a CSV import; a redelivery resumes at the first batch not committed."""
-    from . import imports
+    from .imports import services
 
-    imports.subscriber_import_run(import_id=import_id)
+    services.subscriber_import_run(import_id=import_id)
 
 
 SUBSCRIBER_IMPORTS_RESUME_TASK = "crm.subscriber_imports_resume_stalled"
@@ -99,6 +99,6 @@ SUBSCRIBER_IMPORTS_RESUME_TASK = "crm.subscriber_imports_resume_stalled"
 
 @shared_task(name=SUBSCRIBER_IMPORTS_RESUME_TASK, acks_late=True, ignore_result=True)
 def subscriber_imports_resume_stalled() -> int:
-    from . import imports
+    from .imports import services
 
-    return imports.subscriber_imports_resume_stalled()
+    return services.subscriber_imports_resume_stalled()

@@ -17,8 +17,7 @@ from django.urls import reverse
 
 from .delivery import url_origin
 from .event_types import event_types_all
-from .messaging_models import EmailMessage, Hook
-from .models import Event, Subscriber, WebhookDelivery
+from .models import EmailMessage, Event, Hook, Subscriber, WebhookDelivery
 
 TIMELINE_LIMIT = 200
 DETAIL_MAX = 300

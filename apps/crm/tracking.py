@@ -16,8 +16,7 @@ from django.utils import timezone
 
 from . import event_types
 from .events import event_record
-from .messaging_models import ActivityKind, EmailActivity, EmailMessage
-from .models import Subscriber, SubscriberState
+from .models import ActivityKind, EmailActivity, EmailMessage, Subscriber, SubscriberState
 
 logger = logging.getLogger(__name__)
 
@@ -118,7 +117,7 @@ def email_report(messages) -> dict:
     complaints, unsubscribes. Three queries whatever the size."""
     from django.db.models import Count, Q
 
-    from .messaging_models import EmailStatus
+    from .models import EmailStatus
 
     sent = messages.filter(status=EmailStatus.SENT)
     activity = EmailActivity.objects.filter(message__in=sent)

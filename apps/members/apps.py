@@ -12,8 +12,8 @@ class MembersConfig(AppConfig):
         from apps.crm.delivery import local_receiver_register
         from apps.crm.demo import seed_step_register
         from apps.crm.dispatch import consumer_register
-        from apps.crm.emails import held_emails_on_events
         from apps.crm.liquid import liquid_context_provider_register
+        from apps.crm.messaging.held import held_emails_on_events
         from apps.crm.timeline import subscriber_panel_register, timeline_provider_register
         from apps.tags.dependents import tag_dependents_register
 

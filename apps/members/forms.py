@@ -3,7 +3,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import PasswordResetForm
 from django.template import loader
 
-from apps.crm.emails import email_transactional_queue
+from apps.crm.messaging.outbox import email_transactional_queue
 from apps.crm.models import EmailKind
 
 

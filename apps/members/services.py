@@ -18,8 +18,8 @@ from django.utils.translation import gettext
 from apps.core.bulk import rows_update
 from apps.core.doorbell import doorbell_ring
 from apps.core.throttle import window_allow, window_hit
-from apps.crm.emails import email_transactional_queue
 from apps.crm.events import event_record, events_buffered
+from apps.crm.messaging.outbox import email_transactional_queue
 from apps.crm.models import EmailKind, Subscriber
 from apps.crm.services import (
     email_normalize,

@@ -4,7 +4,6 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.helpers import ActionForm
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Count
 from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect
@@ -96,9 +95,9 @@ class TagAdmin(admin.ModelAdmin):
                 messages.ERROR,
             )
             return redirect("admin:crm_subscriber_change", subscriber.pk)
-        with transaction.atomic():  # a new tag is only kept with its tagging
-            tag, created = services.tag_get_or_create(name=name)
-            added = services.subscriber_tag_add(subscriber=subscriber, tag=tag, source="admin")
+        tag, created, added = services.subscriber_tag_add_by_name(
+            subscriber=subscriber, name=name, source="admin"
+        )
         made = " (a new tag)" if created else ""
         self.message_user(
             request, f"Added {tag.name!r}{made}." if added else f"They already had {tag.name!r}."
@@ -285,12 +284,6 @@ class FormTagsForm(forms.ModelForm):
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages) from None
 
-    def save(self, commit=True):
-        self.instance.tag_ids = [
-            services.tag_get_or_create(name=name)[0].pk for name in self.cleaned_data["tags"]
-        ]
-        return super().save(commit)
-
 
 class HookTagForm(forms.ModelForm):
     """A Kit hook's tag filter typed by name (an existing tag) instead of an id."""
@@ -323,13 +316,26 @@ class HookTagForm(forms.ModelForm):
             [self.instance.tag_id] if self.instance.tag_id else []
         )
 
-    def save(self, commit=True):
-        tag = self.cleaned_data["tag"]
-        self.instance.tag_id = tag.pk if tag else None
-        return super().save(commit)
+    def clean(self):
+        cleaned = super().clean()
+        if "tag" in cleaned:  # an existing tag (or none): nothing to write but the hook
+            tag = cleaned["tag"]
+            self.instance.tag_id = tag.pk if tag else None
+        return cleaned
 
 
-admin.site._registry[Form].form = FormTagsForm
+class FormTagsAdmin(type(admin.site._registry[Form])):
+    """crm's form page with the tags typed by name: saved by a service that makes the new
+    tags and the form in one transaction."""
+
+    form = FormTagsForm
+
+    def save_model(self, request, obj, form, change):
+        services.form_tags_save(form=obj, tag_names=form.cleaned_data["tags"])
+
+
+admin.site.unregister(Form)
+admin.site.register(Form, FormTagsAdmin)
 admin.site._registry[Hook].form = HookTagForm
 
 

@@ -9,7 +9,7 @@ class TagsConfig(AppConfig):
         from apps.crm.demo import seed_step_register
         from apps.crm.dispatch import consumer_register
         from apps.crm.event_types import FORM_SUBSCRIBE
-        from apps.crm.imports import import_tagger_register
+        from apps.crm.imports.services import import_tagger_register
 
         from . import event_types
         from .dependents import tag_dependents_register

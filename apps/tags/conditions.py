@@ -248,10 +248,6 @@ def subscribers_matching(condition, queryset: QuerySet[Subscriber] | None = None
     return base.filter(condition_q(condition))
 
 
-def subscriber_matches(*, subscriber_id: int, condition) -> bool:
-    return Subscriber.objects.filter(pk=subscriber_id).filter(condition_q(condition)).exists()
-
-
 def _comparable(text: str):
     """A number, else a date or time, else None: what gt / lt compare."""
     text = text.strip()

@@ -1,6 +1,6 @@
 """The tags side of crm's CSV import: tag names from a file become tags and taggings in bulk.
 
-Registered with ``apps.crm.imports.import_tagger_register`` in ``TagsConfig.ready()``.
+Registered with ``apps.crm.imports.services.import_tagger_register`` in ``TagsConfig.ready()``.
 """
 
 from collections.abc import Iterable

@@ -18,7 +18,7 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from apps.crm.events import events_record_bulk
-from apps.crm.models import Subscriber
+from apps.crm.models import Form, Subscriber
 
 from .dependents import tag_dependents
 from .event_types import TAG_ADD, TAG_REMOVE
@@ -237,6 +237,25 @@ def taggings_remove(*, pairs: Iterable[tuple[int, int]], source: str) -> list[tu
 def subscriber_tag_add(*, subscriber: Subscriber, tag: Tag, source: str) -> bool:
     """Tag one subscriber; True if the tag is new to them."""
     return bool(taggings_add(pairs=[(subscriber.pk, tag.pk)], source=source))
+
+
+@transaction.atomic
+def subscriber_tag_add_by_name(
+    *, subscriber: Subscriber, name: str, source: str
+) -> tuple[Tag, bool, bool]:
+    """Tag one subscriber with the tag named ``name``, made if new; the new tag is only kept
+    with its tagging (one transaction). Returns (tag, created, added)."""
+    tag, created = tag_get_or_create(name=name)
+    return tag, created, subscriber_tag_add(subscriber=subscriber, tag=tag, source=source)
+
+
+@transaction.atomic
+def form_tags_save(*, form: Form, tag_names: list[str]) -> Form:
+    """Save a sign-up form with the tags named (cleaned names; a new name makes the tag), the
+    tags and the form in one transaction: the admin's form page."""
+    form.tag_ids = [tag_get_or_create(name=name)[0].pk for name in tag_names]
+    form.save()
+    return form
 
 
 def subscriber_tag_remove(*, subscriber: Subscriber, tag: Tag, source: str) -> bool:

@@ -8,8 +8,7 @@ from rest_framework.authtoken.models import Token
 from apps.api.urls import router
 from apps.automations.models import Automation, AutomationStatus
 from apps.automations.portable import SCHEMA, VERSION
-from apps.crm.messaging_models import EmailMessage
-from apps.crm.models import Event
+from apps.crm.models import EmailMessage, Event
 from apps.members.models import EndpointStatus, Member, Operation, WebhookEndpoint
 from apps.members.services import endpoint_mint, operation_run
 from apps.offerings.models import AccessGrant

@@ -42,7 +42,8 @@ def test_broadcast_errors(v3):
 
 def test_broadcast_stats_are_the_real_figures(v3, client):
     # given a broadcast sent to four subscribers, two of whom opened it and one clicked twice
-    from apps.crm.emails import broadcast_send, emails_send
+    from apps.crm.messaging.broadcasts import broadcast_send
+    from apps.crm.messaging.sending import emails_send
     from apps.crm.models import ActivityKind, EmailMessage
     from apps.crm.tracking import email_activity_record
     from tests.factories import SubscriberFactory

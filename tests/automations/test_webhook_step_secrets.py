@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from apps.crm.emails import email_preview
+from apps.crm.messaging.rendering import email_preview
 from apps.crm.models import WebhookDelivery
 from apps.crm.services import (
     custom_field_create,

@@ -4,7 +4,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from apps.crm.emails import sequence_subscribe
+from apps.crm.messaging.sequences import sequence_subscribe
 from apps.crm.models import Sequence, SequenceEmail, SequenceSubscription, SubscriberState
 from apps.crm.preferences import unsubscribe_url
 from tests.factories import SubscriberFactory

@@ -14,7 +14,9 @@ from apps.automations.models import Run, RunStatus
 from apps.core import leases
 from apps.core.models import ProcessHeartbeat, ProcessKind
 from apps.crm.dispatch import events_dispatch
-from apps.crm.emails import Draft, email_claim_next, emails_enqueue
+from apps.crm.messaging.outbox import emails_enqueue
+from apps.crm.messaging.rendering import Draft
+from apps.crm.messaging.sending import email_claim_next
 from apps.crm.models import EmailMessage, EmailStatus
 from tests.automations.helpers import add, build, on_tag, tag
 from tests.factories import SubscriberFactory
@@ -145,7 +147,7 @@ def test_a_task_that_failed_gives_back_the_email_it_held_marked_uncertain(as_wor
 
 
 def test_a_task_that_finished_its_work_gives_nothing_back(as_worker):
-    from apps.crm.emails import emails_send
+    from apps.crm.messaging.sending import emails_send
 
     _one_email()
     assert emails_send() == 1

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 import pytest
 from django.core import mail
 
-from apps.crm.emails import broadcast_send, emails_send
 from apps.crm.hooks import hook_create
+from apps.crm.messaging.broadcasts import broadcast_send
+from apps.crm.messaging.sending import emails_send
 from apps.crm.models import (
     Broadcast,
     EmailActivity,

@@ -9,7 +9,7 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.crm.emails import emails_send
+from apps.crm.messaging.sending import emails_send
 from apps.crm.models import Form, Subscriber
 from apps.crm.views import (
     FORM_POSTS_PER_ADDRESS_PER_HOUR,

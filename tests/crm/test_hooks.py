@@ -14,8 +14,8 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from apps.crm.delivery import DELIVERY_BACKOFF, deliveries_send
 from apps.crm.dispatch import events_dispatch
-from apps.crm.emails import sequence_subscribe, sequences_send
 from apps.crm.hooks import hook_create
+from apps.crm.messaging.sequences import sequence_subscribe, sequences_send
 from apps.crm.models import (
     DeliveryStatus,
     Form,

@@ -13,7 +13,8 @@ import pytest
 from django.core import mail
 from django.test.utils import override_settings
 
-from apps.crm.emails import broadcast_send, emails_send
+from apps.crm.messaging.broadcasts import broadcast_send
+from apps.crm.messaging.sending import emails_send
 from apps.crm.models import (
     Broadcast,
     EmailActivity,

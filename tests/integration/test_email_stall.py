@@ -25,7 +25,9 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 
 from apps.core import leases
-from apps.crm.emails import Draft, emails_enqueue, emails_reap
+from apps.crm.messaging.outbox import emails_enqueue
+from apps.crm.messaging.rendering import Draft
+from apps.crm.messaging.sending import emails_reap
 from apps.crm.models import EmailMessage, EmailStatus, Subscriber
 from apps.crm.tasks import emails_send
 from tests.processes import worker_database_url, worker_start, worker_stop

@@ -9,7 +9,8 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from apps.crm.emails import broadcast_send, emails_send
+from apps.crm.messaging.broadcasts import broadcast_send
+from apps.crm.messaging.sending import emails_send
 from apps.crm.models import ActivityKind, Broadcast, EmailMessage
 from apps.crm.tracking import email_activity_record
 from tests.automations.helpers import build, run_of, settle, tag, tags_of, wait, when

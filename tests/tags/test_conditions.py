@@ -7,9 +7,9 @@ from apps.tags.conditions import (
     CONDITION_MAX_DEPTH,
     ConditionError,
     condition_evaluate,
+    condition_q,
     condition_tag_ids,
     condition_validate,
-    subscriber_matches,
     subscribers_matching,
 )
 from apps.tags.models import Tag, Tagging
@@ -21,6 +21,12 @@ SEED = 20261124
 TAG_COUNT = 6
 SUBSCRIBER_COUNT = 80
 TREES = 150
+
+
+def subscriber_matches(*, subscriber_id: int, condition) -> bool:
+    """One subscriber checked with the compiled filter (the test's probe; production code
+    filters querysets with ``subscribers_matching``)."""
+    return Subscriber.objects.filter(pk=subscriber_id).filter(condition_q(condition)).exists()
 
 
 FIELD_VALUES = ["gold", "Gold Plan", "silver", ""]

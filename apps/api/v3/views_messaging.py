@@ -6,8 +6,9 @@ from django.urls import reverse
 from rest_framework.response import Response
 
 from apps.api.broadcasts import broadcast_write
-from apps.crm.emails import broadcast_stats, sequence_subscribe
 from apps.crm.hooks import HOOK_EVENTS, hook_create, hook_delete
+from apps.crm.messaging.broadcasts import broadcast_stats
+from apps.crm.messaging.sequences import sequence_subscribe
 from apps.crm.models import (
     Broadcast,
     Form,

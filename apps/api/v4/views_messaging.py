@@ -6,7 +6,7 @@ from django.urls import reverse
 from rest_framework.response import Response
 
 from apps.api.broadcasts import broadcast_write
-from apps.crm.emails import sequence_subscribe
+from apps.crm.messaging.sequences import sequence_subscribe
 from apps.crm.models import (
     Broadcast,
     BroadcastStatus,

@@ -37,15 +37,15 @@ class Command(BaseCommand):
         if report["status"] != "ok":
             sys.exit(1)
 
-    def _process_report(self, kind: str) -> dict:
+    def _process_report(self, process: str) -> dict:
         stale_after = (
             HOLDER_DEAD_AFTER.total_seconds()
-            if kind == ProcessKind.WORKER
+            if process == ProcessKind.WORKER
             else settings.BEAT_STALE_AFTER_SECONDS
         )
         host = socket.gethostname()
         rows = list(
-            ProcessHeartbeat.objects.filter(kind=kind, hostname=host)
+            ProcessHeartbeat.objects.filter(kind=process, hostname=host)
             .annotate(now=Now())
             .values("holder", "beat_at", "now")
         )
@@ -54,6 +54,6 @@ class Command(BaseCommand):
         return {
             "status": "ok" if ok else "fail",
             "host": host,
-            "kind": kind,
+            "kind": process,
             "seconds_since_heartbeat": ages,
         }

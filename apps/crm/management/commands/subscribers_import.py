@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from apps.crm import imports
+from apps.crm.imports import parsing, services
 
 BAR_WIDTH = 30
 
@@ -37,18 +37,18 @@ class Command(BaseCommand):
         path = Path(file)
         if not path.is_file():
             raise CommandError(f"There is no file at {file}.")
-        if path.stat().st_size > imports.IMPORT_FILE_MAX_BYTES:
+        if path.stat().st_size > parsing.IMPORT_FILE_MAX_BYTES:
             raise CommandError(
-                f"{file} is larger than {imports.IMPORT_FILE_MAX_BYTES // 1024 // 1024} MB; "
+                f"{file} is larger than {parsing.IMPORT_FILE_MAX_BYTES // 1024 // 1024} MB; "
                 "split it into smaller files."
             )
         try:
             # One transaction: a refused file or mapping leaves no draft import behind.
             with transaction.atomic():
-                imp = imports.subscriber_import_create(
+                imp = services.subscriber_import_create(
                     data=path.read_bytes(), filename=path.name, tags=tag
                 )
-                imp = imports.subscriber_import_map(
+                imp = services.subscriber_import_map(
                     subscriber_import=imp, mapping=self._mapping(imp, map)
                 )
                 for column, target in zip(imp.header, imp.mapping, strict=True):
@@ -57,17 +57,17 @@ class Command(BaseCommand):
                     self._check(imp)
                     transaction.set_rollback(True)
                     return
-                imp = imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
+                imp = services.subscriber_import_start(subscriber_import=imp, enqueue=False)
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         self._bar(imp)
-        imp = imports.subscriber_import_run(import_id=imp.pk, on_progress=self._bar)
+        imp = services.subscriber_import_run(import_id=imp.pk, on_progress=self._bar)
         self.stderr.write("")
         self._errors(imp.errors, imp.error_count)
-        self.stdout.write(imports.import_summary(subscriber_import=imp))
+        self.stdout.write(services.import_summary(subscriber_import=imp))
 
     def _check(self, imp) -> None:
-        result = imports.import_check(subscriber_import=imp)
+        result = services.import_check(subscriber_import=imp)
         self._errors([list(e) for e in result.errors], len(result.errors))
         self.stdout.write(
             f"{len(result.rows)} of {result.rows_total} lines can be imported; "
@@ -86,8 +86,8 @@ class Command(BaseCommand):
                     "the columns are: " + ", ".join(imp.header) + "."
                 )
             target = target.strip()
-            if target not in imports.PLAIN_TARGETS and not target.startswith(imports.FIELD_PREFIX):
-                target = imports.FIELD_PREFIX + target
+            if target not in parsing.PLAIN_TARGETS and not target.startswith(parsing.FIELD_PREFIX):
+                target = parsing.FIELD_PREFIX + target
             mapping[index] = target
         return mapping
 

@@ -4,8 +4,11 @@ import pytest
 from django.core import mail
 
 from apps.crm import liquid
-from apps.crm.emails import Draft, email_preview, emails_enqueue, emails_requeue, emails_send
 from apps.crm.liquid import TemplateError, template_render
+from apps.crm.messaging.held import emails_requeue
+from apps.crm.messaging.outbox import emails_enqueue
+from apps.crm.messaging.rendering import Draft, email_preview
+from apps.crm.messaging.sending import emails_send
 from apps.crm.models import EmailMessage, EmailStatus
 from tests.factories import SubscriberFactory
 

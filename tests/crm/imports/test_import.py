@@ -13,14 +13,21 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from apps.automations.models import Run
-from apps.crm import event_types, imports
-from apps.crm.import_models import ImportStatus, SubscriberImport
-from apps.crm.models import Event, Subscriber, SubscriberFieldValue, SubscriberState
+from apps.crm import event_types
+from apps.crm.imports import parsing, services
+from apps.crm.models import (
+    Event,
+    ImportStatus,
+    Subscriber,
+    SubscriberFieldValue,
+    SubscriberImport,
+    SubscriberState,
+)
 from apps.crm.services import custom_field_create, subscriber_fields_set, subscriber_unsubscribe
 from apps.tags.event_types import TAG_ADD
 from apps.tags.models import Tag, Tagging
 from tests.automations.helpers import add, build, on_tag, settle, tag, tags_of
-from tests.crm.test_admin import _queries as page_queries
+from tests.crm.admin.test_admin import _queries as page_queries
 from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,9 +39,9 @@ def csv_bytes(*lines: str) -> bytes:
 
 def imported(data: bytes, *, tags=()) -> SubscriberImport:
     """Upload with the guessed mapping, start and run: what the admin and a worker do."""
-    imp = imports.subscriber_import_create(data=data, filename="list.csv", tags=tags)
-    imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
-    return imports.subscriber_import_run(import_id=imp.pk)
+    imp = services.subscriber_import_create(data=data, filename="list.csv", tags=tags)
+    services.subscriber_import_start(subscriber_import=imp, enqueue=False)
+    return services.subscriber_import_run(import_id=imp.pk)
 
 
 @pytest.fixture
@@ -46,7 +53,7 @@ def city():
 
 
 def test_the_mapping_is_guessed_from_the_header(city):
-    imp = imports.subscriber_import_create(
+    imp = services.subscriber_import_create(
         data=csv_bytes(
             "E-mail Address;First Name;CITY;Tags;Email;Notes", "a@example.com;Ann;Oslo;VIP;;x"
         ),
@@ -60,19 +67,23 @@ def test_the_mapping_is_guessed_from_the_header(city):
 def test_a_custom_field_is_guessed_by_its_label_as_well_as_its_key():
     custom_field_create(label="Favourite colour")
 
-    guessed = imports.import_mapping_guess(header=["email", "favourite_colour", "Favourite Colour"])
+    guessed = services.import_mapping_guess(
+        header=["email", "favourite_colour", "Favourite Colour"]
+    )
 
     assert guessed == ["email", "field:favourite_colour", "ignore"]
 
 
 def test_a_column_mapped_to_an_unknown_field_is_refused_on_line_1():
-    imp = imports.subscriber_import_create(
+    imp = services.subscriber_import_create(
         data=csv_bytes("email,Shoe size", "a@example.com,42"), filename="x.csv"
     )
-    imp = imports.subscriber_import_map(subscriber_import=imp, mapping=["email", "field:shoe_size"])
+    imp = services.subscriber_import_map(
+        subscriber_import=imp, mapping=["email", "field:shoe_size"]
+    )
 
     with pytest.raises(ValidationError) as refused:
-        imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
+        services.subscriber_import_start(subscriber_import=imp, enqueue=False)
 
     assert refused.value.messages == [
         "line 1: column 'Shoe size' is mapped to the custom field 'shoe_size', which does not "
@@ -82,13 +93,13 @@ def test_a_column_mapped_to_an_unknown_field_is_refused_on_line_1():
 
 
 def test_a_mapping_without_an_email_column_is_refused():
-    imp = imports.subscriber_import_create(
+    imp = services.subscriber_import_create(
         data=csv_bytes("email,name", "a@example.com,Ann"), filename="x.csv"
     )
-    imp = imports.subscriber_import_map(subscriber_import=imp, mapping=["ignore", "first_name"])
+    imp = services.subscriber_import_map(subscriber_import=imp, mapping=["ignore", "first_name"])
 
     with pytest.raises(ValidationError, match="no column is mapped to the email address"):
-        imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
+        services.subscriber_import_start(subscriber_import=imp, enqueue=False)
 
 
 # Files that cannot be read -----------------------------------------------------------------
@@ -107,17 +118,17 @@ def test_a_mapping_without_an_email_column_is_refused():
 )
 def test_a_file_that_is_not_utf8_csv_is_refused_saying_why(data, message):
     with pytest.raises(ValidationError) as refused:
-        imp = imports.subscriber_import_create(data=data, filename="x.csv")
-        imports.import_check(subscriber_import=imp)
+        imp = services.subscriber_import_create(data=data, filename="x.csv")
+        services.import_check(subscriber_import=imp)
 
     assert message in refused.value.messages[0]
 
 
 def test_a_file_over_the_size_limit_is_refused(monkeypatch):
-    monkeypatch.setattr(imports, "IMPORT_FILE_MAX_BYTES", 1024 * 1024)
+    monkeypatch.setattr(parsing, "IMPORT_FILE_MAX_BYTES", 1024 * 1024)
 
     with pytest.raises(ValidationError, match=r"The file is 1\.1 MB; at most 1 MB"):
-        imports.subscriber_import_create(data=b"email\n" + b"a" * 1_150_000, filename="x.csv")
+        services.subscriber_import_create(data=b"email\n" + b"a" * 1_150_000, filename="x.csv")
 
 
 # Line errors ------------------------------------------------------------------------------
@@ -174,9 +185,9 @@ def test_each_bad_line_is_reported_by_its_number_with_what_is_wrong(city):
 
 def test_a_failing_batch_writes_nothing_and_the_batches_around_it_are_imported(monkeypatch, city):
     # given: batches of 3 rows, and a database error in the middle of the second batch
-    monkeypatch.setattr(imports, "IMPORT_BATCH_SIZE", 3)
+    monkeypatch.setattr(services, "IMPORT_BATCH_SIZE", 3)
     calls = []
-    real_fields_set = imports.subscribers_fields_set
+    real_fields_set = services.subscribers_fields_set
 
     def fields_set_failing_on_the_second_batch(*, values):
         calls.append(values)
@@ -184,7 +195,7 @@ def test_a_failing_batch_writes_nothing_and_the_batches_around_it_are_imported(m
             raise DatabaseError("could not serialize access")
         return real_fields_set(values=values)
 
-    monkeypatch.setattr(imports, "subscribers_fields_set", fields_set_failing_on_the_second_batch)
+    monkeypatch.setattr(services, "subscribers_fields_set", fields_set_failing_on_the_second_batch)
     lines = [f"p{n}@example.com,P{n},Town {n},Imported" for n in range(1, 8)]
 
     # when
@@ -213,26 +224,26 @@ def test_a_second_delivery_of_the_task_does_not_import_a_batch_twice(city):
     imp = imported(csv_bytes("email,city,tags", "a@example.com,Oslo,Go", "b@example.com,Rome,Go"))
     events = Event.objects.count()
 
-    again = imports.subscriber_import_run(import_id=imp.pk)
+    again = services.subscriber_import_run(import_id=imp.pk)
 
     assert Event.objects.count() == events
     assert (again.created_count, again.batches_done) == (2, 1)
 
 
 def test_a_run_that_died_after_a_batch_resumes_at_the_next_one(monkeypatch):
-    monkeypatch.setattr(imports, "IMPORT_BATCH_SIZE", 2)
-    imp = imports.subscriber_import_create(
+    monkeypatch.setattr(services, "IMPORT_BATCH_SIZE", 2)
+    imp = services.subscriber_import_create(
         data=csv_bytes("email", *(f"p{n}@example.com" for n in range(5))), filename="x.csv"
     )
-    imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
-    imports.subscriber_import_run(import_id=imp.pk)
+    services.subscriber_import_start(subscriber_import=imp, enqueue=False)
+    services.subscriber_import_run(import_id=imp.pk)
     # A worker killed after the first batch left exactly this behind:
     Subscriber.objects.exclude(email__in=["p0@example.com", "p1@example.com"]).delete()
     SubscriberImport.objects.filter(pk=imp.pk).update(
         status=ImportStatus.RUNNING, batches_done=1, rows_done=2, created_count=2
     )
 
-    resumed = imports.subscriber_import_run(import_id=imp.pk)
+    resumed = services.subscriber_import_run(import_id=imp.pk)
 
     assert Subscriber.objects.count() == 5
     assert (resumed.created_count, resumed.status, resumed.percent) == (5, "done", 100)
@@ -329,12 +340,12 @@ def test_a_tag_added_automation_starts_for_every_imported_tagged_subscriber():
 
 
 def test_starting_hands_the_import_to_the_worker_task(django_capture_on_commit_callbacks):
-    imp = imports.subscriber_import_create(
+    imp = services.subscriber_import_create(
         data=csv_bytes("email,name", "a@example.com,Ann"), filename="x.csv"
     )
 
     with django_capture_on_commit_callbacks(execute=True):
-        imports.subscriber_import_start(subscriber_import=imp)
+        services.subscriber_import_start(subscriber_import=imp)
 
     imp.refresh_from_db()
     assert (imp.status, imp.created_count) == (ImportStatus.DONE, 1)
@@ -352,12 +363,12 @@ def _batch_queries(rows: int, *, city) -> int:
     # One tag a row: taggings are inserted 500 pairs a statement, so a batch's statements are
     # bounded by its size times the tags a row carries, not by the file's length.
     lines = [f"p{offset + n}@example.com,P{n},Town {n},T{n % 3}" for n in range(rows)]
-    imp = imports.subscriber_import_create(
+    imp = services.subscriber_import_create(
         data=csv_bytes("email,first name,city,tags", *lines), filename="x.csv"
     )
-    imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
+    services.subscriber_import_start(subscriber_import=imp, enqueue=False)
     with CaptureQueriesContext(connection) as ctx:
-        done = imports.subscriber_import_run(import_id=imp.pk)
+        done = services.subscriber_import_run(import_id=imp.pk)
     assert (done.created_count, done.updated_count) == (rows - len(existing), len(existing))
     return len(ctx.captured_queries)
 
@@ -388,7 +399,7 @@ def _command(tmp_path, data: bytes, *args: str) -> tuple[str, str]:
 def test_the_command_imports_with_a_progress_bar_and_prints_errors_and_the_summary(
     tmp_path, monkeypatch, city
 ):
-    monkeypatch.setattr(imports, "IMPORT_BATCH_SIZE", 2)
+    monkeypatch.setattr(services, "IMPORT_BATCH_SIZE", 2)
     data = csv_bytes(
         "Email,Name,Town,Labels",
         "a@example.com,Ann,Oslo,VIP",
@@ -527,7 +538,7 @@ def test_without_the_rights_to_add_and_change_subscribers_nobody_imports(client,
         *Permission.objects.filter(codename__in=["view_subscriber", "view_subscriberimport"])
     )
     client.force_login(user)
-    imp = imports.subscriber_import_create(data=csv_bytes("email", "a@b.example"), filename="x")
+    imp = services.subscriber_import_create(data=csv_bytes("email", "a@b.example"), filename="x")
 
     # then
     assert _upload(client, csv_bytes("email", "a@example.com")).status_code == 403
@@ -545,14 +556,14 @@ def test_the_import_pages_issue_the_same_queries_whatever_the_lines(admin_client
     def url_for(rows: int) -> str:
         lines = [f"p{rows}-{n}@example.com,P,Oslo,T{n % 4}" for n in range(rows)]
         lines += [f"bad{n},,," for n in range(rows // 5)]
-        imp = imports.subscriber_import_create(
+        imp = services.subscriber_import_create(
             data=csv_bytes("email,name,city,tags", *lines), filename="x.csv"
         )
         if page == "list":
             return reverse("admin:crm_subscriberimport_changelist")
         if page == "done":
-            imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
-            imports.subscriber_import_run(import_id=imp.pk)
+            services.subscriber_import_start(subscriber_import=imp, enqueue=False)
+            services.subscriber_import_run(import_id=imp.pk)
         return reverse("admin:crm_subscriberimport_change", args=[imp.pk])
 
     few = page_queries(admin_client, url_for(10))
@@ -568,7 +579,7 @@ def test_doubled_quotes_after_the_sniffed_part_still_read_as_one_cell():
     """The sniffer looks at the first 64 KB only; quoting follows the CSV standard anyway."""
     filler = [f"p{n}@example.com,Person {n}" for n in range(4000)]  # well past 64 KB
     data = csv_bytes("email,first name", *filler, 'obrien@example.com,"O""Brien, Pat"')
-    assert len(data) > imports.IMPORT_SNIFF_CHARS
+    assert len(data) > parsing.IMPORT_SNIFF_CHARS
 
     done = imported(data)
 
@@ -578,15 +589,17 @@ def test_doubled_quotes_after_the_sniffed_part_still_read_as_one_cell():
 
 def test_a_batch_does_not_rewrite_the_uploaded_file(city):
     lines = [f"q{n}@example.com,Q{n}" for n in range(30)]
-    imp = imports.subscriber_import_create(data=csv_bytes("email,name", *lines), filename="x.csv")
-    imports.subscriber_import_start(subscriber_import=imp, enqueue=False)
-    imports.subscriber_import_run(import_id=imp.pk)  # the first save marks it running
+    imp = services.subscriber_import_create(data=csv_bytes("email,name", *lines), filename="x.csv")
+    services.subscriber_import_start(subscriber_import=imp, enqueue=False)
+    services.subscriber_import_run(import_id=imp.pk)  # the first save marks it running
 
-    again = imports.subscriber_import_create(data=csv_bytes("email,name", *lines), filename="y.csv")
-    imports.subscriber_import_start(subscriber_import=again, enqueue=False)
+    again = services.subscriber_import_create(
+        data=csv_bytes("email,name", *lines), filename="y.csv"
+    )
+    services.subscriber_import_start(subscriber_import=again, enqueue=False)
     SubscriberImport.objects.filter(pk=again.pk).update(status=ImportStatus.RUNNING)
     with CaptureQueriesContext(connection) as ctx:
-        imports.subscriber_import_run(import_id=again.pk)
+        services.subscriber_import_run(import_id=again.pk)
 
     writes = [q["sql"] for q in ctx.captured_queries if q["sql"].startswith("UPDATE")]
     import_writes = [sql for sql in writes if '"crm_subscriberimport"' in sql]
@@ -600,16 +613,16 @@ def test_an_import_whose_message_was_lost_is_handed_to_a_worker_again():
     import time_machine
     from django.utils import timezone
 
-    imp = imports.subscriber_import_create(
+    imp = services.subscriber_import_create(
         data=csv_bytes("email,name", "lost@example.com,Lou"), filename="x.csv"
     )
-    imports.subscriber_import_start(subscriber_import=imp, enqueue=False)  # message "lost"
-    assert imports.subscriber_imports_resume_stalled() == 0  # not stalled yet
+    services.subscriber_import_start(subscriber_import=imp, enqueue=False)  # message "lost"
+    assert services.subscriber_imports_resume_stalled() == 0  # not stalled yet
 
-    later = timezone.now() + imports.IMPORT_STALLED_AFTER + timedelta(seconds=1)
+    later = timezone.now() + services.IMPORT_STALLED_AFTER + timedelta(seconds=1)
     with time_machine.travel(later, tick=False):
-        resumed = imports.subscriber_imports_resume_stalled()
-        assert imports.subscriber_imports_resume_stalled() == 0  # touched: not twice at once
+        resumed = services.subscriber_imports_resume_stalled()
+        assert services.subscriber_imports_resume_stalled() == 0  # touched: not twice at once
 
     assert resumed == 1
     imp.refresh_from_db()

@@ -14,10 +14,11 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from apps.crm.emails import emails_send, sequence_place, sequence_subscribe, sequences_send
+from apps.crm.messaging.sending import emails_send
+from apps.crm.messaging.sequences import sequence_place, sequence_subscribe, sequences_send
 from apps.crm.models import Event, SequenceEmail, SequenceSubscription
 from tests.automations.helpers import build, on_tag, run_of, settle, tag
-from tests.crm.test_emails import _sequence
+from tests.crm.messaging.test_emails import _sequence
 from tests.factories import SubscriberFactory
 
 pytestmark = pytest.mark.django_db

@@ -5,18 +5,16 @@ subscribers_import`` (the command runs it in-process with a progress bar). Each 
 transaction in a fixed number of queries: existing subscribers are read by email in one query,
 new ones are created in bulk, field values and tags are written in bulk, and the events the
 single-subscriber services would write (subscriber activated, field value updated, tag added)
-are written in bulk too, so automations and hooks react as to any other change.
+are written in bulk too, so automations and hooks react as to any other change. Reading the
+file and checking its lines is ``parsing.py`` (pure).
 
 crm does not import tags: the tags app registers how tag names are checked and applied
 (``import_tagger_register``) in its ``AppConfig.ready()``.
 """
 
-import csv
-import io
 import logging
-import re
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -24,37 +22,22 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from .import_models import ImportStatus, SubscriberImport
-from .models import CustomField, Subscriber
-from .services import (
+from .. import lock_objects
+from ..models import CustomField, ImportStatus, Subscriber, SubscriberImport
+from ..services import (
     CUSTOM_FIELD_VALUE_MAX_CHARS,
-    email_normalize,
     subscribers_create_bulk,
     subscribers_fields_set,
 )
+from . import parsing
+from .parsing import ImportCheck, ImportRow, RowRules
 
 logger = logging.getLogger(__name__)
 
-IMPORT_FILE_MAX_BYTES = 20 * 1024 * 1024
 IMPORT_BATCH_SIZE = 500
 IMPORT_ERRORS_KEPT = 1000
-IMPORT_SAMPLE_ROWS = 3
-IMPORT_SNIFF_CHARS = 64 * 1024
 EMAIL_MAX_CHARS = Subscriber._meta.get_field("email").max_length
 FIRST_NAME_MAX_CHARS = Subscriber._meta.get_field("first_name").max_length
-DELIMITERS = ",;\t"
-TAG_SEPARATORS = re.compile(r"[;,]")
-
-EMAIL, FIRST_NAME, TAGS, IGNORE = "email", "first_name", "tags", "ignore"
-FIELD_PREFIX = "field:"
-PLAIN_TARGETS = (EMAIL, FIRST_NAME, TAGS, IGNORE)
-
-# Header spellings (lower case, letters and digits only) that a column's target is guessed from.
-_GUESSES = {
-    EMAIL: {"email", "emailaddress", "mail", "email1", "subscriberemail", "subscriber"},
-    FIRST_NAME: {"firstname", "first", "name", "givenname", "fname", "forename"},
-    TAGS: {"tags", "tag", "labels", "segments"},
-}
 
 
 # The tags app's side ----------------------------------------------------------------------
@@ -84,261 +67,42 @@ def _tagger() -> ImportTagger:
     return _TAGGER
 
 
-# Reading the file -------------------------------------------------------------------------
-
-
-def import_text_read(*, data: bytes) -> str:
-    """The uploaded bytes as text, or ValidationError saying why the file cannot be read."""
-    if len(data) > IMPORT_FILE_MAX_BYTES:
-        raise ValidationError(
-            f"The file is {len(data) / 1024 / 1024:.1f} MB; at most "
-            f"{IMPORT_FILE_MAX_BYTES // 1024 // 1024} MB can be imported at once. "
-            "Split it into smaller files.",
-            code="import_too_big",
-        )
-    if b"\x00" in data:
-        raise ValidationError(
-            "This is not a CSV file (it holds binary data). Export the sheet as CSV "
-            "(comma-separated values, UTF-8) and upload that.",
-            code="import_not_csv",
-        )
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ValidationError(
-            f"The file is not UTF-8 text (byte 0x{data[exc.start]:02x} at position "
-            f'{exc.start} cannot be read). Save it as "CSV UTF-8" and upload it again.',
-            code="import_not_utf8",
-        ) from None
-    if not text.strip():
-        raise ValidationError("The file is empty.", code="import_empty")
-    return text
-
-
-def _delimiter(text: str) -> str:
-    """The sniffed delimiter, and only that: the sniffer also guesses quoting from the first
-    characters, and a guess of "no doubled quotes" would split a later "O""Brien, Pat"."""
-    try:
-        return csv.Sniffer().sniff(text[:IMPORT_SNIFF_CHARS], delimiters=DELIMITERS).delimiter
-    except csv.Error:
-        return csv.excel.delimiter
-
-
-def _lines(text: str) -> Iterable[tuple[int, list[str]]]:
-    """(line number of the row's first line, cells) for every row that is not blank."""
-    reader = csv.reader(
-        io.StringIO(text, newline=""), csv.excel, delimiter=_delimiter(text), strict=True
-    )
-    start = 1
-    try:
-        for cells in reader:
-            if any(cell.strip() for cell in cells):
-                yield start, cells
-            start = reader.line_num + 1
-    except csv.Error as exc:
-        raise ValidationError(
-            f"The file is not valid CSV: line {start}: {exc}. Check the quotes from there on.",
-            code="import_bad_csv",
-        ) from None
-
-
-def import_header_read(*, text: str) -> list[str]:
-    lines = iter(_lines(text))
-    for _line, cells in lines:
-        header = [" ".join(cell.split()) for cell in cells]
-        if len(header) < 2 and _guess(header[0], fields={}) != EMAIL:
-            raise ValidationError(
-                "The first line should name the columns (one of them the email address), "
-                f"separated by commas or semicolons; it reads {cells[0][:80]!r}.",
-                code="import_no_header",
-            )
-        if next(lines, None) is None:
-            raise ValidationError(
-                "The file names its columns but has no line of data below them.",
-                code="import_no_rows",
-            )
-        return header
-    raise ValidationError("The file is empty.", code="import_empty")
-
-
-# The mapping ------------------------------------------------------------------------------
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text.casefold())
-
-
-def _guess(column: str, *, fields: dict[str, str]) -> str:
-    squashed = _squash(column)
-    for target, spellings in _GUESSES.items():
-        if squashed in spellings:
-            return target
-    for key, label in fields.items():
-        if squashed in (_squash(key), _squash(label)):
-            return FIELD_PREFIX + key
-    return IGNORE
-
-
 def _field_labels() -> dict[str, str]:
     return dict(CustomField.objects.values_list("key", "label"))
 
 
 def import_mapping_guess(*, header: list[str], fields: dict[str, str] | None = None) -> list[str]:
-    """A target for each column from its name: the first email-like column is the email, and
-    so on; a column that matches no target (or one already taken) is ignored."""
-    fields = _field_labels() if fields is None else fields
-    mapping, taken = [], set()
-    for column in header:
-        target = _guess(column, fields=fields)
-        if target in taken:
-            target = IGNORE
-        if target != IGNORE:
-            taken.add(target)
-        mapping.append(target)
-    return mapping
+    """A target for each column from its name (``parsing.mapping_guess``), the custom fields
+    read from the database unless given."""
+    return parsing.mapping_guess(
+        header=header, fields=_field_labels() if fields is None else fields
+    )
 
 
 def import_targets(*, fields: dict[str, str] | None = None) -> list[tuple[str, str]]:
     """Every target a column can map to, as (value, label), for the mapping form."""
-    fields = _field_labels() if fields is None else fields
-    return [
-        (EMAIL, "Email address"),
-        (FIRST_NAME, "First name"),
-        (TAGS, "Tags (separated by ; or ,)"),
-        *((FIELD_PREFIX + key, f"Custom field: {label}") for key, label in fields.items()),
-        (IGNORE, "Ignore this column"),
-    ]
-
-
-def _mapping_errors(*, header: list[str], mapping: list[str], fields: dict[str, str]) -> list:
-    """What is wrong with the mapping, as (line 1, message) errors: it concerns the header."""
-    if len(mapping) != len(header):
-        return [
-            (1, f"line 1: the mapping names {len(mapping)} columns; the file has {len(header)}.")
-        ]
-    errors = []
-    for column, target in zip(header, mapping, strict=True):
-        if target.startswith(FIELD_PREFIX) and target[len(FIELD_PREFIX) :] not in fields:
-            errors.append(
-                f"column {column!r} is mapped to the custom field "
-                f"{target[len(FIELD_PREFIX) :]!r}, which does not exist. Create it under "
-                "Custom fields, or map the column to another target or to Ignore."
-            )
-        elif not target.startswith(FIELD_PREFIX) and target not in PLAIN_TARGETS:
-            errors.append(f"column {column!r} is mapped to {target!r}, which is not a target.")
-    for target, what in ((EMAIL, "the email address"), (FIRST_NAME, "the first name")):
-        if mapping.count(target) > 1:
-            errors.append(f"only one column can hold {what}; {mapping.count(target)} do.")
-    if EMAIL not in mapping:
-        errors.append("no column is mapped to the email address. Map one to Email address.")
-    return [(1, f"line 1: {message}") for message in errors]
-
-
-# Reading the rows -------------------------------------------------------------------------
-
-
-@dataclass
-class ImportRow:
-    line: int
-    email: str
-    first_name: str = ""
-    fields: dict[str, str] = field(default_factory=dict)
-    tags: list[str] = field(default_factory=list)
-
-
-@dataclass
-class ImportCheck:
-    """The rows a mapping would import, and every line that would not be, with why."""
-
-    rows: list[ImportRow]
-    errors: list[tuple[int, str]]
-    rows_total: int
-    samples: list[list[str]]
-
-
-def _row_read(
-    line: int, cells: list[str], *, header: list[str], mapping: list[str], extra_tags: list[str]
-) -> tuple[ImportRow | None, list[str]]:
-    problems = []
-    extra = [cell for cell in cells[len(header) :] if cell.strip()]
-    if extra:
-        problems.append(
-            f"it has {len(cells)} values but the header names {len(header)} columns; "
-            f"{extra[0][:40]!r} belongs to no field"
-        )
-    row = ImportRow(line=line, email="", tags=list(extra_tags))
-    for column, target, raw in zip(header, mapping, cells, strict=False):
-        value = raw.strip()
-        if target == EMAIL:
-            try:
-                row.email = email_normalize(value)
-            except ValidationError as exc:
-                problems.append(exc.messages[0].rstrip(".").replace("An email", "an email"))
-            else:
-                if len(row.email) > EMAIL_MAX_CHARS:
-                    problems.append(
-                        f"the email address is {len(row.email)} characters long; "
-                        f"at most {EMAIL_MAX_CHARS} are allowed"
-                    )
-        elif target == FIRST_NAME and value:
-            if len(value) > FIRST_NAME_MAX_CHARS:
-                problems.append(
-                    f"the first name is {len(value)} characters long; "
-                    f"at most {FIRST_NAME_MAX_CHARS} are allowed"
-                )
-            row.first_name = value
-        elif target == TAGS and value:
-            for name in TAG_SEPARATORS.split(value):
-                if not name.strip():
-                    continue
-                try:
-                    row.tags.append(_tagger().clean(name))
-                except ValidationError as exc:
-                    problems.append(f"tag {name.strip()[:40]!r}: {exc.messages[0].rstrip('.')}")
-        elif target.startswith(FIELD_PREFIX) and value:
-            if len(value) > CUSTOM_FIELD_VALUE_MAX_CHARS:
-                problems.append(
-                    f"the value in column {column!r} is {len(value)} characters long; "
-                    f"at most {CUSTOM_FIELD_VALUE_MAX_CHARS} are allowed"
-                )
-            row.fields[target[len(FIELD_PREFIX) :]] = value
-    return (None if problems else row), problems
+    return parsing.targets(fields=_field_labels() if fields is None else fields)
 
 
 def import_check(*, subscriber_import: SubscriberImport) -> ImportCheck:
-    """Read every line with the import's mapping: the rows to import and the lines refused.
-
-    Each refused line is reported once, by its line number in the file, with every reason.
-    Only the first of several lines with the same address is imported."""
+    """Read every line with the import's mapping: the rows to import and the lines refused
+    (``parsing.lines_check``)."""
     imp = subscriber_import
-    fields = _field_labels()
-    errors = _mapping_errors(header=imp.header, mapping=imp.mapping, fields=fields)
-    mapping_ok = not errors
-    extra_tags = [_tagger().clean(name) for name in imp.tags]
-    rows, samples, first_line_of, total = [], [], {}, 0
-    lines = iter(_lines(imp.content))
-    next(lines, None)  # the header
-    for line, cells in lines:
-        total += 1
-        if len(samples) < IMPORT_SAMPLE_ROWS:
-            samples.append(cells)
-        if not mapping_ok:
-            continue  # no line can be read with a wrong mapping
-        row, problems = _row_read(
-            line, cells, header=imp.header, mapping=imp.mapping, extra_tags=extra_tags
-        )
-        if row is not None and row.email in first_line_of:
-            problems.append(
-                f"{row.email} is already on line {first_line_of[row.email]}; "
-                "only that line is imported"
-            )
-            row = None
-        if row is None:
-            errors.append((line, f"line {line}: " + "; ".join(problems) + "."))
-            continue
-        first_line_of[row.email] = line
-        rows.append(row)
-    return ImportCheck(rows=rows, errors=errors, rows_total=total, samples=samples)
+    clean = _tagger().clean
+    rules = RowRules(
+        fields=_field_labels(),
+        clean_tag=clean,
+        email_max=EMAIL_MAX_CHARS,
+        first_name_max=FIRST_NAME_MAX_CHARS,
+        value_max=CUSTOM_FIELD_VALUE_MAX_CHARS,
+    )
+    return parsing.lines_check(
+        text=imp.content,
+        header=imp.header,
+        mapping=imp.mapping,
+        extra_tags=[clean(name) for name in imp.tags],
+        rules=rules,
+    )
 
 
 # The verbs --------------------------------------------------------------------------------
@@ -349,8 +113,8 @@ def subscriber_import_create(
     *, data: bytes, filename: str, tags: Iterable[str] = (), created_by=None
 ) -> SubscriberImport:
     """Keep an uploaded file as a draft import, its columns mapped by their names."""
-    text = import_text_read(data=data)
-    header = import_header_read(text=text)
+    text = parsing.import_text_read(data=data)
+    header = parsing.import_header_read(text=text)
     names = [name.strip() for name in tags if name.strip()]
     for name in names:
         try:
@@ -372,7 +136,7 @@ def subscriber_import_map(
     *, subscriber_import: SubscriberImport, mapping: list[str]
 ) -> SubscriberImport:
     """Change the column mapping of an import that has not started."""
-    imp = SubscriberImport.objects.select_for_update().get(pk=subscriber_import.pk)
+    imp = lock_objects.subscriber_import(pk=subscriber_import.pk)
     if imp.status != ImportStatus.DRAFT:
         raise ValidationError("This import has started; its mapping can no longer change.")
     if len(mapping) != len(imp.header):
@@ -391,7 +155,7 @@ def subscriber_import_start(
     """Check the whole file with the mapping and hand the import to a worker (``enqueue``)
     or leave it queued for the caller to run. A wrong mapping is refused: it concerns every
     line. Lines with errors are reported and skipped; the others are imported."""
-    imp = SubscriberImport.objects.select_for_update().get(pk=subscriber_import.pk)
+    imp = lock_objects.subscriber_import(pk=subscriber_import.pk)
     if imp.status != ImportStatus.DRAFT:
         raise ValidationError("This import has already started.")
     check = import_check(subscriber_import=imp)
@@ -407,7 +171,7 @@ def subscriber_import_start(
 
 
 def _enqueue(import_id: int) -> None:
-    from .tasks import subscriber_import_run as task
+    from ..tasks import subscriber_import_run as task
 
     task.delay(import_id=import_id)
 
@@ -424,7 +188,7 @@ def subscriber_import_run(
     """Import the rows batch by batch; safe to run twice or after a crash (each batch checks,
     under the import's row lock, that it is the next one to do)."""
     with transaction.atomic():
-        imp = SubscriberImport.objects.select_for_update().get(pk=import_id)
+        imp = lock_objects.subscriber_import(pk=import_id)
         if imp.status in (ImportStatus.DRAFT, ImportStatus.DONE):
             return imp
         check = import_check(subscriber_import=imp)
@@ -449,7 +213,7 @@ def subscriber_import_run(
         if on_progress is not None:
             on_progress(imp)
     with transaction.atomic():
-        imp = SubscriberImport.objects.select_for_update().get(pk=import_id)
+        imp = lock_objects.subscriber_import(pk=import_id)
         if imp.status != ImportStatus.DONE:
             imp.status, imp.finished_at = ImportStatus.DONE, timezone.now()
             imp.save(update_fields=["status", "finished_at"])
@@ -481,7 +245,7 @@ _BATCH_FIELDS = [
 
 
 def _import_locked(import_id: int) -> SubscriberImport:
-    return SubscriberImport.objects.defer("content").select_for_update().get(pk=import_id)
+    return lock_objects.subscriber_import(pk=import_id, with_content=False)
 
 
 @transaction.atomic

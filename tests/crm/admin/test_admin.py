@@ -185,7 +185,7 @@ def _empty_inlines() -> dict:
 def test_outbox_and_run_pages_are_read_only_and_keep_their_actions(admin_client, url_name):
     # given: an email in the outbox and a run, each with its row page
     from apps.automations.models import Run
-    from apps.crm.emails import email_transactional_queue
+    from apps.crm.messaging.outbox import email_transactional_queue
     from apps.crm.models import EmailKind, EmailMessage
     from tests.automations.helpers import add, build, on_tag
 

@@ -12,8 +12,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
-from . import imports
-from .import_models import ImportStatus, SubscriberImport
+from ..imports import parsing, services
+from ..models import ImportStatus, SubscriberImport
 
 IMPORT_ERRORS_SHOWN = 200
 STATUS_POLL_MS = 400
@@ -22,7 +22,7 @@ STATUS_POLL_MS = 400
 class UploadForm(forms.Form):
     file = forms.FileField(
         label="CSV file",
-        help_text=f"UTF-8, at most {imports.IMPORT_FILE_MAX_BYTES // 1024 // 1024} MB. The first "
+        help_text=f"UTF-8, at most {parsing.IMPORT_FILE_MAX_BYTES // 1024 // 1024} MB. The first "
         "line names the columns; one of them must hold the email address.",
     )
     tags = forms.CharField(
@@ -36,10 +36,10 @@ class UploadForm(forms.Form):
 
     def clean_file(self):
         upload = self.cleaned_data["file"]
-        if upload.size > imports.IMPORT_FILE_MAX_BYTES:
+        if upload.size > parsing.IMPORT_FILE_MAX_BYTES:
             raise forms.ValidationError(
                 f"The file is {upload.size / 1024 / 1024:.1f} MB; at most "
-                f"{imports.IMPORT_FILE_MAX_BYTES // 1024 // 1024} MB can be imported at once."
+                f"{parsing.IMPORT_FILE_MAX_BYTES // 1024 // 1024} MB can be imported at once."
             )
         return upload
 
@@ -96,10 +96,10 @@ class SubscriberImportAdmin(admin.ModelAdmin):
         if request.method == "POST" and form.is_valid():
             upload = form.cleaned_data["file"]
             try:
-                imp = imports.subscriber_import_create(
+                imp = services.subscriber_import_create(
                     data=upload.read(),
                     filename=upload.name,
-                    tags=imports.TAG_SEPARATORS.split(form.cleaned_data["tags"]),
+                    tags=parsing.TAG_SEPARATORS.split(form.cleaned_data["tags"]),
                     created_by=request.user,
                 )
             except ValidationError as exc:
@@ -131,22 +131,22 @@ class SubscriberImportAdmin(admin.ModelAdmin):
         )
 
     def _mapping_post(self, request, imp: SubscriberImport):
-        mapping = [request.POST.get(f"column_{i}", imports.IGNORE) for i in range(len(imp.header))]
+        mapping = [request.POST.get(f"column_{i}", parsing.IGNORE) for i in range(len(imp.header))]
         try:
-            imp = imports.subscriber_import_map(subscriber_import=imp, mapping=mapping)
+            imp = services.subscriber_import_map(subscriber_import=imp, mapping=mapping)
             if "start" in request.POST:
-                imports.subscriber_import_start(subscriber_import=imp)
+                services.subscriber_import_start(subscriber_import=imp)
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
         return redirect("admin:crm_subscriberimport_change", imp.pk)
 
     def _preview(self, request, imp: SubscriberImport):
         try:
-            check = imports.import_check(subscriber_import=imp)
+            check = services.import_check(subscriber_import=imp)
         except ValidationError as exc:
             self.message_user(request, " ".join(exc.messages), messages.ERROR)
             return redirect("admin:crm_subscriberimport_add")
-        targets = imports.import_targets()
+        targets = services.import_targets()
         columns = [
             {
                 "index": i,
@@ -175,4 +175,4 @@ class SubscriberImportAdmin(admin.ModelAdmin):
         imp = get_object_or_404(SubscriberImport, pk=pk)
         if not self.has_view_permission(request, imp):
             raise PermissionDenied
-        return JsonResponse(imports.import_status(subscriber_import=imp))
+        return JsonResponse(services.import_status(subscriber_import=imp))

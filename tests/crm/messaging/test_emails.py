@@ -9,16 +9,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from apps.crm.dispatch import events_dispatch
-from apps.crm.emails import (
-    Draft,
-    broadcast_send,
-    emails_enqueue,
-    emails_requeue,
-    emails_send,
-    sequence_subscribe,
-    sequences_send,
-    sequences_sweep_batch,
-)
+from apps.crm.messaging.broadcasts import broadcast_send
+from apps.crm.messaging.held import emails_requeue
+from apps.crm.messaging.outbox import emails_enqueue
+from apps.crm.messaging.rendering import Draft
+from apps.crm.messaging.sending import emails_send
+from apps.crm.messaging.sequences import sequence_subscribe, sequences_send, sequences_sweep_batch
 from apps.crm.models import (
     Broadcast,
     EmailMessage,

@@ -1,4 +1,5 @@
-"""crm's admin. Writes go through services, so every change leaves its events.
+"""The subscriber pages (with hand tools other apps extend), custom fields, the event log
+and the outbound webhook log. Writes go through services, so every change leaves its events.
 
 Apps above crm add to the subscriber page (tags, runs, access) through
 ``subscriber_admin_extend`` instead of crm importing them.
@@ -15,8 +16,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.urls import path, reverse
 from django.views.decorators.http import require_POST
 
-from . import services
-from .models import (
+from .. import services
+from ..models import (
     CustomField,
     Event,
     Subscriber,
@@ -24,7 +25,8 @@ from .models import (
     SubscriberState,
     WebhookDelivery,
 )
-from .timeline import TIMELINE_LIMIT, subscriber_panels, subscriber_timeline
+from ..timeline import TIMELINE_LIMIT, subscriber_panels, subscriber_timeline
+from .base import LogAdminMixin
 
 
 class SubscriberForm(forms.ModelForm):
@@ -37,51 +39,6 @@ class SubscriberForm(forms.ModelForm):
             return services.email_normalize(self.cleaned_data["email"])
         except ValidationError as exc:
             raise forms.ValidationError(exc.messages) from None
-
-
-class LogAdminMixin:
-    """A log that services and workers write (emails, calls, deliveries, events, runs): each
-    row's page is for reading, every field read-only, with the list's actions (replay,
-    re-queue) as buttons. Nothing is added, edited or deleted by hand: a save from a page
-    opened a minute ago would write back a status the worker has since moved on."""
-
-    change_form_template = "admin/log_change_form.html"
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        # The list keeps its actions (Django asks for "change" there); a row is read-only.
-        return obj is None and super().has_change_permission(request)
-
-    def get_fields(self, request, obj=None):
-        # A lease token is the worker's fencing number: nothing a reader can use.
-        return [f for f in super().get_fields(request, obj) if f != "lease_token"]
-
-    def change_view(self, request, object_id, form_url="", extra_context=None):
-        actions = [
-            (name, description)
-            for name, (_func, _name, description) in self.get_actions(request).items()
-        ]
-        extra_context = {**(extra_context or {}), "log_actions": actions}
-        return super().change_view(request, object_id, form_url, extra_context)
-
-
-class ReadOnlyInline(admin.TabularInline):
-    """A list of related rows shown for reading: history and state that only services
-    change. Subclasses name their ``fields``; all of them are read-only."""
-
-    extra = 0
-    can_delete = False
-
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
-
-    def has_add_permission(self, request, obj=None):
-        return False
 
 
 # A hand tool on the subscriber page: given the request and the subscriber, the context of
@@ -207,20 +164,13 @@ class SubscriberAdmin(admin.ModelAdmin):
         return redirect("admin:crm_subscriber_change", subscriber.pk)
 
     def save_model(self, request, obj, form, change):
-        if change:
-            original = Subscriber.objects.get(pk=obj.pk)
-            services.subscriber_update(
-                subscriber=original,
-                first_name=form.cleaned_data["first_name"],
-                email=form.cleaned_data["email"],
-            )
-        else:
-            created, _ = services.subscriber_get_or_create(
-                email=form.cleaned_data["email"], first_name=form.cleaned_data["first_name"]
-            )
-            obj.pk = created.pk
-        # Marking a test address is a flag the creator sets, not a change anything listens to.
-        Subscriber.objects.filter(pk=obj.pk).update(is_test=form.cleaned_data["is_test"])
+        saved = services.subscriber_save(
+            subscriber_id=obj.pk if change else None,
+            email=form.cleaned_data["email"],
+            first_name=form.cleaned_data["first_name"],
+            is_test=form.cleaned_data["is_test"],
+        )
+        obj.pk = saved.pk
 
     @admin.action(description="Unsubscribe selected subscribers", permissions=["change"])
     def unsubscribe_selected(self, request, queryset):
@@ -293,6 +243,3 @@ class WebhookDeliveryAdmin(LogAdminMixin, admin.ModelAdmin):
     search_fields = ["key", "url"]
     show_full_result_count = False
     list_per_page = 100
-
-
-from . import admin_import, admin_messaging  # noqa: E402,F401  (registers their admin pages)

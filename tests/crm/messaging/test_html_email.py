@@ -15,15 +15,12 @@ from django.test import Client
 from django.test.utils import override_settings
 
 from apps.api.services import api_credentials_get
-from apps.crm.emails import (
-    Draft,
-    broadcast_send,
-    emails_enqueue,
-    emails_requeue,
-    emails_send,
-    sequence_subscribe,
-    sequences_send,
-)
+from apps.crm.messaging.broadcasts import broadcast_send
+from apps.crm.messaging.held import emails_requeue
+from apps.crm.messaging.outbox import emails_enqueue
+from apps.crm.messaging.rendering import Draft
+from apps.crm.messaging.sending import emails_send
+from apps.crm.messaging.sequences import sequence_subscribe, sequences_send
 from apps.crm.models import (
     Broadcast,
     EmailLayout,

@@ -9,7 +9,9 @@ from django.core import mail
 from django.urls import reverse
 from django.utils import timezone
 
-from apps.crm.emails import HOLD_RECHECK_BASE, emails_held_recheck, emails_send
+from apps.crm.messaging.held import emails_held_recheck
+from apps.crm.messaging.outbox import HOLD_RECHECK_BASE
+from apps.crm.messaging.sending import emails_send
 from apps.crm.models import EmailMessage
 from apps.crm.timeline import subscriber_timeline
 from apps.members.services import member_login_ensure
