@@ -72,26 +72,30 @@ def lease_claim(
     taken) that no one else has locked: mark them leased (the kind's ``claimed`` fields and
     ``fields``) with one fresh token, this process as holder and ``locked_until``; return
     (id, token) pairs. One transaction; the caller's if it has one."""
+    with transaction.atomic():
+        ids = list(rows_claim(candidates.values_list("pk", flat=True), limit=limit))
+        return lease_mark(kind, ids, now=now, **fields)
+
+
+def lease_mark(
+    kind: str, ids: list[int], *, now: datetime | None = None, **fields
+) -> list[tuple[int, int]]:
+    """The second half of a claim, for rows the caller has locked with ``rows_claim`` (a
+    claim gathered from several queries, as the runs of each live automation)."""
     spec = lease_kind(kind)
     if spec.lease is None:
         raise ValueError(f"{kind}: a kind claimed under a lease registers its lease length")
+    if not ids:
+        return []
     now = now or timezone.now()
-    with transaction.atomic():
-        ids = list(
-            candidates.select_for_update(skip_locked=True, of=("self",)).values_list(
-                "pk", flat=True
-            )[:limit]
-        )
-        if not ids:
-            return []
-        token = lease_token_new()
-        spec.model._default_manager.filter(pk__in=ids).update(
-            locked_until=now + spec.lease,
-            lease_token=token,
-            lease_holder=lease_holder(),
-            **spec.claimed,
-            **fields,
-        )
+    token = lease_token_new()
+    spec.model._default_manager.filter(pk__in=ids).update(
+        locked_until=now + spec.lease,
+        lease_token=token,
+        lease_holder=lease_holder(),
+        **spec.claimed,
+        **fields,
+    )
     pairs = [(pk, token) for pk in ids]
     leases_hold(kind, pairs)
     return pairs
