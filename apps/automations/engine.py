@@ -8,7 +8,6 @@ transaction. A step's log row is unique per run and step, so nothing executes tw
 """
 
 import logging
-import secrets
 from collections.abc import Iterable
 from datetime import timedelta
 
@@ -20,8 +19,8 @@ from django.utils import timezone
 from apps.core import oncommit
 from apps.core.bulk import rows_update
 from apps.core.doorbell import doorbell_ring
-from apps.core.leases import LeaseKind, lease_holder, lease_kind_register, leases_reap_one
-from apps.core.outbox import lease_lost
+from apps.core.leases import LeaseKind, lease_kind_register, leases_reap_one
+from apps.core.outbox import ERROR_MAX_CHARS, backoff, error_text, lease_lost, lease_mark
 from apps.crm.events import event_chain_depth, events_buffered, events_flush
 from apps.crm.models import Event, Subscriber, SubscriberState
 from apps.tags.services import tag_names_memo
@@ -50,7 +49,6 @@ RUN_MAX_ATTEMPTS = 5
 RUN_RETRY_BASE = timedelta(seconds=30)
 # Automations that start one another (directly, or by tags that trigger each other) stop here.
 CHAIN_DEPTH_MAX = 10
-ERROR_MAX_CHARS = 2000
 ENTERING_STATUSES = (AutomationStatus.LIVE, AutomationStatus.PAUSED)
 
 
@@ -216,19 +214,8 @@ def runs_claim_due(*, now=None, limit: int = RUN_CLAIM_BATCH) -> list[tuple[int,
     ):
         if len(ids) >= limit:
             break
-        ids += [
-            r.pk for r in runs_due(now=now, automation_id=automation_id, limit=limit - len(ids))
-        ]
-    if not ids:
-        return []
-    token = secrets.randbelow(2**31 - 1) + 1
-    Run.objects.filter(pk__in=ids).update(
-        status=RunStatus.RUNNING,
-        locked_until=now + RUN_LEASE,
-        lease_token=token,
-        lease_holder=lease_holder(),
-    )
-    return [(run_id, token) for run_id in ids]
+        ids += runs_due(now=now, automation_id=automation_id, limit=limit - len(ids))
+    return lease_mark(RUNS_LEASE_KIND, ids, now=now)
 
 
 def runs_in_flight() -> int:
@@ -481,13 +468,13 @@ def run_record_crash(*, run_id: int, token: int, error: str) -> None:
             lease_lost(RUNS_LEASE_KIND, [run_id])
             return
         run.attempts += 1
-        run.last_error = error[:ERROR_MAX_CHARS]
+        run.last_error = error_text(error)
         run.locked_until = None
         if run.attempts >= RUN_MAX_ATTEMPTS:
             run.status, run.finished_at = RunStatus.FAILED, now
         else:
             run.status = RunStatus.WAITING
-            run.resume_at = now + RUN_RETRY_BASE * 2 ** (run.attempts - 1)
+            run.resume_at = now + backoff(attempts=run.attempts, base=RUN_RETRY_BASE)
         run.save(
             update_fields=[
                 "attempts",
