@@ -28,9 +28,7 @@ pytestmark = pytest.mark.django_db
 HOLDER = "worker:test:4:dddddd"
 
 
-@pytest.fixture
-def as_worker(monkeypatch):
-    """This test process plays a live, heartbeating worker (the test writes its beat)."""
+def _live_heartbeat() -> None:
     ProcessHeartbeat.objects.create(
         holder=HOLDER,
         kind=ProcessKind.WORKER,
@@ -39,6 +37,12 @@ def as_worker(monkeypatch):
         started_at=timezone.now(),
         beat_at=Now(),
     )
+
+
+@pytest.fixture
+def as_worker(monkeypatch):
+    """This test process plays a live, heartbeating worker (the test writes its beat)."""
+    _live_heartbeat()
     monkeypatch.setitem(leases._process, "pid", os.getpid())
     monkeypatch.setitem(leases._process, "holder", HOLDER)
     monkeypatch.setitem(leases._process, "healthy_since", float("-inf"))
@@ -127,14 +131,7 @@ def test_the_heartbeat_beats_at_least_every_third_of_the_shortest_lease(monkeypa
 def test_a_lease_that_ran_out_while_its_worker_lives_is_handed_on_without_an_attempt():
     # given: a claimed run whose holder beats, but whose lease ran out (a paused worker)
     (run_id,) = _claimed_runs(1)
-    ProcessHeartbeat.objects.create(
-        holder=HOLDER,
-        kind=ProcessKind.WORKER,
-        hostname="test",
-        pid=4,
-        started_at=timezone.now(),
-        beat_at=Now(),
-    )
+    _live_heartbeat()
     Run.objects.filter(pk=run_id).update(lease_holder=HOLDER)
 
     # when

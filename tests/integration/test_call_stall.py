@@ -15,68 +15,30 @@ import time
 from collections import Counter
 
 import pytest
-from django.conf import settings
-from django.db import transaction
 
 from apps.members.models import CallStatus, Member, Operation, WebhookCall
 from apps.members.services import endpoint_mint
 from apps.members.tasks import webhook_calls_process
 from apps.offerings.models import AccessGrant
 from tests.offerings.helpers import weekly_course
-from tests.processes import worker_database_url, worker_start, worker_stop
+from tests.processes import worker_env, worker_start, worker_stop, worker_stop_while_locked
 
 CALLS = 300
 IDLE_IN_TRANSACTION_SECONDS = 4
 STALL_SECONDS = 3 * IDLE_IN_TRANSACTION_SECONDS
 DEADLINE_SECONDS = 240
-CATCH_TRIES = 50
 
 
 def _worker(name: str, log) -> subprocess.Popen:
     return worker_start(
         name=name,
         log=log,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "SECRET_KEY": "call-stall",
-            "DATABASE_URL": worker_database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            "CONN_MAX_AGE": "0",
-            "DB_IDLE_IN_TRANSACTION_SECONDS": str(IDLE_IN_TRANSACTION_SECONDS),
-            "WORKER_DEAD_AFTER_SECONDS": "600",
-        },
+        env=worker_env(
+            "call-stall",
+            DB_IDLE_IN_TRANSACTION_SECONDS=str(IDLE_IN_TRANSACTION_SECONDS),
+            WORKER_DEAD_AFTER_SECONDS="600",
+        ),
     )
-
-
-def _locked_accepted() -> set[int]:
-    """Accepted calls some worker's open transaction has locked (it is running them)."""
-    with transaction.atomic():
-        accepted = set(
-            WebhookCall.objects.filter(status=CallStatus.ACCEPTED).values_list("pk", flat=True)
-        )
-        free = set(
-            WebhookCall.objects.filter(pk__in=accepted, status=CallStatus.ACCEPTED)
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
-        )
-    return accepted - free
-
-
-def _stop_mid_batch(worker: subprocess.Popen, log) -> set[int]:
-    deadline = time.monotonic() + 60
-    for _ in range(CATCH_TRIES):
-        while time.monotonic() < deadline and not _locked_accepted():
-            assert worker.poll() is None, "the first worker exited by itself"
-            if not WebhookCall.objects.filter(status=CallStatus.ACCEPTED).exists():
-                pytest.fail(f"every call ran before the stop: {log.read_text()[-3000:]}")
-            time.sleep(0.005)
-        os.killpg(worker.pid, signal.SIGSTOP)
-        held = _locked_accepted()
-        if held:
-            return held
-        os.killpg(worker.pid, signal.SIGCONT)
-    pytest.fail(f"never caught the worker in a batch: {log.read_text()[-3000:]}")
 
 
 def _lost_ids(log: str) -> set[int]:
@@ -106,7 +68,12 @@ def test_a_stalled_worker_loses_its_calls_to_another_and_runs_each_once(
         try:
             # when: the first worker is stopped in the middle of a batch
             webhook_calls_process.delay()
-            held = _stop_mid_batch(first, first_log)
+            held = worker_stop_while_locked(
+                first,
+                WebhookCall.objects.filter(status=CallStatus.ACCEPTED),
+                seconds=DEADLINE_SECONDS,
+            )
+            assert held, f"never caught mid-batch: {first_log.read_text()[-3000:]}"
             stopped_at = time.monotonic()
 
             # ... a second worker runs every call while the first stays stopped

@@ -22,7 +22,6 @@ from datetime import timedelta
 
 import pytest
 from aiosmtpd.controller import Controller
-from django.conf import settings
 
 from apps.core import leases
 from apps.crm.messaging.outbox import emails_enqueue
@@ -30,7 +29,7 @@ from apps.crm.messaging.rendering import Draft
 from apps.crm.messaging.sending import emails_reap
 from apps.crm.models import EmailMessage, EmailStatus, Subscriber
 from apps.crm.tasks import emails_send
-from tests.processes import worker_database_url, worker_start, worker_stop
+from tests.processes import worker_env, worker_start, worker_stop
 
 EMAILS = 30
 LEASE_SECONDS = 3
@@ -79,19 +78,14 @@ def _worker(name: str, port: int, log) -> subprocess.Popen:
     return worker_start(
         name=name,
         log=log,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "SECRET_KEY": "email-stall",
-            "DATABASE_URL": worker_database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            "CONN_MAX_AGE": "0",
-            "EMAIL_LEASE_SECONDS": str(LEASE_SECONDS),
-            "WORKER_DEAD_AFTER_SECONDS": "600",
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-            "EMAIL_HOST": "127.0.0.1",
-            "EMAIL_PORT": str(port),
-        },
+        env=worker_env(
+            "email-stall",
+            EMAIL_LEASE_SECONDS=str(LEASE_SECONDS),
+            WORKER_DEAD_AFTER_SECONDS="600",
+            EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend",
+            EMAIL_HOST="127.0.0.1",
+            EMAIL_PORT=str(port),
+        ),
     )
 
 

@@ -18,44 +18,34 @@ from collections import Counter
 from datetime import timedelta
 
 import pytest
-from django.conf import settings
-from django.db import transaction
 from django.db.models import Count
 
 from apps.automations.engine import runs_reap
 from apps.automations.models import Run, RunStatus, RunStep
 from apps.automations.tasks import runs_sweep
 from apps.core import leases
-from apps.crm.models import Event, Subscriber
+from apps.crm.models import Event
 from apps.crm.tasks import events_dispatch
-from apps.tags.services import tag_bulk_add, tag_get_or_create
-from tests.automations.helpers import add, build, on_tag, remove, when
-from tests.processes import worker_database_url, worker_start, worker_stop
+from tests.integration.flows import STEPS_PER_RUN, five_step_flow_entered
+from tests.processes import worker_env, worker_start, worker_stop, worker_stop_while_locked
 
 RUNS = 300
-STEPS_PER_RUN = 5
 LEASE_SECONDS = 3
 STALL_SECONDS = 3 * LEASE_SECONDS
 IDLE_IN_TRANSACTION_SECONDS = 4
 # Generous bounds for a busy machine: nothing below waits for a delay, it polls.
 DEADLINE_SECONDS = 240
-CATCH_TRIES = 50
 
 
 def _start_worker(name: str, log) -> subprocess.Popen:
     return worker_start(
         name=name,
         log=log,
-        env={
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "SECRET_KEY": "worker-stall-test",
-            "DATABASE_URL": worker_database_url(),
-            "REDIS_URL": settings.REDIS_URL,
-            "RUN_LEASE_SECONDS": str(LEASE_SECONDS),
-            "DB_IDLE_IN_TRANSACTION_SECONDS": str(IDLE_IN_TRANSACTION_SECONDS),
-            "CONN_MAX_AGE": "0",
-        },
+        env=worker_env(
+            "worker-stall-test",
+            RUN_LEASE_SECONDS=str(LEASE_SECONDS),
+            DB_IDLE_IN_TRANSACTION_SECONDS=str(IDLE_IN_TRANSACTION_SECONDS),
+        ),
     )
 
 
@@ -63,40 +53,10 @@ def _signal(worker: subprocess.Popen, sig: int) -> None:
     os.killpg(worker.pid, sig)
 
 
-def _locked_running() -> set[int]:
-    """Runs some worker's open transaction has locked right now (it is advancing them)."""
-    with transaction.atomic():
-        running = set(Run.objects.filter(status=RunStatus.RUNNING).values_list("pk", flat=True))
-        free = set(
-            Run.objects.filter(pk__in=running, status=RunStatus.RUNNING)
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
-        )
-    return running - free
-
-
 def _play_beat() -> None:
     runs_reap()
     runs_sweep.delay()
     events_dispatch.delay()
-
-
-def _stop_mid_advance(worker: subprocess.Popen) -> set[int]:
-    """SIGSTOP the worker while its transaction holds runs; return those runs."""
-    deadline = time.monotonic() + DEADLINE_SECONDS
-    for _ in range(CATCH_TRIES):
-        while time.monotonic() < deadline and not _locked_running():
-            if worker.poll() is not None:
-                pytest.fail("the first worker exited by itself")
-            if Run.objects.filter(status=RunStatus.COMPLETED).count() == RUNS:
-                pytest.fail("every run finished before the worker could be stopped")
-            time.sleep(0.005)
-        _signal(worker, signal.SIGSTOP)
-        held = _locked_running()
-        if held:
-            return held
-        _signal(worker, signal.SIGCONT)  # it committed just before the stop: try again
-    pytest.fail("never caught the worker in the middle of advancing runs")
 
 
 @pytest.mark.postgres
@@ -107,21 +67,7 @@ def test_a_stalled_worker_loses_its_runs_to_another_and_fails_none(
 ):
     # given: 300 subscribers enter a five-step flow, and a reaper that judges no holder dead
     monkeypatch.setattr(leases, "HOLDER_DEAD_AFTER", timedelta(minutes=10))
-    build(
-        triggers=on_tag("Go"),
-        steps=[
-            add("X"),
-            when({"has": "X"}, yes=[remove("X")], no=[]),
-            {"kind": "delay", "settings": {"amount": 0, "unit": "minutes"}},
-            {"kind": "end", "settings": {}},
-        ],
-    )
-    Subscriber.objects.bulk_create(Subscriber(email=f"s{i}@example.com") for i in range(RUNS))
-    tag_bulk_add(
-        tag=tag_get_or_create(name="Go")[0],
-        subscriber_ids=Subscriber.objects.values_list("pk", flat=True),
-        source="test",
-    )
+    five_step_flow_entered(people=RUNS, prefix="s")
     first_log, second_log = tmp_path / "first.log", tmp_path / "second.log"
     with first_log.open("w") as out1, second_log.open("w") as out2:
         first = _start_worker("first", out1)
@@ -129,7 +75,10 @@ def test_a_stalled_worker_loses_its_runs_to_another_and_fails_none(
         try:
             # when: the first worker is stopped in the middle of advancing a chunk of runs
             events_dispatch.delay()
-            held = _stop_mid_advance(first)
+            held = worker_stop_while_locked(
+                first, Run.objects.filter(status=RunStatus.RUNNING), seconds=DEADLINE_SECONDS
+            )
+            assert held, f"never caught mid-advance: {first_log.read_text()[-3000:]}"
             stopped_at = time.monotonic()
 
             # ... a second worker takes over while the first stays stopped three leases long
