@@ -119,6 +119,9 @@ CUSTOM = {
     "automations_builder_skip_wait": ("post", WRITE),
     "automations_automation_template": ("get", WRITE),
     "crm_sequenceemail_preview": ("get", READ),
+    "crm_broadcast_audience_count": ("get", READ),
+    "crm_broadcast_send": ("get", WRITE),
+    "crm_broadcast_test": ("post", _redirect()),
     "offerings_lesson_attachment": ("get", READ),
     "crm_subscriberimport_status": ("get", READ),
     "members_webhookendpoint_rotate": ("post", _redirect()),
@@ -257,6 +260,8 @@ def _url(name: str, world) -> str:
         },
         "automations_builder_skip_wait": {"automation_id": flow.pk, "run_id": world["run"].pk},
         "crm_sequenceemail_preview": {"pk": world["sequence_email"].pk},
+        "crm_broadcast_send": {"pk": Broadcast.objects.get().pk},
+        "crm_broadcast_test": {"pk": Broadcast.objects.get().pk},
         "offerings_lesson_attachment": {"pk": LessonAttachment.objects.get().pk},
         "crm_subscriberimport_status": {
             "pk": apps.get_model("crm.subscriberimport").objects.get().pk

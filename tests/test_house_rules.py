@@ -26,106 +26,25 @@ WRITE_CALLS = {"save", "delete", "update", "bulk_create"}
 
 # The edge's writes (view, admin or API module, qualified name of the function, what it
 # calls): each becomes one service call that owns its transaction.
-WRITE_PATH_ALLOWLIST: set[tuple[str, str, str]] = {
-    ("apps/api/v1/views.py", "AutomationViewSet.update", ".delete"),
-    ("apps/api/v1/views.py", "AutomationViewSet.update", "transaction.atomic"),
-    ("apps/api/v3/views.py", "CustomFieldsView.post", "transaction.atomic"),
-    ("apps/api/v3/views.py", "SubscriberView.put", "transaction.atomic"),
-    ("apps/api/v3/views.py", "TagSubscribeView.post", "transaction.atomic"),
-    ("apps/api/v3/views.py", "TagsView.post", "transaction.atomic"),
-    ("apps/api/v3/views_messaging.py", "BroadcastView.delete", ".delete"),
-    ("apps/api/v3/views_messaging.py", "FormSubscribeView.post", "transaction.atomic"),
-    ("apps/api/v3/views_messaging.py", "SequenceSubscribeView.post", "transaction.atomic"),
-    ("apps/api/v4/views.py", "SubscriberView.put", "transaction.atomic"),
-    ("apps/api/v4/views.py", "SubscribersView.post", "transaction.atomic"),
-    ("apps/api/v4/views.py", "_tag", "transaction.atomic"),
-    ("apps/api/v4/views_messaging.py", "BroadcastView.delete", ".delete"),
-    ("apps/api/v4/views_messaging.py", "_form_added", "transaction.atomic"),
-    ("apps/api/v4/views_messaging.py", "_sequence_added", "transaction.atomic"),
-    ("apps/automations/admin.py", "AutomationAdmin.save_formset", ".save"),
-    ("apps/automations/builder_views.py", "node_add_view", "transaction.atomic"),
-    ("apps/automations/builder_views.py", "node_edit_view", "transaction.atomic"),
-    ("apps/automations/builder_views.py", "trigger_add_view", "transaction.atomic"),
-    ("apps/members/admin.py", "_mint", "transaction.atomic"),
-    ("apps/members/views.py", "account_view", ".save"),
-    ("apps/offerings/admin.py", "ModuleAdmin.save_formset", ".delete"),
-    ("apps/offerings/admin.py", "ModuleAdmin.save_formset", ".save"),
-    ("apps/offerings/admin.py", "OfferingAdmin.save_formset", ".delete"),
-    ("apps/offerings/admin.py", "OfferingAdmin.save_formset", ".save"),
-    ("apps/offerings/admin.py", "OfferingAdmin.save_model", ".save"),
-}
+WRITE_PATH_ALLOWLIST: set[tuple[str, str, str]] = set()
 
 # select_for_update outside a lock_objects.py and the lease primitive: (module, function).
-LOCKS_ALLOWLIST: set[tuple[str, str]] = {
-    ("apps/api/services.py", "account_profile_get"),
-    ("apps/api/services.py", "account_profile_update"),
-    ("apps/api/services.py", "api_credentials_get"),
-    ("apps/api/services.py", "api_credentials_regenerate"),
-    ("apps/api/services.py", "api_key_for_cli"),
-    ("apps/automations/engine.py", "runs_exit"),
-    ("apps/automations/services.py", "node_delete"),
-    ("apps/commerce/services.py", "order_refund"),
-    ("apps/commerce/stripe_handlers.py", "_subscription_for"),
-    ("apps/members/logins.py", "login_attempt_begin"),
-    ("apps/members/logins.py", "login_attempt_succeeded"),
-    ("apps/members/services.py", "_lock_subscriber"),
-    ("apps/members/services.py", "email_request_allowed"),
-    ("apps/offerings/services.py", "grants_end_on_revoke_tags"),
-    ("apps/offerings/services.py", "module_set_rule"),
-}
+LOCKS_ALLOWLIST: set[tuple[str, str]] = set()
 
 # Modules longer than MAX_MODULE_LINES: split by sub-domain into a package.
-LONG_MODULES_ALLOWLIST: set[str] = {
-    "apps/api/kit_import.py",
-    "apps/api/v4/views.py",
-    "apps/automations/builder.py",
-    "apps/automations/engine.py",
-    "apps/automations/nodes.py",
-    "apps/members/services.py",
-    "apps/offerings/services.py",
-}
+LONG_MODULES_ALLOWLIST: set[str] = set()
 
 # Tests of a step kind's name outside apps/automations/kinds/: (file, how many it has today).
 KIND_TESTS_ALLOWLIST: dict[str, int] = {
-    "apps/api/v4/views_messaging.py": 1,
-    "apps/automations/builder.py": 32,
-    "apps/automations/dependents.py": 1,
-    "apps/automations/dryrun.py": 11,
-    "apps/automations/graph.py": 3,
-    "apps/automations/lint.py": 6,
-    "apps/automations/nodes.py": 1,
-    "apps/automations/portable.py": 2,
-    "apps/automations/selectors.py": 6,
-    "apps/automations/services.py": 1,
-    "apps/commerce/services.py": 1,
-    "apps/commerce/stripe_handlers.py": 2,
     "apps/core/leases.py": 1,
-    "apps/members/migrations/0006_release_event_steps.py": 1,
 }
 
 # Periodic task specs declared outside the app's periodic.py (apps/core/periodic.py finds it):
 # modules that build a PeriodicSpec.
-PERIODIC_ALLOWLIST: set[str] = {
-    "apps/api/apps.py",
-    "apps/automations/tasks.py",
-    "apps/commerce/apps.py",
-    "apps/crm/apps.py",
-    "apps/members/apps.py",
-    "apps/offerings/tasks.py",
-}
+PERIODIC_ALLOWLIST: set[str] = set()
 
 # Functions radon ranks D or worse: (module, qualified name).
-COMPLEXITY_ALLOWLIST: set[tuple[str, str]] = {
-    ("apps/automations/builder_views.py", "_dry_run"),
-    ("apps/automations/consumers.py", "on_events_goal"),
-    ("apps/automations/lint.py", "automation_lint"),
-    ("apps/commerce/stripe_handlers.py", "_checkout_completed"),
-    ("apps/crm/hooks.py", "hooks_on_events"),
-    ("apps/crm/imports/parsing.py", "_row_read"),
-    ("apps/crm/services.py", "subscribers_fields_set"),
-    ("apps/crm/signups.py", "purchase_create"),
-    ("apps/offerings/content.py", "video_embed"),
-}
+COMPLEXITY_ALLOWLIST: set[tuple[str, str]] = set()
 
 
 def _rel(path: Path) -> str:

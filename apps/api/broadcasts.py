@@ -102,3 +102,9 @@ def broadcast_write(*, broadcast: Broadcast, values: dict) -> Broadcast:
         broadcast.status = BroadcastStatus.SCHEDULED if broadcast.send_at else BroadcastStatus.DRAFT
     broadcast.save()
     return broadcast
+
+
+@transaction.atomic
+def broadcast_delete(*, broadcast: Broadcast) -> None:
+    """Delete a broadcast (v4 refuses one being sent before it calls this; v3 does not)."""
+    broadcast.delete()

@@ -25,6 +25,7 @@ from apps.crm.signups import form_subscribe
 from apps.tags.models import Tag, Tagging
 from apps.tags.services import tag_get_or_create, taggings_add, taggings_remove
 
+from .lock_objects import bulk_jobs_stalled_claim
 from .models import BulkJob
 from .v3.base import MAX_ID, is_whole_number
 
@@ -211,19 +212,16 @@ BULK_JOB_UNCLAIMED_AFTER = timedelta(minutes=2)
 BULK_JOB_STALLED_AFTER = timedelta(minutes=30)
 
 
+@transaction.atomic
 def bulk_jobs_resume_stalled(*, now=None) -> list[int]:
     """The ids of kept jobs to hand to a worker again (beat's sweep): never started two
-    minutes after they were kept, or started half an hour ago and not finished."""
-    from django.db.models import Q
-
+    minutes after they were kept, or started half an hour ago and not finished. Claimed with
+    SKIP LOCKED, so two sweeps at once hand out different jobs."""
     now = now or timezone.now()
-    stalled = list(
-        BulkJob.objects.filter(finished_at__isnull=True)
-        .filter(
-            Q(started_at__isnull=True, created_at__lt=now - BULK_JOB_UNCLAIMED_AFTER)
-            | Q(started_at__lt=now - BULK_JOB_STALLED_AFTER)
-        )
-        .values_list("pk", flat=True)[:20]
+    stalled = bulk_jobs_stalled_claim(
+        unclaimed_before=now - BULK_JOB_UNCLAIMED_AFTER,
+        started_before=now - BULK_JOB_STALLED_AFTER,
+        limit=20,
     )
     # Mark them started now, so the next sweep waits for this hand-over before trying again.
     BulkJob.objects.filter(pk__in=stalled).update(started_at=now)

@@ -1,109 +1,20 @@
-"""The automations admin, with the visual builder on each automation's page.
+"""The automations admin, with the visual builder on each automation's page: the one editor
+of a flow's entry and steps (its JSON travels by export / import, not by a second editor).
 
 Every write goes through the services: steps are validated per kind, deleting a step moves
 the runs waiting at it, and status changes release queued runs."""
 
-from django import forms
 from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
 from django.db.models import Prefetch
 from django.urls import path, reverse
 from django.utils.html import format_html
 
 from apps.crm.admin import LogAdminMixin, ReadOnlyInline, subscriber_admin_extend
-from apps.crm.event_types import event_types_all
 
 from . import builder_views, services
 from .engine import engine_health, runs_exit, runs_retry
-from .kinds import SettingsError, kinds_all, node_settings_clean
-from .models import ACTIVE_RUN_STATUSES, Automation, Node, Run, RunStep, Trigger
-from .nodes import event_spec_clean
-from .selectors import automations_with_counts, nodes_annotate_counts
-
-
-def _event_choices():
-    return [(t.key, t.label) for t in event_types_all()]
-
-
-class TriggerForm(forms.ModelForm):
-    event_type = forms.ChoiceField(choices=_event_choices)
-
-    class Meta:
-        model = Trigger
-        fields = ["event_type", "tag", "params"]
-
-    def clean(self):
-        cleaned = super().clean()
-        settings = {"event_type": cleaned.get("event_type"), **(cleaned.get("params") or {})}
-        if cleaned.get("tag"):
-            settings["tag_id"] = cleaned["tag"].pk
-        try:
-            spec = event_spec_clean(settings)
-        except SettingsError as exc:
-            target = {"tag_id": "tag", "event_type": "event_type"}.get(exc.field, "params")
-            raise ValidationError({target: exc.message}) from None
-        spec.pop("event_type"), spec.pop("tag_id", None)
-        cleaned["params"] = spec
-        return cleaned
-
-
-class TriggerInline(admin.TabularInline):
-    model = Trigger
-    form = TriggerForm
-    extra = 0
-    classes = ["collapse"]
-    autocomplete_fields = ["tag"]
-    verbose_name = "entry trigger"
-
-
-class NodeForm(forms.ModelForm):
-    kind = forms.ChoiceField(choices=lambda: [(k.key, k.label) for k in kinds_all()])
-
-    class Meta:
-        model = Node
-        fields = ["parent", "branch", "position", "kind", "settings", "label"]
-
-    def __init__(self, *args, parent_choices=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        if parent_choices is not None:
-            # Computed once per page, not once per step row.
-            self.fields["parent"].choices = parent_choices
-
-    def clean(self):
-        cleaned = super().clean()
-        kind, settings = cleaned.get("kind"), cleaned.get("settings")
-        if kind and settings is not None:
-            try:
-                cleaned["settings"] = node_settings_clean(kind, settings)
-            except SettingsError as exc:
-                self.add_error("settings", str(exc))
-        if self.instance.pk and kind and kind != self.instance.kind:
-            self.add_error("kind", "A step's kind cannot change; delete it and add a new one.")
-        return cleaned
-
-
-class NodeInline(admin.TabularInline):
-    model = Node
-    form = NodeForm
-    fk_name = "automation"
-    extra = 0
-    fields = ["parent", "branch", "position", "kind", "settings", "label", "waiting_here", "passed"]
-    readonly_fields = ["waiting_here", "passed"]
-    verbose_name = "step"
-    verbose_name_plural = "steps as a table (the builder above is the easier way)"
-    classes = ["collapse"]
-
-    def get_queryset(self, request):
-        return nodes_annotate_counts(super().get_queryset(request))
-
-    @admin.display(description="waiting here")
-    def waiting_here(self, obj):
-        return getattr(obj, "waiting_here", "")
-
-    @admin.display(description="passed")
-    def passed(self, obj):
-        return getattr(obj, "passed", "")
-
+from .models import ACTIVE_RUN_STATUSES, Automation, Run, RunStep
+from .selectors import automations_with_counts
 
 RUN_COUNTS = ("entered", "active", "completed", "exited", "failed")
 
@@ -125,7 +36,6 @@ class AutomationAdmin(admin.ModelAdmin):
     list_filter = ["status"]
     search_fields = ["name"]
     fields = ["name", "status", "reentry", "wait_warn_days", "description"]
-    inlines = [TriggerInline, NodeInline]
     change_list_template = "admin/automations/automation/change_list.html"
     change_form_template = "admin/automations/automation/change_form.html"
 
@@ -145,33 +55,12 @@ class AutomationAdmin(admin.ModelAdmin):
         services.automation_delete(automation=obj)
 
     def delete_queryset(self, request, queryset):
-        for automation in queryset:
-            try:
-                services.automation_delete(automation=automation)
-            except ValidationError as exc:
-                self.message_user(
-                    request, f"{automation}: {' '.join(exc.messages)}", messages.ERROR
-                )
-
-    def get_formset_kwargs(self, request, obj, inline, prefix):
-        kwargs = super().get_formset_kwargs(request, obj, inline, prefix)
-        if isinstance(inline, NodeInline):
-            conditions = (
-                Node.objects.filter(automation=obj, kind="condition") if obj and obj.pk else []
-            )
-            kwargs["form_kwargs"] = {
-                "parent_choices": [("", "— main path —")]
-                + [(n.pk, f"{n} (#{n.pk})") for n in conditions]
-            }
-        return kwargs
+        for automation, exc in services.automations_delete(automations=queryset):
+            self.message_user(request, f"{automation}: {' '.join(exc.messages)}", messages.ERROR)
 
     def changelist_view(self, request, extra_context=None):
         extra_context = {**(extra_context or {}), "engine_health": engine_health()}
         return super().changelist_view(request, extra_context)
-
-    def get_inlines(self, request, obj):
-        # A new automation gets its entry and steps in the builder, once it is saved.
-        return self.inlines if obj else []
 
     def get_fields(self, request, obj=None):
         # On an existing automation, status and re-entry live in the builder.
@@ -245,67 +134,19 @@ class AutomationAdmin(admin.ModelAdmin):
             )
             obj.pk, obj.created_at = created.pk, created.created_at
             return
-        status = obj.status
         current = Automation.objects.get(pk=obj.pk)
-        services.automation_update(
+        services.automation_change(
             automation=current,
+            status=obj.status if obj.status != current.status else "",
             name=obj.name,
             reentry=obj.reentry,
             description=obj.description,
             wait_warn_days=obj.wait_warn_days,
         )
-        if status != current.status:
-            services.automation_set_status(automation=current, status=status)
 
-    def save_formset(self, request, form, formset, change):
-        automation = form.instance
-        if formset.model is Trigger:
-            formset.save(commit=False)
-            for obj in formset.deleted_objects:
-                services.trigger_delete(trigger=obj)
-            for sub in formset.forms:
-                if sub.has_changed() and sub not in formset.deleted_forms:
-                    services.trigger_save(
-                        automation=automation,
-                        trigger=sub.instance if sub.instance.pk else None,
-                        settings=_trigger_settings(sub.cleaned_data),
-                    )
-            return
-        formset.save(commit=False)
-        for obj in formset.deleted_objects:
-            moved = services.node_delete(node=obj)
-            if moved:
-                self.message_user(
-                    request, f"{moved} run(s) waiting at a deleted step moved on to the next step."
-                )
-        for sub in formset.forms:
-            if not sub.has_changed() or sub in formset.deleted_forms:
-                continue
-            data = sub.cleaned_data
-            if sub.instance.pk:
-                services.node_update(
-                    node=sub.instance,
-                    settings=data["settings"],
-                    label=data["label"],
-                    position=data["position"],
-                )
-            else:
-                services.node_create(
-                    automation=automation,
-                    kind=data["kind"],
-                    settings=data["settings"],
-                    parent=data.get("parent"),
-                    branch=data.get("branch") or "",
-                    position=data.get("position"),
-                    label=data.get("label") or "",
-                )
-
-
-def _trigger_settings(data: dict) -> dict:
-    settings = {"event_type": data["event_type"], **(data.get("params") or {})}
-    if data.get("tag"):
-        settings["tag_id"] = data["tag"].pk
-    return settings
+    def save_related(self, request, form, formsets, change):
+        # No inlines: the entry and the steps are edited in the builder, one service a change.
+        pass
 
 
 for _name in RUN_COUNTS:

@@ -6,23 +6,20 @@ class AutomationsConfig(AppConfig):
     label = "automations"
 
     def ready(self) -> None:
-        from apps.core.periodic import connect
         from apps.crm.demo import seed_step_register
         from apps.crm.health import health_check_register
         from apps.crm.timeline import timeline_provider_register
         from apps.tags.dependents import tag_dependents_register
 
-        from . import consumers, email_nodes, nodes
+        from . import consumers
         from .dependents import automation_uses_of_tag
         from .health import automations_health
+        from .kinds import kinds_register_builtin
         from .seed import seed_guide_automations
-        from .tasks import periodic_specs
         from .timeline import automations_timeline
 
-        nodes.register()
-        email_nodes.register()
+        kinds_register_builtin()
         consumers.register()
-        connect(self, periodic_specs())
         tag_dependents_register(name="automations", find=automation_uses_of_tag)
         health_check_register(name="automations", order=10, check=automations_health)
         timeline_provider_register(

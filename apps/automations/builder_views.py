@@ -4,7 +4,6 @@ Mistakes come back as the service's ValidationError message on the card they con
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -21,16 +20,14 @@ from .builder import (
     builder_context,
     canvas_build,
     kind_fields,
-    place_text,
-    settings_from_form,
     tag_names_for,
     test_runs_waiting,
-    trigger_settings_from_form,
 )
 from .dryrun import automation_dry_run, subscriber_state
 from .facts import offering_facts_all
 from .graph import Graph
 from .kinds import kind_get
+from .kinds.event_spec import place_text
 from .lint import automation_lint
 from .models import Automation, AutomationStatus, Node, Reentry, Trigger
 from .selectors import nodes_with_counts
@@ -55,6 +52,48 @@ def _automation(model_admin, request, automation_id, *, change: bool) -> Automat
     return automation
 
 
+def _dry_state_of_subscriber(email: str):
+    """The tags and fields of the subscriber with this email, and who that is; or an error."""
+    try:  # addresses are stored normalised: the unique index finds them
+        subscriber = Subscriber.objects.filter(email=email_normalize(email)).first()
+    except ValidationError:
+        subscriber = None
+    if subscriber is None:
+        return None, f"No subscriber has the email {email!r}; check it, or type tags."
+    tag_ids, fields = subscriber_state(subscriber_id=subscriber.pk)
+    return (tag_ids, fields, subscriber.email), ""
+
+
+def _typed_fields(typed_fields: str):
+    fields = {}
+    for pair in typed_fields.replace("\n", ";").split(";"):
+        if pair.strip():
+            key, sep, value = pair.partition("=")
+            if not sep:
+                return None, f"Fields are key=value pairs; {pair.strip()!r} has no '='."
+            fields[key.strip()] = value.strip()
+    return fields, ""
+
+
+def _dry_state_typed(typed_tags: str, typed_fields: str):
+    """Typed tag names (existing tags, by the usual name rule) and key=value fields."""
+    names = [n.strip() for n in typed_tags.split(",") if n.strip()]
+    # The same name rule as everywhere else: case and spacing do not make another tag.
+    try:
+        keys = {n: tag_name_key(n) for n in names}
+    except ValidationError as exc:
+        return None, " ".join(exc.messages)
+    by_key = dict(Tag.objects.filter(name_key__in=keys.values()).values_list("name_key", "pk"))
+    unknown = [n for n in names if keys[n] not in by_key]
+    if unknown:
+        return None, f"No tag is named {unknown[0]!r}; check the tag map for its name."
+    fields, error = _typed_fields(typed_fields)
+    if error:
+        return None, error
+    who = "typed tags" + (f": {', '.join(names)}" if names else " (none)")
+    return ({by_key[keys[n]] for n in names}, fields, who), ""
+
+
 def _dry_run(request, graph: Graph) -> dict | None:
     """From the query string: a subscriber's email, or typed tags and fields."""
     email = (request.GET.get("dry_email") or "").strip()
@@ -63,35 +102,12 @@ def _dry_run(request, graph: Graph) -> dict | None:
     if not (email or typed_tags or typed_fields or "dry" in request.GET):
         return None
     if email:
-        try:  # addresses are stored normalised: the unique index finds them
-            subscriber = Subscriber.objects.filter(email=email_normalize(email)).first()
-        except ValidationError:
-            subscriber = None
-        if subscriber is None:
-            return {"error": f"No subscriber has the email {email!r}; check it, or type tags."}
-        tag_ids, fields = subscriber_state(subscriber_id=subscriber.pk)
-        who = subscriber.email
+        state, error = _dry_state_of_subscriber(email)
     else:
-        names = [n.strip() for n in typed_tags.split(",") if n.strip()]
-        # The same name rule as everywhere else: case and spacing do not make another tag.
-        try:
-            keys = {n: tag_name_key(n) for n in names}
-        except ValidationError as exc:
-            return {"error": " ".join(exc.messages)}
-        by_key = dict(Tag.objects.filter(name_key__in=keys.values()).values_list("name_key", "pk"))
-        unknown = [n for n in names if keys[n] not in by_key]
-        if unknown:
-            return {"error": f"No tag is named {unknown[0]!r}; check the tag map for its name."}
-        found = {n: by_key[keys[n]] for n in names}
-        fields = {}
-        for pair in typed_fields.replace("\n", ";").split(";"):
-            if pair.strip():
-                key, sep, value = pair.partition("=")
-                if not sep:
-                    return {"error": f"Fields are key=value pairs; {pair.strip()!r} has no '='."}
-                fields[key.strip()] = value.strip()
-        tag_ids = set(found.values())
-        who = "typed tags" + (f": {', '.join(names)}" if names else " (none)")
+        state, error = _dry_state_typed(typed_tags, typed_fields)
+    if error:
+        return {"error": error}
+    tag_ids, fields, who = state
     return {"who": who, "result": automation_dry_run(graph=graph, tag_ids=tag_ids, fields=fields)}
 
 
@@ -144,13 +160,15 @@ def builder_render(
     }
 
 
-def _answer(request, automation, **kwargs):
+def _answer(request, automation, notice: str = "", **kwargs):
     if _is_htmx(request):
         return TemplateResponse(
             request, BUILDER_TEMPLATE, builder_render(request, automation, **kwargs)
         )
     if kwargs.get("error"):
         messages.error(request, kwargs["error"])
+    if notice:
+        messages.success(request, notice)
     return HttpResponseRedirect(
         reverse("admin:automations_automation_change", args=[automation.pk])
     )
@@ -166,6 +184,14 @@ def _refill(fields, data):
         if item.widget not in ("condition", "checkbox") and item.name in data:
             item.value = data[item.name]
     return fields
+
+
+def _fields_of(kind: str, ctx: dict) -> list:
+    """An unknown kind has no form (its error says what the known kinds are)."""
+    try:
+        return kind_fields(kind, {}, ctx)
+    except ValueError:
+        return []
 
 
 def _parent(automation, request):
@@ -221,17 +247,16 @@ def node_add_view(request, model_admin, automation_id):
     kind = request.POST.get("kind", "")
     position = request.POST.get("position") or None
     try:
-        # One transaction: a tag the form names is created only if the step is saved.
-        with transaction.atomic():
-            services.node_create(
-                automation=automation,
-                kind=kind,
-                settings=settings_from_form(kind, request.POST),
-                parent=_parent(automation, request),
-                branch=request.POST.get("branch", ""),
-                position=int(position) if position is not None else None,
-                label=request.POST.get("label", "").strip(),
-            )
+        # One service, one transaction: a tag the form names is created only if the step is.
+        services.node_create_from_form(
+            automation=automation,
+            kind=kind,
+            data=request.POST,
+            parent=_parent(automation, request),
+            branch=request.POST.get("branch", ""),
+            position=int(position) if position is not None else None,
+            label=request.POST.get("label", "").strip(),
+        )
     except (ValidationError, ValueError) as exc:
         message = _messages(exc) if isinstance(exc, ValidationError) else str(exc)
         slot = {
@@ -241,7 +266,7 @@ def node_add_view(request, model_admin, automation_id):
             "kind": kind,
             "error": message,
             "label": request.POST.get("label", ""),
-            "fields": _refill(kind_fields(kind, {}, builder_context(automation)), request.POST),
+            "fields": _refill(_fields_of(kind, builder_context(automation)), request.POST),
         }
         return _answer(request, automation, error_key="slot", error=message, slot=slot)
     return _answer(request, automation)
@@ -252,12 +277,9 @@ def node_edit_view(request, model_admin, automation_id, node_id):
     automation = _automation(model_admin, request, automation_id, change=True)
     node = get_object_or_404(Node, pk=node_id, automation=automation)
     try:
-        with transaction.atomic():
-            services.node_update(
-                node=node,
-                settings=settings_from_form(node.kind, request.POST),
-                label=request.POST.get("label", "").strip(),
-            )
+        services.node_update_from_form(
+            node=node, data=request.POST, label=request.POST.get("label", "").strip()
+        )
     except ValidationError as exc:
         return _answer(request, automation, error_key=f"node-{node.pk}", error=_messages(exc))
     return _answer(request, automation)
@@ -267,18 +289,16 @@ def node_edit_view(request, model_admin, automation_id, node_id):
 def node_delete_view(request, model_admin, automation_id, node_id):
     automation = _automation(model_admin, request, automation_id, change=True)
     node = get_object_or_404(Node, pk=node_id, automation=automation)
-    services.node_delete(node=node)
-    return _answer(request, automation)
+    moved = services.node_delete(node=node)
+    notice = f"{moved} run(s) waiting at a deleted step moved on to the next step." if moved else ""
+    return _answer(request, automation, notice=notice)
 
 
 @require_POST
 def trigger_add_view(request, model_admin, automation_id):
     automation = _automation(model_admin, request, automation_id, change=True)
     try:
-        with transaction.atomic():
-            services.trigger_save(
-                automation=automation, settings=trigger_settings_from_form(request.POST)
-            )
+        services.trigger_add_from_form(automation=automation, data=request.POST)
     except ValidationError as exc:
         return _answer(request, automation, error_key="trigger", error=_messages(exc))
     return _answer(request, automation)
@@ -297,16 +317,12 @@ def trigger_delete_view(request, model_admin, automation_id, trigger_id):
 def status_view(request, model_admin, automation_id):
     automation = _automation(model_admin, request, automation_id, change=True)
     try:
-        if request.POST.get("status"):
-            services.automation_set_status(automation=automation, status=request.POST["status"])
-        if request.POST.get("reentry"):
-            services.automation_update(
-                automation=automation,
-                name=automation.name,
-                reentry=request.POST["reentry"],
-                description=automation.description,
-                wait_warn_days=request.POST.get("wait_warn_days", "keep"),
-            )
+        services.automation_change(
+            automation=automation,
+            status=request.POST.get("status", ""),
+            reentry=request.POST.get("reentry", ""),
+            wait_warn_days=request.POST.get("wait_warn_days", "keep"),
+        )
     except ValidationError as exc:
         return _answer(request, automation, error_key="status", error=_messages(exc))
     return _answer(request, automation)

@@ -11,10 +11,11 @@ from apps.crm.models import SubscriberState
 
 from .engine import ENTERING_STATUSES, _label, runs_exit, runs_start, sweep_kick_on_commit
 from .graph import graph_load
+from .kinds.event import KIND as EVENT_KIND
+from .kinds.event_spec import event_spec_split
 from .lock_objects import runs_active_of
 from .matching import event_matches
 from .models import AutomationStatus, Node, Run, Trigger
-from .nodes import event_spec_split
 
 ENTRY_CONSUMER = "automations.entry"
 GOAL_CONSUMER = "automations.goals"
@@ -62,24 +63,36 @@ def on_events_entry(events) -> None:
         )
 
 
+def _goal_steps(events) -> dict[int, list[Node]]:
+    """The event steps of live automations waiting for one of these events' types."""
+    by_automation: dict[int, list[Node]] = defaultdict(list)
+    for node in Node.objects.filter(
+        kind=EVENT_KIND.key,
+        automation__status=AutomationStatus.LIVE,
+        settings__event_type__in=list({e.type for e in events}),
+    ):
+        by_automation[node.automation_id].append(node)
+    return by_automation
+
+
+def _goal_reached(run: Run, events: list, steps: list[Node], graph) -> int | None:
+    """The nearest step ahead of the run (or its own) that one of its fresh events hits."""
+    fresh = [e for e in events if e.pk > run.event_watermark]
+    hit = {n.pk for n in steps if any(_matches(n, e) for e in fresh)}
+    if not hit:
+        return None
+    return next((n for n in graph.ahead(run.current_node_id) if n in hit), None)
+
+
 def on_events_goal(events) -> None:
     """Pull runs forward to an event step when its event happens (Kit's goals). Only live
     automations move people; a paused one's runs find the event when they arrive later."""
     events = [e for e in events if e.subscriber_id]
     if not events:
         return
-    nodes = list(
-        Node.objects.filter(
-            kind="event",
-            automation__status=AutomationStatus.LIVE,
-            settings__event_type__in=list({e.type for e in events}),
-        )
-    )
-    if not nodes:
+    by_automation = _goal_steps(events)
+    if not by_automation:
         return
-    by_automation: dict[int, list[Node]] = defaultdict(list)
-    for node in nodes:
-        by_automation[node.automation_id].append(node)
     by_subscriber = defaultdict(list)
     for event in events:
         by_subscriber[event.subscriber_id].append(event)
@@ -91,12 +104,11 @@ def on_events_goal(events) -> None:
     graphs = {aid: graph_load(aid) for aid in {r.automation_id for r in runs}}
     now, moved = timezone.now(), []
     for run in runs:
-        fresh = [e for e in by_subscriber[run.subscriber_id] if e.pk > run.event_watermark]
-        hit = {n.pk for n in by_automation[run.automation_id] if any(_matches(n, e) for e in fresh)}
-        if not hit:
-            continue
-        target = next(
-            (n for n in graphs[run.automation_id].ahead(run.current_node_id) if n in hit), None
+        target = _goal_reached(
+            run,
+            by_subscriber[run.subscriber_id],
+            by_automation[run.automation_id],
+            graphs[run.automation_id],
         )
         if target is None:
             continue

@@ -4,13 +4,10 @@ from collections.abc import Collection
 
 from django.urls import reverse
 
-from apps.tags.conditions import condition_tag_ids
 from apps.tags.dependents import Role, TagUse
 
-from .kinds import kind_get
+from .kinds import kind_get, kinds_where
 from .models import Node, Trigger
-
-_STEP_ROLES = {"add_tag": Role.ADDS, "remove_tag": Role.REMOVES}
 
 
 def _automation_url(automation_id: int) -> str:
@@ -32,17 +29,14 @@ def automation_uses_of_tag(tag_ids: Collection[int] | None) -> list[TagUse]:
         for t in triggers
     ]
     # Tags sit inside each step's JSON settings, so steps are read once and matched here.
-    for node in Node.objects.select_related("automation").filter(
-        kind__in=["add_tag", "remove_tag", "event", "condition"]
-    ):
-        found = {node.settings.get(key) for key in kind_get(node.kind).tag_settings}
-        if node.kind == "condition":
-            found |= condition_tag_ids(node.settings["condition"])
-        for tag_id in found - {None}:
+    tagging_kinds = kinds_where(lambda k: k.names_tags)
+    for node in Node.objects.select_related("automation").filter(kind__in=tagging_kinds):
+        kind = kind_get(node.kind)
+        for tag_id in kind.tags_used(node.settings):
             uses.append(
                 TagUse(
                     tag_id=tag_id,
-                    role=_STEP_ROLES.get(node.kind, Role.NEEDS),
+                    role=kind.tag_role,
                     text=f"{node.kind.replace('_', ' ')} step in {node.automation.name!r}"
                     + (f" ({node.label})" if node.label else ""),
                     url=_automation_url(node.automation_id),

@@ -9,27 +9,26 @@ transaction. A step's log row is unique per run and step, so nothing executes tw
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
 
-from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Max, Min, Q
+from django.db.models import Max, Min
 from django.utils import timezone
 
-from apps.core import oncommit
 from apps.core.bulk import rows_update
-from apps.core.doorbell import doorbell_ring
-from apps.core.leases import LeaseKind, lease_kind_register, leases_reap_one
-from apps.core.outbox import ERROR_MAX_CHARS, backoff, error_text, lease_lost, lease_mark
+from apps.core.outbox import ERROR_MAX_CHARS, lease_lost
 from apps.crm.events import event_chain_depth, events_buffered, events_flush
 from apps.crm.models import Event, Subscriber, SubscriberState
 from apps.tags.services import tag_names_memo
 
 from .graph import Graph, graph_first_step, graph_load
 from .kinds import Outcome, StepContext, StepError, kind_get
-from .lock_objects import run_for_advance, runs_active_of, runs_due, runs_for_advance
+from .lock_objects import (
+    run_for_advance,
+    runs_active_by_id,
+    runs_active_of,
+    runs_for_advance,
+)
 from .models import (
-    ACTIVE_RUN_STATUSES,
     Automation,
     AutomationStatus,
     Reentry,
@@ -38,28 +37,13 @@ from .models import (
     RunStep,
     StepOutcome,
 )
+from .run_leases import RUNS_LEASE_KIND, run_record_crash, sweep_kick_on_commit
 
 logger = logging.getLogger(__name__)
 
-# How long a claimed run belongs to its worker before the reaper may hand it to another.
-RUN_LEASE = timedelta(seconds=settings.RUN_LEASE_SECONDS)
-RUN_CLAIM_BATCH = 500
-RUN_ADVANCE_CHUNK = 50
-RUN_MAX_ATTEMPTS = 5
-RUN_RETRY_BASE = timedelta(seconds=30)
 # Automations that start one another (directly, or by tags that trigger each other) stop here.
 CHAIN_DEPTH_MAX = 10
 ENTERING_STATUSES = (AutomationStatus.LIVE, AutomationStatus.PAUSED)
-
-
-def _kick_sweep() -> None:
-    from .tasks import runs_sweep
-
-    doorbell_ring(runs_sweep)
-
-
-def sweep_kick_on_commit() -> None:
-    oncommit.on_commit_once(_kick_sweep)
 
 
 # Entering ---------------------------------------------------------------------------------
@@ -173,8 +157,7 @@ def runs_exit(
     or the runs named by ``run_ids``."""
     now = timezone.now()
     if run_ids is not None:
-        queryset = Run.objects.filter(pk__in=list(run_ids), status__in=ACTIVE_RUN_STATUSES)
-        queryset = queryset.order_by("pk").select_for_update(of=("self",))
+        queryset = runs_active_by_id(run_ids=run_ids)
     else:
         queryset = runs_active_of(
             subscriber_ids=subscriber_ids,
@@ -199,81 +182,6 @@ def runs_exit(
 
 
 # Sweeping ---------------------------------------------------------------------------------
-
-
-@transaction.atomic
-def runs_claim_due(*, now=None, limit: int = RUN_CLAIM_BATCH) -> list[tuple[int, int]]:
-    """Claim due runs of live automations; return (run id, lease token) pairs to advance.
-
-    One indexed range scan per live automation (their number, not the runs', bounds the
-    loop), so a paused automation's queue costs the claim nothing."""
-    now = now or timezone.now()
-    ids: list[int] = []
-    for automation_id in Automation.objects.filter(status=AutomationStatus.LIVE).values_list(
-        "pk", flat=True
-    ):
-        if len(ids) >= limit:
-            break
-        ids += runs_due(now=now, automation_id=automation_id, limit=limit - len(ids))
-    return lease_mark(RUNS_LEASE_KIND, ids, now=now)
-
-
-def runs_in_flight() -> int:
-    """Runs claimed and not yet advanced (served by the partial index over running rows)."""
-    return Run.objects.filter(status=RunStatus.RUNNING).count()
-
-
-def runs_reap(*, now=None) -> int:
-    """Return runs whose worker died (or whose lease expired) to waiting, due at once; a run
-    that keeps dying is failed after ``RUN_MAX_ATTEMPTS`` (apps/core/leases.py decides)."""
-    return leases_reap_one(RUNS_LEASE_KIND, now=now)
-
-
-RUNS_LEASE_KIND = "runs"
-
-
-def _runs_free(ids: list[int], reason: str, counted: bool) -> int:
-    """Put reaped runs (locked by the reaper) back in the queue. ``counted``: their worker
-    died, an attempt that counts; a run that keeps dying fails after ``RUN_MAX_ATTEMPTS``."""
-    now = timezone.now()
-    back = ids
-    if counted:
-        attempts = dict(Run.objects.filter(pk__in=ids).values_list("pk", "attempts"))
-        back = [pk for pk in ids if attempts[pk] + 1 < RUN_MAX_ATTEMPTS]
-        give_up = [pk for pk in ids if attempts[pk] + 1 >= RUN_MAX_ATTEMPTS]
-        if give_up:
-            Run.objects.filter(pk__in=give_up).update(
-                status=RunStatus.FAILED,
-                locked_until=None,
-                lease_holder="",
-                finished_at=now,
-                attempts=F("attempts") + 1,
-                last_error=f"{reason} {RUN_MAX_ATTEMPTS} times; gave up",
-            )
-    if back:
-        Run.objects.filter(pk__in=back).update(
-            status=RunStatus.WAITING,
-            resume_at=now,
-            locked_until=None,
-            lease_holder="",
-            attempts=F("attempts") + 1 if counted else F("attempts"),
-            last_error=f"{reason}; returned to the queue",
-        )
-        sweep_kick_on_commit()
-    return len(ids)
-
-
-lease_kind_register(
-    LeaseKind(
-        name=RUNS_LEASE_KIND,
-        model=Run,
-        leased=Q(status=RunStatus.RUNNING),
-        free=_runs_free,
-        lease=RUN_LEASE,
-        claimed={"status": RunStatus.RUNNING},
-        waits_in_broker=True,
-    )
-)
 
 
 @transaction.atomic
@@ -458,35 +366,6 @@ def _walk(run: Run, graph: Graph, now, steps: list[RunStep]) -> None:
         run.arrived, run.node_arrived_at = False, None
 
 
-def run_record_crash(*, run_id: int, token: int, error: str) -> None:
-    """An unexpected error rolled back an advance: count the attempt and retry later with
-    backoff, or fail the run after ``RUN_MAX_ATTEMPTS``."""
-    now = timezone.now()
-    with transaction.atomic():
-        run = run_for_advance(run_id=run_id).first()
-        if run is None or run.status != RunStatus.RUNNING or run.lease_token != token:
-            lease_lost(RUNS_LEASE_KIND, [run_id])
-            return
-        run.attempts += 1
-        run.last_error = error_text(error)
-        run.locked_until = None
-        if run.attempts >= RUN_MAX_ATTEMPTS:
-            run.status, run.finished_at = RunStatus.FAILED, now
-        else:
-            run.status = RunStatus.WAITING
-            run.resume_at = now + backoff(attempts=run.attempts, base=RUN_RETRY_BASE)
-        run.save(
-            update_fields=[
-                "attempts",
-                "last_error",
-                "locked_until",
-                "status",
-                "finished_at",
-                "resume_at",
-            ]
-        )
-
-
 def runs_advance(*, pairs: list[tuple[int, int]]) -> dict[str, int]:
     """Advance claimed runs: all of them in one transaction, their steps' writes batched;
     if anything goes wrong there, that transaction is rolled back and the runs are advanced
@@ -564,22 +443,3 @@ def _still_held(walked: list[Run], tokens: dict[int, int]) -> None:
     )
     if any(current.get(run.pk) != tokens[run.pk] for run in walked):
         raise _ChunkStale
-
-
-def runs_settle(*, max_rounds: int = 1000) -> int:
-    """Dispatch events and advance due runs in this process until nothing is left to do.
-
-    The demo's "run it now", the dry-run tools and the tests use it; production relies on the
-    workers, which do the same thing in parallel."""
-    from apps.crm.dispatch import events_dispatch
-
-    advanced = 0
-    for _ in range(max_rounds):
-        dispatched = events_dispatch()
-        pairs = runs_claim_due()
-        if pairs:
-            runs_advance(pairs=pairs)
-            advanced += len(pairs)
-        if not dispatched and not pairs:
-            break
-    return advanced

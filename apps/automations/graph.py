@@ -11,6 +11,14 @@ from dataclasses import dataclass, field
 from .models import Node
 
 LaneKey = tuple[int | None, str]
+# A branching step's lanes, in reading order.
+BRANCHES = ("yes", "no")
+
+
+def _kind(node):
+    from .kinds import kind_get
+
+    return kind_get(node.kind)
 
 
 @dataclass
@@ -60,14 +68,22 @@ class Graph:
         return self.after(node_id)
 
     def successors(self, node_id: int) -> list[int]:
-        node = self.nodes[node_id]
-        if node.kind == "condition":
-            options = [self.first(node_id, "yes"), self.first(node_id, "no")]
-        elif node.kind in ("end", "exit"):
+        kind = _kind(self.nodes[node_id])
+        if kind.has_branches:
+            options = [self.first(node_id, branch) for branch in BRANCHES]
+        elif kind.final:
             options = []
         else:
             options = [self.after(node_id)]
         return [n for n in options if n is not None]
+
+    def below(self, node_id: int) -> list[int]:
+        """The step and, for a branching step, every step in its branches."""
+        ids = [node_id]
+        if _kind(self.nodes[node_id]).has_branches:
+            for arm in BRANCHES:
+                ids += [n.pk for n in self.walk(node_id, arm)]
+        return ids
 
     def ahead(self, node_id: int | None) -> list[int]:
         """Every step reachable from ``node_id`` (itself included), nearest first."""
@@ -87,9 +103,9 @@ class Graph:
         """Yield steps in reading order: each condition followed by its Yes, then No lane."""
         for node_id in self.lanes.get((parent_id, branch), []):
             yield self.nodes[node_id]
-            if self.nodes[node_id].kind == "condition":
-                yield from self.walk(node_id, "yes")
-                yield from self.walk(node_id, "no")
+            if _kind(self.nodes[node_id]).has_branches:
+                for arm in BRANCHES:
+                    yield from self.walk(node_id, arm)
 
 
 def graph_load(automation_id: int) -> Graph:

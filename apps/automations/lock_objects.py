@@ -49,3 +49,21 @@ def runs_active_of(*, subscriber_ids, automation_ids=None) -> QuerySet[Run]:
         queryset = queryset.filter(automation_id__in=list(automation_ids))
     # of=self: callers join the (nullable) current step, which PostgreSQL cannot lock.
     return queryset.order_by("pk").select_for_update(of=("self",))
+
+
+def runs_active_by_id(*, run_ids) -> QuerySet[Run]:
+    return (
+        Run.objects.filter(pk__in=list(run_ids), status__in=["waiting", "running"])
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )
+
+
+def runs_at_nodes(*, node_ids) -> QuerySet[Run]:
+    """Active runs standing at these steps, with their step (a step deletion moves them)."""
+    return (
+        Run.objects.filter(current_node_id__in=list(node_ids), status__in=["waiting", "running"])
+        .select_related("current_node")
+        .order_by("pk")
+        .select_for_update(of=("self",))
+    )

@@ -25,13 +25,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from apps.crm.models import Sequence
-from apps.tags.conditions import ConditionError, condition_size_check
 from apps.tags.models import Tag
 from apps.tags.services import tag_get_or_create
 
 from .facts import offering_facts_all
-from .graph import graph_load
-from .kinds import kind_get
+from .graph import BRANCHES, graph_load
+from .kinds import PortableNames, kind_get
 from .models import Automation, AutomationStatus, Reentry
 from .services import automation_create, automation_set_status, node_create, trigger_add
 
@@ -59,34 +58,11 @@ class AutomationFileError(ValidationError):
 # Export -----------------------------------------------------------------------------------
 
 
-def _tree_to_names(node, tags: dict[int, str]):
-    ((op, arg),) = node.items()
-    if op in ("has", "has_not"):
-        return {op: tags.get(arg, arg)}
-    if op in ("and", "or"):
-        return {op: [_tree_to_names(child, tags) for child in arg]}
-    if op == "not":
-        return {op: _tree_to_names(arg, tags)}
-    return {op: arg}
-
-
-def _settings_out(
-    node, tags: dict[int, str], automations: dict[int, str], sequences: dict[int, str]
-) -> dict:
-    kind = kind_get(node.kind)
-    out = dict(node.settings)
-    for key in kind.sequence_settings:
-        if key in out:
-            out["sequence"] = sequences.get(out.pop(key))
-    for key in kind.tag_settings:
-        if key in out:
-            out["tag"] = tags.get(out.pop(key))
-    for key in kind.automation_settings:
-        if key in out:
-            out["automation"] = automations.get(out.pop(key))
-    if node.kind == "condition":
-        out["condition"] = _tree_to_names(out["condition"], tags)
-    return _offering_out(out)
+class _ExportNames(PortableNames):
+    def __init__(self):
+        self.tags = dict(Tag.objects.values_list("pk", "name"))
+        self.automations = dict(Automation.objects.values_list("pk", "name"))
+        self.sequences = dict(Sequence.objects.values_list("pk", "name"))
 
 
 def _offering_out(spec: dict) -> dict:
@@ -99,23 +75,20 @@ def _offering_out(spec: dict) -> dict:
 
 def automation_export(automation: Automation) -> dict:
     graph = graph_load(automation.pk)
-    tags = dict(Tag.objects.values_list("pk", "name"))
-    automations = dict(Automation.objects.values_list("pk", "name"))
-    sequences = dict(Sequence.objects.values_list("pk", "name"))
+    names = _ExportNames()
 
     def lane(parent_id, branch):
         steps = []
         for node_id in graph.lanes.get((parent_id, branch), []):
             node = graph.nodes[node_id]
-            step = {
-                "kind": node.kind,
-                "settings": _settings_out(node, tags, automations, sequences),
-            }
+            kind = kind_get(node.kind)
+            settings = kind.settings_export(node.settings, names)
+            step = {"kind": node.kind, "settings": _offering_out(settings)}
             if node.label:
                 step["label"] = node.label
-            if node.kind == "condition":
-                step["yes"] = lane(node.pk, "yes")
-                step["no"] = lane(node.pk, "no")
+            if kind.has_branches:
+                for arm in BRANCHES:
+                    step[arm] = lane(node.pk, arm)
             steps.append(step)
         return steps
 
@@ -167,48 +140,46 @@ def _offering_in(spec: dict, where: str) -> dict:
     return spec
 
 
-def _tree_to_ids(node, where: str):
-    if not isinstance(node, dict) or len(node) != 1:
-        _fail(where, "expected an object with one of has, has_not, field, and, or, not")
-    ((op, arg),) = node.items()
-    here = f"{where}.{op}"
-    if op in ("has", "has_not"):
-        return {op: _tag_id(arg, here)}
-    if op in ("and", "or"):
-        if not isinstance(arg, list):
-            _fail(here, "expected a list of conditions")
-        return {op: [_tree_to_ids(child, f"{here}[{i}]") for i, child in enumerate(arg)]}
-    if op == "not":
-        return {op: _tree_to_ids(arg, here)}
-    return {op: arg}
+class _ImportNames(PortableNames):
+    """Names in a file to ids on this site: a new tag is created, another automation or a
+    sequence must exist."""
 
+    def tag_id(self, name, where: str) -> int:
+        return _tag_id(name, where)
 
-def _settings_in(kind_key: str, settings, where: str, automation: Automation) -> dict:
-    if not isinstance(settings, dict):
-        _fail(f"{where}.settings", "expected an object")
-    kind = kind_get(kind_key)
-    settings = dict(settings)
-    if "tag" in settings and kind.tag_settings:
-        settings[kind.tag_settings[0]] = _tag_id(settings.pop("tag"), f"{where}.settings.tag")
-    if "automation" in settings and kind.automation_settings:
-        name = settings.pop("automation")
+    def automation_id(self, name, where: str) -> int:
         target = Automation.objects.filter(name=name).first()
         if target is None:
-            _fail(f"{where}.settings.automation", f"no automation is named {name!r}")
-        settings[kind.automation_settings[0]] = target.pk
-    if "sequence" in settings and kind.sequence_settings:
-        name = settings.pop("sequence")
+            _fail(where, f"no automation is named {name!r}")
+        return target.pk
+
+    def sequence_id(self, name, where: str) -> int:
         target = Sequence.objects.filter(name=name).first()
         if target is None:
-            _fail(f"{where}.settings.sequence", f"no sequence is named {name!r}")
-        settings[kind.sequence_settings[0]] = target.pk
-    if kind_key == "condition" and "condition" in settings:
-        try:
-            condition_size_check(settings["condition"])
-        except ConditionError as exc:
-            _fail(f"{where}.settings.condition", str(exc))
-        settings["condition"] = _tree_to_ids(settings["condition"], f"{where}.settings.condition")
+            _fail(where, f"no sequence is named {name!r}")
+        return target.pk
+
+    def fail(self, where: str, message: str):
+        _fail(where, message)
+
+
+def _settings_in(kind, settings, where: str) -> dict:
+    if not isinstance(settings, dict):
+        _fail(f"{where}.settings", "expected an object")
+    settings = kind.settings_import(settings, f"{where}.settings", _ImportNames())
     return _offering_in(settings, f"{where}.settings")
+
+
+def _step_kind(step, here: str):
+    if not isinstance(step, dict):
+        _fail(here, "expected a step object")
+    unknown = sorted(set(step) - _STEP_KEYS)
+    if unknown:
+        _fail(here, f"unknown key {unknown[0]!r}")
+    try:
+        return kind_get(step.get("kind"))
+    except ValueError as exc:
+        _fail(here, str(exc))
 
 
 def _import_lane(steps, where, automation, parent, branch, counter: list[int]) -> None:
@@ -219,24 +190,15 @@ def _import_lane(steps, where, automation, parent, branch, counter: list[int]) -
         counter[0] += 1
         if counter[0] > MAX_STEPS:
             _fail(here, f"an automation can have at most {MAX_STEPS} steps")
-        if not isinstance(step, dict):
-            _fail(here, "expected a step object")
-        unknown = sorted(set(step) - _STEP_KEYS)
-        if unknown:
-            _fail(here, f"unknown key {unknown[0]!r}")
-        kind_key = step.get("kind")
-        try:
-            kind = kind_get(kind_key)
-        except ValueError as exc:
-            _fail(here, str(exc))
-        here = f"{here} ({kind_key})"
-        if not kind.has_branches and ("yes" in step or "no" in step):
+        kind = _step_kind(step, here)
+        here = f"{here} ({kind.key})"
+        if not kind.has_branches and any(branch in step for branch in BRANCHES):
             _fail(here, "only a condition has yes / no branches")
-        settings = _settings_in(kind_key, step.get("settings", {}), here, automation)
+        settings = _settings_in(kind, step.get("settings", {}), here)
         try:
             node = node_create(
                 automation=automation,
-                kind=kind_key,
+                kind=kind.key,
                 settings=settings,
                 parent=parent,
                 branch=branch,
@@ -246,8 +208,8 @@ def _import_lane(steps, where, automation, parent, branch, counter: list[int]) -
             message = " ".join(exc.messages).split(": ", 1)[-1]
             _fail(here, message)
         if kind.has_branches:
-            _import_lane(step.get("yes", []), f"{here}.yes", automation, node, "yes", counter)
-            _import_lane(step.get("no", []), f"{here}.no", automation, node, "no", counter)
+            for arm in BRANCHES:
+                _import_lane(step.get(arm, []), f"{here}.{arm}", automation, node, arm, counter)
 
 
 @transaction.atomic

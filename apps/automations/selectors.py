@@ -6,8 +6,8 @@ from django.db.models import Count, IntegerField, OuterRef, Q, QuerySet, Subquer
 from django.db.models.functions import Coalesce
 
 from apps.crm.event_types import FIELD_VALUE_UPDATED
-from apps.tags.conditions import condition_field_keys
 
+from .kinds import kind_get
 from .models import (
     ACTIVE_RUN_STATUSES,
     Automation,
@@ -80,26 +80,10 @@ def _automation_links() -> dict[int, dict[str, set]]:
         if event_type == FIELD_VALUE_UPDATED and (params or {}).get("field_key"):
             link["in_fields"].add(params["field_key"])
             link["reads"].add(params["field_key"])
-    for automation_id, kind, settings in Node.objects.filter(
+    for automation_id, kind_key, settings in Node.objects.filter(
         automation__status__in=running
     ).values_list("automation_id", "kind", "settings"):
-        link, settings = links[automation_id], settings or {}
-        if kind == "add_tag":
-            link["adds"].add(settings.get("tag_id"))
-        elif kind == "set_field":
-            link["sets"].add(settings.get("key"))
-        elif kind == "start_automation":
-            link["starts"].add(settings.get("automation_id"))
-        elif kind == "event":
-            # A run waiting at an event step is pulled forward when it happens: an entry too.
-            if settings.get("tag_id"):
-                link["in_tags"].add(settings["tag_id"])
-            if settings.get("field_key"):
-                link["in_fields"].add(settings["field_key"])
-        elif kind == "condition":
-            link["reads"] |= condition_field_keys(settings.get("condition"))
-        if kind == "delay" and settings.get("until_field"):
-            link["reads"].add(settings["until_field"])
+        kind_get(kind_key).chain_links(settings or {}, links[automation_id])
     return links
 
 

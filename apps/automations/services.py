@@ -8,7 +8,8 @@ from django.utils import timezone
 from .engine import steps_log_where_they_stand, sweep_kick_on_commit
 from .graph import graph_load
 from .kinds import SettingsError, kind_get, node_settings_clean
-from .lock_objects import run_for_advance
+from .kinds.event_spec import event_spec_clean, trigger_settings_from_form
+from .lock_objects import run_for_advance, runs_at_nodes
 from .models import (
     ACTIVE_RUN_STATUSES,
     Automation,
@@ -21,7 +22,6 @@ from .models import (
     StepOutcome,
     Trigger,
 )
-from .nodes import event_spec_clean
 
 
 def _settings_error(exc: SettingsError, where: str = "") -> ValidationError:
@@ -221,20 +221,9 @@ def node_delete(*, node: Node) -> int:
     is deleted move on to the step that followed it, instead of being stranded as in Kit;
     each gets a log line saying so. Returns how many runs moved."""
     graph = graph_load(node.automation_id)
-    doomed = {node.pk}
-    if node.kind == "condition":
-        doomed |= {n.pk for n in graph.walk(node.pk, "yes")} | {
-            n.pk for n in graph.walk(node.pk, "no")
-        }
+    doomed = set(graph.below(node.pk))
     successor = graph.after(node.pk)
-    runs = list(
-        Run.objects.filter(
-            current_node_id__in=doomed, status__in=[RunStatus.WAITING, RunStatus.RUNNING]
-        )
-        .select_related("current_node")
-        .order_by("pk")
-        .select_for_update(of=("self",))
-    )
+    runs = list(runs_at_nodes(node_ids=doomed))
     now = timezone.now()
     steps_log_where_they_stand(
         runs,
@@ -272,6 +261,19 @@ def automation_delete(*, automation: Automation) -> None:
 
 
 @transaction.atomic
+def automations_delete(*, automations) -> list[tuple[Automation, ValidationError]]:
+    """Delete each automation that nobody is in (the admin's bulk delete); return the ones
+    kept, each with why. Each deletion is its own savepoint, so one refusal keeps the rest."""
+    refused = []
+    for automation in automations:
+        try:
+            automation_delete(automation=automation)
+        except ValidationError as exc:
+            refused.append((automation, exc))
+    return refused
+
+
+@transaction.atomic
 def run_skip_wait(*, run_id: int) -> Run:
     """A test subscriber's run moves past the delay it waits at, now: its due time becomes
     now under the run's row lock, and the sweep is rung. Refused for anyone else (real
@@ -286,7 +288,12 @@ def run_skip_wait(*, run_id: int) -> Run:
             code="not_test_subscriber",
         )
     node = run.current_node
-    if run.status != RunStatus.WAITING or not run.arrived or node is None or node.kind != "delay":
+    if (
+        run.status != RunStatus.WAITING
+        or not run.arrived
+        or node is None
+        or not kind_get(node.kind).skippable_wait
+    ):
         raise ValidationError(
             f"Run #{run.pk} is not waiting on a delay (it is {run.status}"
             f"{f' at {node}' if node else ''}); there is no wait to skip.",
@@ -301,3 +308,75 @@ def run_skip_wait(*, run_id: int) -> Run:
     run.save(update_fields=["resume_at", "pending_detail"])
     sweep_kick_on_commit()
     return run
+
+
+# The builder's forms: each one service, one transaction (a tag a form names is created
+# only if the step or entry is saved).
+
+
+def _kind_for(kind_key: str):
+    try:
+        return kind_get(kind_key)
+    except SettingsError as exc:
+        raise _settings_error(exc, f"{kind_key} step") from None
+
+
+@transaction.atomic
+def node_create_from_form(
+    *,
+    automation: Automation,
+    kind: str,
+    data,
+    parent: Node | None = None,
+    branch: str = "",
+    position: int | None = None,
+    label: str = "",
+) -> Node:
+    """A step from the builder's "+" form: the kind reads its fields (tags by name, created
+    if new), then ``node_create`` checks the settings."""
+    return node_create(
+        automation=automation,
+        kind=kind,
+        settings=_kind_for(kind).settings_from_form(data),
+        parent=parent,
+        branch=branch,
+        position=position,
+        label=label,
+    )
+
+
+@transaction.atomic
+def node_update_from_form(*, node: Node, data, label: str | None = None) -> Node:
+    return node_update(
+        node=node, settings=_kind_for(node.kind).settings_from_form(data), label=label
+    )
+
+
+@transaction.atomic
+def trigger_add_from_form(*, automation: Automation, data) -> Trigger:
+    return trigger_save(automation=automation, settings=trigger_settings_from_form(data))
+
+
+@transaction.atomic
+def automation_change(
+    *,
+    automation: Automation,
+    status: str = "",
+    reentry: str = "",
+    name: str | None = None,
+    description: str | None = None,
+    wait_warn_days: int | None | str = "keep",
+) -> Automation:
+    """One edit of an automation's settings (the builder's status bar, the admin's form): a
+    new status (``automation_set_status``) and the rest (``automation_update``), together."""
+    if status:
+        automation_set_status(automation=automation, status=status)
+    if reentry or name is not None or description is not None:
+        automation_update(
+            automation=automation,
+            name=automation.name if name is None else name,
+            reentry=reentry or automation.reentry,
+            description=automation.description if description is None else description,
+            wait_warn_days=wait_warn_days,
+        )
+    return automation

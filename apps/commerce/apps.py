@@ -7,7 +7,6 @@ class CommerceConfig(AppConfig):
     verbose_name = "Sales"
 
     def ready(self) -> None:
-        from apps.core.periodic import PeriodicSpec, connect
         from apps.crm.demo import seed_step_register
         from apps.crm.health import health_check_register
         from apps.crm.timeline import timeline_provider_register
@@ -16,7 +15,6 @@ class CommerceConfig(AppConfig):
         from .carts import CartPurchases
         from .health import sales_health
         from .seed import seed_foundation_price
-        from .tasks import EVENTS_SWEEP_TASK
         from .timeline import orders_timeline
 
         purchase_handler_register(CartPurchases())
@@ -24,14 +22,4 @@ class CommerceConfig(AppConfig):
         seed_step_register(name="commerce.price", order=35, run=seed_foundation_price)
         timeline_provider_register(
             name="commerce", provide=orders_timeline, permissions={"order": "commerce.view_order"}
-        )
-        connect(
-            self,
-            [
-                PeriodicSpec(
-                    name="commerce: process Stripe events left pending",
-                    task=EVENTS_SWEEP_TASK,
-                    every_seconds=60,
-                )
-            ],
         )

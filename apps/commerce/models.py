@@ -92,6 +92,15 @@ class Price(models.Model):
         return self.kind != PriceKind.ONE_TIME
 
     @property
+    def is_plan(self) -> bool:
+        """A payment plan: N monthly instalments, then no further charge."""
+        match self.kind:
+            case PriceKind.PLAN:
+                return True
+            case _:
+                return False
+
+    @property
     def amount_cents(self) -> int:
         return int((self.amount * 100).to_integral_value())
 

@@ -17,6 +17,7 @@ from apps.crm.signups import purchase_create
 from apps.offerings.models import Offering
 from apps.tags.services import taggings_add, taggings_remove
 
+from .lock_objects import order_for_update
 from .models import Consequence, Order, OrderStatus, Price, PriceKind, Product
 
 logger = logging.getLogger(__name__)
@@ -60,17 +61,14 @@ def product_create(
         raise ValidationError(f"A price already uses the address /buy/{slug}/; choose another.")
     if amount <= 0:
         raise ValidationError("The amount must be more than zero.")
-    if kind == PriceKind.PLAN and instalments < 2:
-        raise ValidationError("A payment plan needs at least two instalments.")
-    product = Product.objects.create(offering=offering, name=name, description=description)
-    return Price.objects.create(
-        product=product,
-        slug=slug,
-        amount=amount,
-        currency=currency.upper(),
-        kind=kind,
-        instalments=instalments,
+    price = Price(
+        slug=slug, amount=amount, currency=currency.upper(), kind=kind, instalments=instalments
     )
+    if price.is_plan and instalments < 2:
+        raise ValidationError("A payment plan needs at least two instalments.")
+    price.product = Product.objects.create(offering=offering, name=name, description=description)
+    price.save(force_insert=True)
+    return price
 
 
 def product_for(*, offering: Offering, price: Price | None) -> Product | None:
@@ -213,11 +211,7 @@ def consequence_apply(
 def order_refund(*, order: Order, amount_refunded: Decimal, full: bool, source: str) -> str:
     """Record a refund on an order; a full one applies the product's refund consequence,
     once."""
-    order = (
-        Order.objects.select_for_update(of=("self",))
-        .select_related("price__product", "offering", "subscriber")
-        .get(pk=order.pk)
-    )
+    order = order_for_update(order_id=order.pk)
     was_refunded = order.status == OrderStatus.REFUNDED
     order.amount_refunded = amount_refunded
     if full:

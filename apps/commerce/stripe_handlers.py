@@ -14,10 +14,10 @@ from django.utils import timezone
 
 from apps.crm.models import Subscriber
 
+from .lock_objects import subscription_for_update
 from .models import (
     Order,
     Price,
-    PriceKind,
     StripeEvent,
     Subscription,
     SubscriptionStatus,
@@ -91,44 +91,39 @@ def _receipt_from_earlier_charge(payment_intent: str) -> str:
 # Handlers -----------------------------------------------------------------------------------
 
 
-def _checkout_completed(session: dict, event: dict) -> str:
+def _checkout_refuse_unready(session: dict, slug: str | None) -> None:
+    """Ignore a session that is not paid yet or that a Payment Link made."""
     if session.get("payment_status") not in ("paid", "no_payment_required"):
         raise Ignored(
             "The session is not paid yet (a delayed payment method): the purchase is recorded "
             "by checkout.session.async_payment_succeeded."
         )
-    metadata = session.get("metadata") or {}
-    slug = metadata.get(PRICE_METADATA_KEY)
     if not slug and session.get("payment_link"):
         raise Ignored(
             "A Payment Link sale: mint a purchase URL for its offering in the Webhook Generator "
             "(cart: Stripe Payment Link) and point the link's webhook there."
         )
-    price = price_for_slug(slug)
-    email = (session.get("customer_details") or {}).get("email") or session.get("customer_email")
-    if not email:
-        raise ValidationError("The session names no customer email.")
-    mode = session.get("mode")
+
+
+def _checkout_sale(session: dict, *, price: Price | None, email: str, currency: str) -> Sale:
+    """The sale a completed Checkout session records."""
+    customer = session.get("customer_details") or {}
+    totals = session.get("total_details") or {}
     payment_intent = str(session.get("payment_intent") or "")
     invoice = str(session.get("invoice") or "")
-    external_id = (invoice if mode == "subscription" else payment_intent) or session["id"]
-    currency = str(session.get("currency") or "").upper()
-    flag = sale_check(
-        price=price,
-        price_ref=slug or "(none in the session's metadata)",
-        currency=currency,
-        amount_cents=int(session.get("amount_subtotal") or 0),
+    external_id = (invoice if session.get("mode") == "subscription" else payment_intent) or (
+        session["id"]
     )
-    sale = Sale(
+    return Sale(
         source="checkout",
         external_id=external_id,
         email=email,
-        first_name=((session.get("customer_details") or {}).get("name") or "").split(" ")[0],
+        first_name=(customer.get("name") or "").split(" ")[0],
         currency=currency,
         amount=_money(session.get("amount_total")),
         subtotal=_money(session.get("amount_subtotal")),
-        discount=_money((session.get("total_details") or {}).get("amount_discount")),
-        tax=_money((session.get("total_details") or {}).get("amount_tax")),
+        discount=_money(totals.get("amount_discount")),
+        tax=_money(totals.get("amount_tax")),
         description=str(price) if price else f"Checkout {session['id']}",
         paid_at=_when(session.get("created")),
         receipt_url=_receipt_from_earlier_charge(payment_intent),
@@ -139,6 +134,23 @@ def _checkout_completed(session: dict, event: dict) -> str:
             "checkout_session": session["id"],
         },
     )
+
+
+def _checkout_completed(session: dict, event: dict) -> str:
+    slug = (session.get("metadata") or {}).get(PRICE_METADATA_KEY)
+    _checkout_refuse_unready(session, slug)
+    price = price_for_slug(slug)
+    email = (session.get("customer_details") or {}).get("email") or session.get("customer_email")
+    if not email:
+        raise ValidationError("The session names no customer email.")
+    currency = str(session.get("currency") or "").upper()
+    flag = sale_check(
+        price=price,
+        price_ref=slug or "(none in the session's metadata)",
+        currency=currency,
+        amount_cents=int(session.get("amount_subtotal") or 0),
+    )
+    sale = _checkout_sale(session, price=price, email=email, currency=currency)
     order, created = sale_record(
         sale=sale, offering=price.product.offering if price else None, price=price, flag=flag
     )
@@ -146,7 +158,7 @@ def _checkout_completed(session: dict, event: dict) -> str:
         Order.objects.filter(pk=order.pk).update(checkout_session=session["id"])
     if flag:
         raise Flagged(flag)
-    if mode == "subscription" and session.get("subscription"):
+    if session.get("mode") == "subscription" and session.get("subscription"):
         _subscription_upsert(
             stripe_id=str(session["subscription"]),
             subscriber=order.subscriber,
@@ -237,7 +249,7 @@ def _renewal_note(subscription: Subscription, invoice: dict, *, created: bool) -
         subscription.status = SubscriptionStatus.ACTIVE
     note = "payment recorded" if created else "payment already recorded"
     price = subscription.price
-    if price and price.kind == PriceKind.PLAN and paid >= price.instalments:
+    if price and price.is_plan and paid >= price.instalments:
         if not subscription.cancel_at_period_end:
             # The plan is paid in full: no further charge. The deletion Stripe sends at the
             # period's end is then a completion, not a cancellation.
@@ -253,12 +265,7 @@ def _renewal_note(subscription: Subscription, invoice: dict, *, created: bool) -
 
 
 def _subscription_for(obj_id: str) -> Subscription:
-    subscription = (
-        Subscription.objects.select_for_update(of=("self",))
-        .select_related("price__product__offering", "subscriber")
-        .filter(stripe_id=obj_id)
-        .first()
-    )
+    subscription = subscription_for_update(stripe_id=obj_id)
     if subscription is None:
         raise Ignored(f"No subscription {obj_id} was sold through Tessera.")
     return subscription
@@ -291,11 +298,7 @@ def _subscription_deleted(obj: dict, event: dict) -> str:
         return "the subscription had already ended"
     subscription.ended_at = _when(obj.get("ended_at")) or timezone.now()
     price = subscription.price
-    if (
-        price
-        and price.kind == PriceKind.PLAN
-        and subscription.instalments_paid >= price.instalments
-    ):
+    if price and price.is_plan and subscription.instalments_paid >= price.instalments:
         subscription.status = SubscriptionStatus.COMPLETED
         subscription.save(update_fields=["status", "ended_at"])
         return "the payment plan is complete; access kept"

@@ -5,10 +5,6 @@ One home per app: an app's periodic tasks are what ``periodic_specs()`` in its o
 ready (:func:`periodic_discover`); after every ``migrate`` the rows exist in
 django-celery-beat's tables with the wanted interval, so no one ever has to create them by
 hand, and running ``migrate`` twice changes nothing.
-
-:func:`connect`, called from an app's ``AppConfig.ready()``, registers the same way; it stays
-for the apps that still declare their specs there until they move them to ``periodic.py``
-(tests/test_house_rules.py lists them).
 """
 
 from collections.abc import Callable, Iterable
@@ -68,7 +64,7 @@ def periodic_tasks_ensure(*, specs: Iterable[PeriodicSpec]) -> None:
         )
 
 
-def connect(app_config: AppConfig, specs: Iterable[PeriodicSpec]) -> None:
+def _specs_register(app_config: AppConfig, specs: Iterable[PeriodicSpec]) -> None:
     registered = _SPECS.setdefault(app_config.label, {})
     registered.update((spec.name, spec) for spec in specs)
 
@@ -89,4 +85,4 @@ def periodic_discover() -> None:
             module, "periodic_specs", None
         )
         if provide is not None:
-            connect(app_config, provide())
+            _specs_register(app_config, provide())

@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.conf import settings
 
 
 class CrmConfig(AppConfig):
@@ -8,8 +7,6 @@ class CrmConfig(AppConfig):
     verbose_name = "CRM"
 
     def ready(self) -> None:
-        from apps.core.periodic import PeriodicSpec, connect
-
         from . import delivery  # noqa: F401  (registers its lease kind)
         from .demo import seed_step_register
         from .dispatch import consumer_register
@@ -18,56 +15,7 @@ class CrmConfig(AppConfig):
         from .messaging import sending  # noqa: F401  (registers its lease kind)
         from .messaging.held import held_emails_on_events
         from .seed import seed_admin, seed_messaging, seed_subscribers
-        from .tasks import (
-            BROADCASTS_SEND_TASK,
-            DELIVERIES_SEND_TASK,
-            EMAILS_HELD_RECHECK_TASK,
-            EMAILS_SEND_TASK,
-            EVENTS_DISPATCH_TASK,
-            SEQUENCES_SEND_TASK,
-            SUBSCRIBER_IMPORTS_RESUME_TASK,
-        )
 
-        connect(
-            self,
-            [
-                PeriodicSpec(
-                    name="crm: dispatch pending events (recovery sweep)",
-                    task=EVENTS_DISPATCH_TASK,
-                    every_seconds=settings.EVENT_SWEEP_SECONDS,
-                ),
-                PeriodicSpec(
-                    name="crm: send due webhook deliveries",
-                    task=DELIVERIES_SEND_TASK,
-                    every_seconds=settings.DELIVERY_SWEEP_SECONDS,
-                ),
-                PeriodicSpec(
-                    name="crm: send queued emails (retries, recovery)",
-                    task=EMAILS_SEND_TASK,
-                    every_seconds=settings.EMAIL_SWEEP_SECONDS,
-                ),
-                PeriodicSpec(
-                    name="crm: send held emails whose cause is gone (hold sweep)",
-                    task=EMAILS_HELD_RECHECK_TASK,
-                    every_seconds=settings.EMAIL_SWEEP_SECONDS,
-                ),
-                PeriodicSpec(
-                    name="crm: queue due sequence emails",
-                    task=SEQUENCES_SEND_TASK,
-                    every_seconds=settings.EMAIL_SWEEP_SECONDS,
-                ),
-                PeriodicSpec(
-                    name="crm: send scheduled broadcasts",
-                    task=BROADCASTS_SEND_TASK,
-                    every_seconds=settings.EMAIL_SWEEP_SECONDS * 6,
-                ),
-                PeriodicSpec(
-                    name="crm: resume CSV imports that stopped moving",
-                    task=SUBSCRIBER_IMPORTS_RESUME_TASK,
-                    every_seconds=60,
-                ),
-            ],
-        )
         consumer_register(name="crm.hooks", handle=hooks_on_events)
         consumer_register(
             name="crm.held_emails",

@@ -89,58 +89,72 @@ def _matches(hook: Hook, event) -> bool:
     return str(event.payload.get(field, "")) == str(getattr(hook, field))
 
 
-def hooks_on_events(events) -> None:
-    """Consumer: queue a delivery per matching (hook, event)."""
+def _hook_pairs(events) -> list[tuple[Hook, object]]:
+    """Every (active hook, event) that should be delivered, with one query."""
     names = {n for e in events for n in _BY_TYPE.get(e.type, [])}
     if not names:
-        return
+        return []
     hooks = list(Hook.objects.filter(active=True, event_name__in=names))
-    pairs = [
+    return [
         (h, e)
         for e in events
         for h in hooks
         if h.event_name in _BY_TYPE.get(e.type, []) and _matches(h, e)
     ]
-    if not pairs:
-        return
+
+
+def _hook_fields(pairs) -> dict[int, dict]:
+    """The custom fields of the pairs' subscribers, by subscriber id, sensitive ones hidden."""
     fields: dict[int, dict] = defaultdict(dict)
     for sid, key, value, sensitive in SubscriberFieldValue.objects.filter(
         subscriber_id__in={e.subscriber_id for _, e in pairs if e.subscriber_id}
     ).values_list("subscriber_id", "field__key", "value", "field__sensitive"):
         fields[sid][key] = "[redacted]" if sensitive else value
-    purchases = {
-        p.pk: p
-        for p in Purchase.objects.filter(
-            pk__in={
-                e.payload.get("purchase_id") for h, e in pairs if h.event_name == "purchase_create"
-            }
-        )
+    return fields
+
+
+def _hook_purchases(pairs) -> dict[int, Purchase]:
+    ids = {e.payload.get("purchase_id") for h, e in pairs if h.event_name == "purchase_create"}
+    return {p.pk: p for p in Purchase.objects.filter(pk__in=ids)}
+
+
+def _field_body(event) -> dict:
+    p = event.payload
+    return {
+        "custom_field": {
+            "id": p["custom_field_id"],
+            "key": p["key"],
+            "label": p["label"],
+            "name": f"ck_field_{p['custom_field_id']}_{p['key']}",
+        }
     }
+
+
+def _hook_body(hook: Hook, event, *, fields: dict, purchases: dict) -> dict | None:
+    """What Kit sends for this hook and event; None when there is nothing to send."""
+    if hook.event_name in _FIELD_EVENTS:
+        return _field_body(event)
+    if hook.event_name == "purchase_create":
+        purchase = purchases.get(event.payload.get("purchase_id"))
+        return None if purchase is None else purchase_kit_payload(purchase)
+    if event.subscriber is None:
+        return None
+    return {
+        "subscriber": subscriber_kit_payload(event.subscriber, fields=fields[event.subscriber_id])
+    }
+
+
+def hooks_on_events(events) -> None:
+    """Consumer: queue a delivery per matching (hook, event)."""
+    pairs = _hook_pairs(events)
+    if not pairs:
+        return
+    fields, purchases = _hook_fields(pairs), _hook_purchases(pairs)
     rows = []
     for hook, event in pairs:
-        if hook.event_name in _FIELD_EVENTS:
-            p = event.payload
-            body = {
-                "custom_field": {
-                    "id": p["custom_field_id"],
-                    "key": p["key"],
-                    "label": p["label"],
-                    "name": f"ck_field_{p['custom_field_id']}_{p['key']}",
-                }
-            }
-        elif hook.event_name == "purchase_create":
-            purchase = purchases.get(event.payload.get("purchase_id"))
-            if purchase is None:
-                continue
-            body = purchase_kit_payload(purchase)
-        elif event.subscriber is None:
+        body = _hook_body(hook, event, fields=fields, purchases=purchases)
+        if body is None:
             continue
-        else:
-            body = {
-                "subscriber": subscriber_kit_payload(
-                    event.subscriber, fields=fields[event.subscriber_id]
-                )
-            }
         rows.append(
             {
                 "key": f"hook:{hook.pk}:event:{event.pk}",

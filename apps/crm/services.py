@@ -1,6 +1,9 @@
 """The verbs that change subscribers and custom fields. Each is one transaction and writes
 its events in it."""
 
+from dataclasses import dataclass
+from dataclasses import field as dc_field
+
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -230,6 +233,69 @@ def subscriber_fields_set(*, subscriber: Subscriber, values: dict[str, object]) 
     return subscribers_fields_set(values={subscriber.pk: values}).get(subscriber.pk, [])
 
 
+def _fields_by_key(keys: set[str]) -> dict[str, CustomField]:
+    """The custom fields named by ``keys``; refused whole when one does not exist."""
+    fields = {f.key: f for f in CustomField.objects.filter(key__in=keys)}
+    unknown = sorted(keys - set(fields))
+    if unknown:
+        raise ValidationError(
+            "Unknown custom field(s): "
+            + ", ".join(unknown)
+            + ". Create them first (custom fields are matched by key).",
+            code="field_unknown",
+        )
+    return fields
+
+
+def _field_value_text(key: str, raw: object) -> str:
+    new = "" if raw is None else str(raw)
+    if len(new) > CUSTOM_FIELD_VALUE_MAX_CHARS:
+        raise ValidationError(
+            f"The value for {key!r} is longer than {CUSTOM_FIELD_VALUE_MAX_CHARS} characters.",
+            code="value_too_long",
+        )
+    return new
+
+
+@dataclass
+class _FieldWrites:
+    """What setting field values writes: rows to create, update and delete, and the events."""
+
+    create: list[SubscriberFieldValue] = dc_field(default_factory=list)
+    update: list[SubscriberFieldValue] = dc_field(default_factory=list)
+    delete: list[int] = dc_field(default_factory=list)
+    events: list[tuple] = dc_field(default_factory=list)
+
+    def add(self, *, subscriber_id: int, field: CustomField, current, new: str, now) -> None:
+        old = current.value if current else ""
+        if not new:
+            self.delete.append(current.pk)
+        elif current is None:
+            self.create.append(
+                SubscriberFieldValue(subscriber_id=subscriber_id, field=field, value=new)
+            )
+        else:
+            current.value, current.updated_at = new, now
+            self.update.append(current)
+        shown_old, shown_new = (REDACTED, REDACTED) if field.sensitive else (old, new)
+        self.events.append(
+            (
+                subscriber_id,
+                event_types.FIELD_VALUE_UPDATED,
+                {"custom_field_id": field.pk, "key": field.key, "old": shown_old, "new": shown_new},
+            )
+        )
+
+    def write(self) -> None:
+        if self.create:
+            SubscriberFieldValue.objects.bulk_create(self.create)
+        if self.update:
+            SubscriberFieldValue.objects.bulk_update(self.update, ["value", "updated_at"])
+        if self.delete:
+            SubscriberFieldValue.objects.filter(pk__in=self.delete).delete()
+        events_record_bulk(events=self.events)
+
+
 @transaction.atomic
 def subscribers_fields_set(*, values: dict[int, dict[str, object]]) -> dict[int, list[str]]:
     """Set many subscribers' custom field values at once: ``{subscriber_id: {key: value}}``.
@@ -240,62 +306,23 @@ def subscribers_fields_set(*, values: dict[int, dict[str, object]]) -> dict[int,
     values = {sid: v for sid, v in values.items() if v}
     if not values:
         return {}
-    keys = {key for by_key in values.values() for key in by_key}
-    fields = {f.key: f for f in CustomField.objects.filter(key__in=keys)}
-    unknown = sorted(keys - set(fields))
-    if unknown:
-        raise ValidationError(
-            "Unknown custom field(s): "
-            + ", ".join(unknown)
-            + ". Create them first (custom fields are matched by key).",
-            code="field_unknown",
-        )
+    fields = _fields_by_key({key for by_key in values.values() for key in by_key})
     existing = {
         (v.subscriber_id, v.field_id): v
         for v in SubscriberFieldValue.objects.filter(
             subscriber_id__in=list(values), field__in=list(fields.values())
         )
     }
-    to_create, to_update, to_delete, events = [], [], [], []
+    writes = _FieldWrites()
     changed: dict[int, list[str]] = {}
     now = timezone.now()
     for subscriber_id, by_key in values.items():
         for key, raw in by_key.items():
-            field = fields[key]
-            new = "" if raw is None else str(raw)
-            if len(new) > CUSTOM_FIELD_VALUE_MAX_CHARS:
-                raise ValidationError(
-                    f"The value for {key!r} is longer than {CUSTOM_FIELD_VALUE_MAX_CHARS} "
-                    "characters.",
-                    code="value_too_long",
-                )
+            field, new = fields[key], _field_value_text(key, raw)
             current = existing.get((subscriber_id, field.pk))
-            old = current.value if current else ""
-            if new == old:
+            if new == (current.value if current else ""):
                 continue
-            if not new:
-                to_delete.append(current.pk)
-            elif current is None:
-                to_create.append(
-                    SubscriberFieldValue(subscriber_id=subscriber_id, field=field, value=new)
-                )
-            else:
-                current.value, current.updated_at = new, now
-                to_update.append(current)
+            writes.add(subscriber_id=subscriber_id, field=field, current=current, new=new, now=now)
             changed.setdefault(subscriber_id, []).append(key)
-            shown_old, shown_new = (REDACTED, REDACTED) if field.sensitive else (old, new)
-            events.append(
-                (
-                    subscriber_id,
-                    event_types.FIELD_VALUE_UPDATED,
-                    {"custom_field_id": field.pk, "key": key, "old": shown_old, "new": shown_new},
-                )
-            )
-    if to_create:
-        SubscriberFieldValue.objects.bulk_create(to_create)
-    if to_update:
-        SubscriberFieldValue.objects.bulk_update(to_update, ["value", "updated_at"])
-    if to_delete:
-        SubscriberFieldValue.objects.filter(pk__in=to_delete).delete()
-    events_record_bulk(events=events)
+    writes.write()
     return changed

@@ -129,9 +129,9 @@ def _money(data: dict, name: str) -> Decimal:
     return amount
 
 
-@transaction.atomic
-def purchase_create(*, data: dict) -> Purchase:
-    """Record a purchase in Kit's v3 shape; the same transaction_id again returns the first."""
+def _purchase_products(data: dict) -> list:
+    """The purchase's products, once every required value (its own and each product's) is
+    there; one message names all the blank ones."""
     missing = [k for k in ("transaction_id", "email_address") if not data.get(k)]
     products = data.get("products") or []
     if not isinstance(products, list):
@@ -142,6 +142,10 @@ def purchase_create(*, data: dict) -> Purchase:
         missing += [f"products[{i}].{k}" for k in ("pid", "lid") if product.get(k) in (None, "")]
     if missing:
         raise ValidationError(f"{', '.join(missing)} can't be blank")
+    return products
+
+
+def _purchase_text_check(data: dict) -> None:
     for name in ("transaction_id", "email_address", "status", "currency"):
         value = data.get(name)
         if value is not None and (isinstance(value, bool) or not isinstance(value, str | int)):
@@ -149,10 +153,10 @@ def purchase_create(*, data: dict) -> Purchase:
     for name, longest in PURCHASE_TEXT_MAX.items():
         if len(str(data.get(name) or "")) > longest:
             raise ValidationError(f"{name} is longer than {longest} characters.")
-    existing = Purchase.objects.filter(transaction_id=str(data["transaction_id"])).first()
-    if existing is not None:
-        return existing
-    subscriber, _ = subscriber_get_or_create(email=data["email_address"])
+
+
+def _purchase_time(data: dict):
+    """The purchase's ``transaction_time`` parsed, None when not given."""
     when = data.get("transaction_time")
     try:
         parsed = parse_datetime(when) if isinstance(when, str) else None
@@ -160,19 +164,17 @@ def purchase_create(*, data: dict) -> Purchase:
         parsed = None
     if when and parsed is None:
         raise ValidationError(f"transaction_time is not a date and time: {when!r}.")
+    return parsed
+
+
+def _purchase_currency(data: dict) -> str:
     currency = str(data.get("currency") or "USD").upper()
     if len(currency) != 3:
         raise ValidationError("currency must be a 3-letter code such as USD.")
-    amounts = {
-        name: _money(data, name) for name in ("subtotal", "tax", "shipping", "discount", "total")
-    }
-    try:
-        # Two calls with one transaction id at once: the second waits for the first's commit
-        # on the unique index, then answers with the first's purchase.
-        with transaction.atomic():
-            purchase = _purchase_insert(data, subscriber, parsed, currency, products, amounts)
-    except IntegrityError:
-        return Purchase.objects.get(transaction_id=str(data["transaction_id"]))
+    return currency
+
+
+def _purchase_events(subscriber: Subscriber, purchase: Purchase, products: list) -> None:
     events_record_bulk(
         events=[
             (subscriber.pk, event_types.PURCHASE_CREATE, {"purchase_id": purchase.pk}),
@@ -186,6 +188,30 @@ def purchase_create(*, data: dict) -> Purchase:
             ],
         ]
     )
+
+
+@transaction.atomic
+def purchase_create(*, data: dict) -> Purchase:
+    """Record a purchase in Kit's v3 shape; the same transaction_id again returns the first."""
+    products = _purchase_products(data)
+    _purchase_text_check(data)
+    existing = Purchase.objects.filter(transaction_id=str(data["transaction_id"])).first()
+    if existing is not None:
+        return existing
+    subscriber, _ = subscriber_get_or_create(email=data["email_address"])
+    parsed = _purchase_time(data)
+    currency = _purchase_currency(data)
+    amounts = {
+        name: _money(data, name) for name in ("subtotal", "tax", "shipping", "discount", "total")
+    }
+    try:
+        # Two calls with one transaction id at once: the second waits for the first's commit
+        # on the unique index, then answers with the first's purchase.
+        with transaction.atomic():
+            purchase = _purchase_insert(data, subscriber, parsed, currency, products, amounts)
+    except IntegrityError:
+        return Purchase.objects.get(transaction_id=str(data["transaction_id"]))
+    _purchase_events(subscriber, purchase, products)
     return purchase
 
 

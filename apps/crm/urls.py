@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import link_tracking, views
+from . import embed, link_tracking, views
 
 app_name = "crm"
 
@@ -10,6 +10,7 @@ urlpatterns = [
     path("forms/<int:form_id>/", views.form_view, name="form"),
     path("e/c/<str:token>/", link_tracking.click_view, name="click"),
     path("e/o/<str:token>/", link_tracking.open_view, name="open"),
-    path("forms/<int:form_id>/embed.js", views.form_embed_js, name="form_embed_js"),
+    path("forms/<int:form_id>/embed.js", embed.form_embed_js, name="form_embed_js"),
+    path("forms/<int:form_id>/subscribe/", embed.embed_subscribe_view, name="form_embed_subscribe"),
     path("forms/confirm/<str:token>/", views.form_confirm_view, name="form_confirm"),
 ]

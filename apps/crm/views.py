@@ -130,39 +130,3 @@ def form_confirm_view(request, token):
     if subscription is None:
         return render(request, "crm/link_invalid.html", status=400)
     return render(request, "crm/confirmed.html", {"form": subscription.form})
-
-
-def form_embed_js(request, form_id):
-    """Kit's ``embed_js`` for a form: a script a page includes where the form should appear.
-    It draws the form's title, description and button, which open the hosted form (a form
-    posted from another site could not carry this site's CSRF token)."""
-    import json
-
-    from django.http import HttpResponse
-    from django.urls import reverse
-
-    form = get_object_or_404(Form, pk=form_id)
-    data = json.dumps(
-        {
-            "url": request.build_absolute_uri(reverse("crm:form", args=[form.pk])),
-            "title": form.title or form.name,
-            "description": form.description,
-            "button": form.sign_up_button_text,
-        }
-    ).replace("<", "\\u003c")
-    script = (
-        "(function(){var f="
-        + data
-        + (
-            ",s=document.currentScript,d=document.createElement('div');"
-            "d.className='tessera-form';var h=document.createElement('strong');"
-            "h.textContent=f.title;d.appendChild(h);if(f.description){var p="
-            "document.createElement('p');p.textContent=f.description;d.appendChild(p);}"
-            "var a=document.createElement('a');a.href=f.url;a.textContent=f.button;"
-            "a.className='tessera-form-button';d.appendChild(a);"
-            "s.parentNode.insertBefore(d,s.nextSibling);})();\n"
-        )
-    )
-    response = HttpResponse(script, content_type="application/javascript; charset=utf-8")
-    response["Cache-Control"] = "public, max-age=300"
-    return response

@@ -1,7 +1,6 @@
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -9,7 +8,6 @@ from django.urls import path
 
 from apps.crm.admin import LogAdminMixin, ReadOnlyInline
 from apps.offerings.models import Offering
-from apps.tags.services import tag_get_or_create
 from apps.tags.widgets import TagNameField
 
 from . import services
@@ -51,13 +49,6 @@ class MintForm(forms.Form):
         help_text="ThriveCart's secret word, the WooCommerce webhook secret, your Gumroad "
         "seller id, or the Stripe signing secret (whsec_...). SamCart sends none.",
     )
-
-
-@transaction.atomic
-def _mint(*, trigger_tag: str | None, **fields) -> WebhookEndpoint:
-    """The tag typed, made if it is new, in the same transaction as the endpoint."""
-    tag = tag_get_or_create(name=trigger_tag)[0] if trigger_tag else None
-    return services.endpoint_mint(trigger_tag=tag, **fields)
 
 
 class CallInline(ReadOnlyInline):
@@ -132,7 +123,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
         form = MintForm(request.POST or None)
         if request.method == "POST" and form.is_valid():
             try:
-                endpoint = _mint(**form.cleaned_data)
+                endpoint = services.endpoint_mint_by_tag_name(**form.cleaned_data)
             except ValidationError as exc:
                 form.add_error(None, " ".join(exc.messages))
             else:

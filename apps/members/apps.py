@@ -1,5 +1,4 @@
 from django.apps import AppConfig
-from django.conf import settings
 
 
 class MembersConfig(AppConfig):
@@ -8,7 +7,6 @@ class MembersConfig(AppConfig):
 
     def ready(self) -> None:
         from apps.automations.facts import offering_facts_register
-        from apps.core.periodic import PeriodicSpec, connect
         from apps.crm.delivery import local_receiver_register
         from apps.crm.demo import seed_step_register
         from apps.crm.dispatch import consumer_register
@@ -23,7 +21,6 @@ class MembersConfig(AppConfig):
         from .inbound import webhook_local_deliver
         from .seed import seed_demo_member
         from .services import member_liquid_variables
-        from .tasks import CALLS_RESUME_TASK
         from .timeline import login_panel, webhook_calls_timeline
 
         event_types.register()
@@ -46,13 +43,3 @@ class MembersConfig(AppConfig):
             name="members", provide=member_liquid_variables, secrets=["set_password_url"]
         )
         seed_step_register(name="members.demo", order=50, run=seed_demo_member)
-        connect(
-            self,
-            [
-                PeriodicSpec(
-                    name="members: run webhook calls left unprocessed",
-                    task=CALLS_RESUME_TASK,
-                    every_seconds=settings.CALL_SWEEP_SECONDS,
-                )
-            ],
-        )

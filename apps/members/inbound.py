@@ -91,7 +91,7 @@ def webhook_inbound_receive(inbound: Inbound, *, rate_limited: bool) -> tuple[in
         )
     if endpoint.status == EndpointStatus.REVOKED:
         return refuse(410, "This webhook URL was revoked.")
-    if rate_limited and services.webhook_call_rate_exceeded(endpoint=endpoint):
+    if rate_limited and not services.webhook_call_rate_record(endpoint=endpoint):
         throttled_log(source=f"url:{endpoint.pk}", endpoint=endpoint, inbound=inbound)
         return 429, {"error": "Too many calls to this URL; retry in a minute."}
     if inbound.parse_error:

@@ -19,6 +19,7 @@ from django.contrib.auth import authenticate
 from django.db import transaction
 from django.utils import timezone
 
+from .lock_objects import throttle_for_update, throttle_if_any_for_update
 from .models import LoginThrottle
 
 logger = logging.getLogger(__name__)
@@ -68,9 +69,7 @@ def login_attempt_begin(*, username: str, address: str | None) -> None:
     now = timezone.now()
     rows = [
         (
-            LoginThrottle.objects.select_for_update().get_or_create(
-                key=key, defaults={"window_started_at": now}
-            )[0],
+            throttle_for_update(key=key, now=now),
             limit,
         )
         for key, limit in _keys(username, address)
@@ -95,7 +94,7 @@ def login_attempt_succeeded(*, username: str, address: str | None) -> None:
     LoginThrottle.objects.filter(key=_account_key(username)).delete()
     if not address:
         return
-    row = LoginThrottle.objects.select_for_update().filter(key=f"address:{address}").first()
+    row = throttle_if_any_for_update(key=f"address:{address}")
     if row is not None and row.failures > 0:
         row.failures -= 1
         if row.failures < LOGIN_ADDRESS_MAX_FAILURES:

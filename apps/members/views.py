@@ -60,7 +60,7 @@ def login_view(request):
         link_form = LoginLinkForm(request.POST)
         if link_form.is_valid():
             email = link_form.cleaned_data["email"].strip().lower()
-            if services.email_request_allowed(
+            if services.email_request_record(
                 purpose="login_link", email=email, address=client_address(request)
             ):
                 services.member_login_link_email(email=email)
@@ -132,7 +132,9 @@ def account_view(request):
     if request.method == "POST" and request.POST.get("action") == "password":
         password_form = PasswordChangeForm(request.user, request.POST)
         if password_form.is_valid():
-            user = password_form.save()
+            user = services.member_password_change(
+                user=request.user, password=password_form.cleaned_data["new_password1"]
+            )
             update_session_auth_hash(request, user)
             messages.success(request, _("Your password is changed."))
             return redirect("members:account")
@@ -263,7 +265,7 @@ class ThrottledPasswordResetView(PasswordResetView):
     """Django's reset view, with the same per-mailbox and per-address cap as login links."""
 
     def form_valid(self, form):
-        if not services.email_request_allowed(
+        if not services.email_request_record(
             purpose="password_reset",
             email=form.cleaned_data["email"],
             address=client_address(self.request),

@@ -13,6 +13,7 @@ from . import services
 from .content import video_url_check
 from .lessons import lesson_save, lesson_slug_unique
 from .models import AccessGrant, Lesson, LessonAttachment, Module, ModuleRelease, Offering
+from .services.catalog import OFFERING_EDITABLE_FIELDS
 
 
 class ModuleInline(admin.TabularInline):
@@ -29,14 +30,7 @@ class OfferingAdmin(admin.ModelAdmin):
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
     fields = [
-        "name",
-        "slug",
-        "kind",
-        "description",
-        "image",
-        "progression",
-        "store_password",
-        "password_field_key",
+        *OFFERING_EDITABLE_FIELDS,
         "base_tag",
         "instant_tag",
         "revoke_tag",
@@ -58,18 +52,7 @@ class OfferingAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            obj.save(
-                update_fields=[
-                    "name",
-                    "slug",
-                    "kind",
-                    "description",
-                    "image",
-                    "progression",
-                    "store_password",
-                    "password_field_key",
-                ]
-            )
+            services.offering_update(offering=obj)
             return
         created = services.offering_create(
             name=obj.name,
@@ -78,36 +61,30 @@ class OfferingAdmin(admin.ModelAdmin):
             store_password=obj.store_password,
             password_field_key=obj.password_field_key,
             slug=obj.slug,
+            image=obj.image,
+            progression=obj.progression,
         )
-        if obj.image or obj.progression != created.progression:
-            created.image, created.progression = obj.image, obj.progression
-            created.save(update_fields=["image", "progression"])
         obj.pk = created.pk
 
     def save_formset(self, request, form, formset, change):
-        formset.save(commit=False)
-        for obj in formset.deleted_objects:
-            obj.delete()
-        for sub in formset.forms:
-            if not sub.has_changed() or sub in formset.deleted_forms:
-                continue
-            data = sub.cleaned_data
-            if sub.instance.pk:
-                services.module_set_rule(
-                    module=sub.instance,
-                    title=data["title"],
-                    release_rule=data["release_rule"],
-                    release_days=data["release_days"],
-                    release_date=data["release_date"],
-                )
-            else:
-                services.module_add(
-                    offering=form.instance,
-                    title=data["title"],
-                    release_rule=data["release_rule"],
-                    release_days=data["release_days"],
-                    release_date=data["release_date"],
-                )
+        _formset_instances(formset)
+        changed = [
+            sub for sub in formset.forms if sub.has_changed() and sub not in formset.deleted_forms
+        ]
+        services.modules_edit(
+            offering=form.instance,
+            deleted=formset.deleted_objects,
+            changed=[(sub.instance, sub.cleaned_data) for sub in changed],
+        )
+
+
+def _formset_instances(formset) -> list:
+    """The formset's changed and new rows as unsaved instances: ``formset.save(commit=False)``
+    without its m2m hook (these inlines have no m2m), which writes nothing (the services do).
+    It also sets ``deleted_objects``, ``changed_objects`` and ``new_objects``, which the
+    admin's history message reads."""
+    formset.saved_forms = []
+    return formset.save_existing_objects(commit=False) + formset.save_new_objects(commit=False)
 
 
 class LessonInline(admin.TabularInline):
@@ -128,16 +105,15 @@ class ModuleAdmin(admin.ModelAdmin):
     readonly_fields = ["access_tag"]
 
     def save_formset(self, request, form, formset, change):
-        instances = formset.save(commit=False)
-        for obj in formset.deleted_objects:
-            obj.delete()
-        for lesson in instances:
-            try:
-                removed = lesson_save(lesson=lesson, module=form.instance)
-            except ValidationError as exc:
-                messages.error(request, f"{lesson.title}: {' '.join(exc.messages)}")
-                continue
-            _warn_removed(request, lesson, removed)
+        lessons = _formset_instances(formset)
+        results = services.lessons_edit(
+            module=form.instance, deleted=formset.deleted_objects, lessons=lessons
+        )
+        for lesson, outcome in results:
+            if isinstance(outcome, ValidationError):
+                messages.error(request, f"{lesson.title}: {' '.join(outcome.messages)}")
+            else:
+                _warn_removed(request, lesson, outcome)
 
 
 def _warn_removed(request, lesson: Lesson, removed: list[str]) -> None:

@@ -6,7 +6,6 @@ class OfferingsConfig(AppConfig):
     label = "offerings"
 
     def ready(self) -> None:
-        from apps.core.periodic import connect
         from apps.crm.demo import seed_step_register
         from apps.crm.dispatch import consumer_register
         from apps.crm.timeline import subscriber_panel_register
@@ -18,7 +17,6 @@ class OfferingsConfig(AppConfig):
         from .dependents import offering_uses_of_tag
         from .seed import seed_foundation_course
         from .services import grants_end_on_revoke_tags, module_released_by_tag
-        from .tasks import periodic_specs
         from .timeline import access_panel
 
         def on_tag_added(events):
@@ -30,7 +28,6 @@ class OfferingsConfig(AppConfig):
 
         event_types.register()
         taggings_added_hook_register(name="offerings.revoke", handle=grants_end_on_revoke_tags)
-        connect(self, periodic_specs())
         tag_dependents_register(name="offerings", find=offering_uses_of_tag)
         subscriber_panel_register(name="offerings", provide=access_panel)
         consumer_register(name="offerings.module_tags", handle=on_tag_added, event_types=[TAG_ADD])

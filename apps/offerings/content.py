@@ -153,6 +153,79 @@ class Embed:
     kind: str = "iframe"  # or "video" / "audio" for our own files
 
 
+YOUTUBE_EMBED = "https://www.youtube-nocookie.com/embed/{}"
+FILE_SUFFIXES = {"mp4", "webm", "mov", "mp3", "m4a", "ogg", "wav"}
+AUDIO_SUFFIXES = {"mp3", "m4a", "ogg", "wav"}
+
+
+def _youtube(host: str, path: list[str], query: dict) -> Embed | None:
+    if host not in {"youtube.com", "youtube-nocookie.com"}:
+        return None
+    video = query.get("v", [""])[0]
+    if path[:1] in (["embed"], ["shorts"], ["live"]) and len(path) > 1:
+        video = path[1]
+    if YOUTUBE_ID.match(video or ""):
+        return Embed("YouTube", YOUTUBE_EMBED.format(video))
+    return None
+
+
+def _youtu_be(host: str, path: list[str], query: dict) -> Embed | None:
+    if host == "youtu.be" and path and YOUTUBE_ID.match(path[0]):
+        return Embed("YouTube", YOUTUBE_EMBED.format(path[0]))
+    return None
+
+
+def _vimeo(host: str, path: list[str], query: dict) -> Embed | None:
+    numbers = [p for p in path if p.isdigit()] if host in {"vimeo.com", "player.vimeo.com"} else []
+    if not numbers:
+        return None
+    # An unlisted video's address carries its hash after the id: keep it.
+    rest = path[path.index(numbers[0]) + 1 :]
+    suffix = f"?h={rest[0]}" if rest and SIMPLE_ID.match(rest[0]) else ""
+    return Embed("Vimeo", f"https://player.vimeo.com/video/{numbers[0]}{suffix}")
+
+
+def _wistia(host: str, path: list[str], query: dict) -> Embed | None:
+    if not host.endswith(("wistia.com", "wistia.net")) or len(path) < 2:
+        return None
+    if path[-2] in {"medias", "iframe"} and SIMPLE_ID.match(path[-1]):
+        return Embed("Wistia", f"https://fast.wistia.net/embed/iframe/{path[-1]}")
+    return None
+
+
+def _loom(host: str, path: list[str], query: dict) -> Embed | None:
+    if host != "loom.com" or len(path) < 2 or path[0] not in {"share", "embed"}:
+        return None
+    if SIMPLE_ID.match(path[1]):
+        return Embed("Loom", f"https://www.loom.com/embed/{path[1]}")
+    return None
+
+
+def _bunny(host: str, path: list[str], query: dict) -> Embed | None:
+    if (
+        host in {"iframe.mediadelivery.net", "player.mediadelivery.net"}
+        and len(path) >= 3
+        and path[0] in {"play", "embed"}
+        and path[1].isdigit()
+        and SIMPLE_ID.match(path[2])
+    ):
+        library, video = path[1], path[2]
+        return Embed("Bunny Stream", f"https://iframe.mediadelivery.net/embed/{library}/{video}")
+    return None
+
+
+# The hosted players, each given (host, path segments, query): the first that knows the
+# address makes the player. Hosts do not overlap, so the order only reads well.
+VIDEO_PROVIDERS = (_youtube, _youtu_be, _vimeo, _wistia, _loom, _bunny)
+
+
+def _own_file(url: str, path: str) -> Embed | None:
+    suffix = path.lower().rsplit(".", 1)[-1]
+    if suffix in FILE_SUFFIXES and _url_allowed("video", url):
+        return Embed("file", url, "audio" if suffix in AUDIO_SUFFIXES else "video")
+    return None
+
+
 def video_embed(url: str) -> Embed | None:
     """The player for a video address: YouTube, Vimeo, Wistia, Loom, Bunny Stream, or a
     video/audio file of our own. None when the address is none of those."""
@@ -166,40 +239,11 @@ def video_embed(url: str) -> Embed | None:
     host = (parts.hostname or "").lower().removeprefix("www.").removeprefix("m.")
     path = [p for p in parts.path.split("/") if p]
     query = parse_qs(parts.query)
-    if host in {"youtube.com", "youtube-nocookie.com"}:
-        video = query.get("v", [""])[0]
-        if path[:1] in (["embed"], ["shorts"], ["live"]) and len(path) > 1:
-            video = path[1]
-        if YOUTUBE_ID.match(video or ""):
-            return Embed("YouTube", f"https://www.youtube-nocookie.com/embed/{video}")
-    elif host == "youtu.be" and path and YOUTUBE_ID.match(path[0]):
-        return Embed("YouTube", f"https://www.youtube-nocookie.com/embed/{path[0]}")
-    elif host in {"vimeo.com", "player.vimeo.com"}:
-        numbers = [p for p in path if p.isdigit()]
-        if numbers:
-            # An unlisted video's address carries its hash after the id: keep it.
-            rest = path[path.index(numbers[0]) + 1 :]
-            suffix = f"?h={rest[0]}" if rest and SIMPLE_ID.match(rest[0]) else ""
-            return Embed("Vimeo", f"https://player.vimeo.com/video/{numbers[0]}{suffix}")
-    elif host.endswith(("wistia.com", "wistia.net")) and len(path) >= 2:
-        if path[-2] in {"medias", "iframe"} and SIMPLE_ID.match(path[-1]):
-            return Embed("Wistia", f"https://fast.wistia.net/embed/iframe/{path[-1]}")
-    elif host == "loom.com" and len(path) >= 2 and path[0] in {"share", "embed"}:
-        if SIMPLE_ID.match(path[1]):
-            return Embed("Loom", f"https://www.loom.com/embed/{path[1]}")
-    elif (
-        host in {"iframe.mediadelivery.net", "player.mediadelivery.net"}
-        and len(path) >= 3
-        and path[0] in {"play", "embed"}
-        and path[1].isdigit()
-        and SIMPLE_ID.match(path[2])
-    ):
-        library, video = path[1], path[2]
-        return Embed("Bunny Stream", f"https://iframe.mediadelivery.net/embed/{library}/{video}")
-    suffix = parts.path.lower().rsplit(".", 1)[-1]
-    if suffix in {"mp4", "webm", "mov", "mp3", "m4a", "ogg", "wav"} and _url_allowed("video", url):
-        return Embed("file", url, "audio" if suffix in {"mp3", "m4a", "ogg", "wav"} else "video")
-    return None
+    for provider in VIDEO_PROVIDERS:
+        embed = provider(host, path, query)
+        if embed is not None:
+            return embed
+    return _own_file(url, parts.path)
 
 
 def video_url_check(url: str) -> None:

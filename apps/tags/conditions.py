@@ -15,6 +15,9 @@ A condition is plain JSON, so automations and offerings can store it:
                                      has opened (or clicked, optionally a given "url")
                                      any email in the last N days (the guide's
                                      re-engagement test; wrap in "not" for "has not")
+    {"state": "active"}              the subscriber's state (active, inactive, cancelled,
+                                     bounced, complained: the broadcast audience builder's
+                                     "subscriber state" test)
 
 ``condition_q`` turns a condition into a ``Q`` over ``Subscriber`` built from correlated
 ``EXISTS`` probes on the (tag, subscriber) index, so a whole segment is one SQL query and a
@@ -30,9 +33,9 @@ from datetime import date, datetime, timedelta
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
 
-from apps.crm.models import EmailActivity, Subscriber, SubscriberFieldValue
+from apps.crm.models import EmailActivity, Subscriber, SubscriberFieldValue, SubscriberState
 
-from .models import Tagging
+from .models import Tag, Tagging
 
 CONDITION_MAX_DEPTH = 16
 CONDITION_MAX_LEAVES = 200
@@ -52,7 +55,7 @@ FIELD_OPS = (
 )
 _FIELD_OPS_WITHOUT_VALUE = ("is_set", "is_blank")
 _ORDERING_OPS = ("gt", "gte", "lt", "lte")
-_OPERATORS = "'has', 'has_not', 'field', 'email', 'and', 'or' or 'not'"
+_OPERATORS = "'has', 'has_not', 'field', 'email', 'state', 'and', 'or' or 'not'"
 EMAIL_ACTIVITIES = ("opened", "clicked", "delivered")
 EMAIL_WITHIN_DAYS_MAX = 3650
 
@@ -103,6 +106,16 @@ def _check_email(arg, here: str) -> None:
         raise ConditionError(f"{here}: unknown setting(s) {', '.join(sorted(unknown))}.")
 
 
+def _check_state(arg, here: str) -> None:
+    if arg not in SubscriberState.values:
+        raise ConditionError(
+            f"{here}: expected one of {', '.join(SubscriberState.values)}, got {arg!r}."
+        )
+
+
+_VALUE_CHECKS = {"field": _check_field, "email": _check_email, "state": _check_state}
+
+
 def _check(node, path: str, depth: int, leaves: list[int]) -> None:
     if depth > CONDITION_MAX_DEPTH:
         raise ConditionError(f"{path}: conditions nest deeper than {CONDITION_MAX_DEPTH} levels.")
@@ -110,8 +123,8 @@ def _check(node, path: str, depth: int, leaves: list[int]) -> None:
         raise ConditionError(f"{path}: expected an object with exactly one of {_OPERATORS}.")
     ((op, arg),) = node.items()
     here = f"{path}.{op}" if path else op
-    if op in ("field", "email"):
-        (_check_field if op == "field" else _check_email)(arg, here)
+    if op in _VALUE_CHECKS:
+        _VALUE_CHECKS[op](arg, here)
         leaves.append(0)
         if len(leaves) > CONDITION_MAX_LEAVES:
             raise ConditionError(f"{here}: more than {CONDITION_MAX_LEAVES} checks.")
@@ -220,6 +233,8 @@ def _field_q(arg: dict) -> Q:
 
 def _compile(node) -> Q:
     ((op, arg),) = node.items()
+    if op == "state":
+        return Q(state=arg)
     if op == "field":
         return _field_q(arg)
     if op == "email":
@@ -285,9 +300,15 @@ def _field_evaluate(arg: dict, fields: Mapping[str, str]) -> bool:
 
 
 def _evaluate(
-    node, tag_ids: frozenset[int], fields: Mapping[str, str], emails: Mapping[str, bool]
+    node,
+    tag_ids: frozenset[int],
+    fields: Mapping[str, str],
+    emails: Mapping[str, bool],
+    state: str | None = None,
 ) -> bool:
     ((op, arg),) = node.items()
+    if op == "state":
+        return arg == state
     if op == "email":
         return emails.get(_email_key(arg), False)
     if op == "has":
@@ -297,8 +318,8 @@ def _evaluate(
     if op == "field":
         return _field_evaluate(arg, fields)
     if op == "not":
-        return not _evaluate(arg, tag_ids, fields, emails)
-    results = (_evaluate(child, tag_ids, fields, emails) for child in arg)
+        return not _evaluate(arg, tag_ids, fields, emails, state)
+    results = (_evaluate(child, tag_ids, fields, emails, state) for child in arg)
     return all(results) if op == "and" else any(results)
 
 
@@ -307,11 +328,13 @@ def condition_evaluate(
     tag_ids: Iterable[int],
     fields: Mapping[str, str] | None = None,
     emails: Mapping[str, bool] | None = None,
+    state: str | None = None,
 ) -> bool:
     """Whether a subscriber holding exactly ``tag_ids`` (and these custom field values, by
-    key; and these answers to "email" tests, by their JSON, else no) matches ``condition``."""
+    key; and these answers to "email" tests, by their JSON, else no; in ``state``) matches
+    ``condition``."""
     condition_validate(condition)
-    return _evaluate(condition, frozenset(tag_ids), fields or {}, emails or {})
+    return _evaluate(condition, frozenset(tag_ids), fields or {}, emails or {}, state)
 
 
 def subscriber_condition_evaluate(*, subscriber_id: int, condition) -> bool:
@@ -333,4 +356,15 @@ def subscriber_condition_evaluate(*, subscriber_id: int, condition) -> bool:
         for op, arg in _walk(condition)
         if op == "email"
     }
-    return condition_evaluate(condition, list(tag_ids), fields, emails)
+    state = (
+        Subscriber.objects.filter(pk=subscriber_id).values_list("state", flat=True).first()
+        if any(op == "state" for op, _ in _walk(condition))
+        else None
+    )
+    return condition_evaluate(condition, list(tag_ids), fields, emails, state)
+
+
+def condition_tag_choices() -> list[tuple[int, str]]:
+    """Every tag a condition may name, as (id, name) by name: what a condition builder offers
+    (crm's broadcast audience builder reads it through its one allowed edge to this module)."""
+    return list(Tag.objects.order_by("name").values_list("id", "name"))

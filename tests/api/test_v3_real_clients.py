@@ -199,3 +199,21 @@ def test_a_burst_across_a_minute_boundary_gets_no_more_than_the_limit(client, cr
     assert spent == [200] * 10 and carried == [429] * 10
     assert call_at("2026-01-01 12:01:50.5Z") == 200
     assert call_at("2026-01-01 12:01:50.6Z") == 429
+
+
+def test_a_credential_budget_lets_calls_through_when_the_cache_is_down(
+    client, creds, settings, monkeypatch, caplog
+):
+    # given: a budget of one, and a cache that cannot be reached
+    from apps.core import throttle
+
+    def down(*args, **kwargs):
+        raise ConnectionError("redis down")
+
+    settings.KIT_API_RATE_LIMIT = 1
+    monkeypatch.setattr(throttle, "_redis_backend", down)
+    # when
+    codes = [client.get("/v3/tags", {"api_secret": creds.api_secret}).status_code for _ in "ab"]
+    # then: a limit is a guard; the CRM's calls are not refused because Redis is down
+    assert codes == [200, 200]
+    assert "rate-limit cache unavailable" in caplog.text

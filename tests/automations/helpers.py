@@ -2,9 +2,11 @@
 
 import itertools
 
-from apps.automations.engine import runs_settle
+from apps.automations.engine import runs_advance
 from apps.automations.models import Automation, Run
 from apps.automations.portable import SCHEMA, VERSION, automation_import
+from apps.automations.run_leases import runs_claim_due
+from apps.crm.dispatch import events_dispatch
 from apps.tags.services import subscriber_tag_add, subscriber_tag_remove, tag_get_or_create
 
 _names = itertools.count(1)
@@ -64,6 +66,22 @@ def untag(subscriber, name: str) -> bool:
     return subscriber_tag_remove(
         subscriber=subscriber, tag=tag_get_or_create(name=name)[0], source="test"
     )
+
+
+def runs_settle(*, max_rounds: int = 1000) -> int:
+    """Dispatch events and advance due runs in this process until nothing is left to do
+    (moved here from the engine: only tests call it; production relies on the workers,
+    which do the same thing in parallel)."""
+    advanced = 0
+    for _ in range(max_rounds):
+        dispatched = events_dispatch()
+        pairs = runs_claim_due()
+        if pairs:
+            runs_advance(pairs=pairs)
+            advanced += len(pairs)
+        if not dispatched and not pairs:
+            break
+    return advanced
 
 
 def settle() -> int:

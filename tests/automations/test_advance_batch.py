@@ -5,9 +5,10 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.automations.engine import runs_advance, runs_claim_due
+from apps.automations.engine import runs_advance
+from apps.automations.kinds.add_tag import TagKind
 from apps.automations.models import RunStatus
-from apps.automations.nodes import TagKind
+from apps.automations.run_leases import runs_claim_due
 from apps.automations.services import node_create
 from apps.crm.dispatch import events_dispatch
 from apps.crm.models import Event

@@ -5,8 +5,9 @@ import pytest
 from django.db import connection
 from django.db.models import Count
 
-from apps.automations.engine import runs_advance, runs_claim_due, runs_start
+from apps.automations.engine import runs_advance, runs_start
 from apps.automations.models import Run, RunStatus, RunStep
+from apps.automations.run_leases import runs_claim_due
 from apps.crm.models import Event, Subscriber
 from tests.automations.helpers import add, build, remove, when
 

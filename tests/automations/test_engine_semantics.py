@@ -8,14 +8,9 @@ import time_machine
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from apps.automations.engine import (
-    CHAIN_DEPTH_MAX,
-    engine_health,
-    run_advance,
-    runs_claim_due,
-    runs_reap,
-)
+from apps.automations.engine import CHAIN_DEPTH_MAX, engine_health, run_advance
 from apps.automations.models import Node, Run, RunStatus, StepOutcome
+from apps.automations.run_leases import runs_claim_due, runs_reap
 from apps.automations.services import automation_set_status, node_create, node_delete, node_update
 from apps.crm.delivery import deliveries_send
 from apps.crm.dispatch import events_dispatch

@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from apps.automations.engine import runs_claim_due
 from apps.automations.models import Run, RunStatus
+from apps.automations.run_leases import runs_claim_due
 from apps.core import leases
 from apps.core.models import ProcessHeartbeat, ProcessKind
 from apps.crm.dispatch import events_dispatch

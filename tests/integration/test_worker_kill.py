@@ -13,8 +13,8 @@ import pytest
 from django.conf import settings
 from django.db.models import Count
 
-from apps.automations.engine import runs_reap
 from apps.automations.models import Run, RunStatus, RunStep
+from apps.automations.run_leases import runs_reap
 from apps.automations.tasks import runs_sweep
 from apps.crm.models import Event
 from apps.crm.tasks import events_dispatch

@@ -6,10 +6,10 @@ import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
+from apps.crm.events import event_record
 from apps.crm.models import Event
-from apps.members import services
 from apps.members.models import CallStatus, Member, Operation, WebhookCall
-from apps.members.services import endpoint_mint, webhook_calls_process
+from apps.members.services import calls, endpoint_mint, webhook_calls_process
 from apps.offerings.models import AccessGrant
 from tests.offerings.helpers import weekly_course
 
@@ -49,17 +49,17 @@ def test_one_batch_runs_every_waiting_call_and_says_when_more_wait(client, relea
 def test_a_call_that_raises_fails_alone_and_leaves_no_event_of_its_own(
     client, release, monkeypatch
 ):
-    real = services._operation_apply
+    real = calls._operation_apply
 
     @transaction.atomic  # as the real one is
     def flaky(**kwargs):
         if kwargs["email"] == "bad@example.com":
-            services.event_record(subscriber_id=None, type="half_done", payload={})
+            event_record(subscriber_id=None, type="half_done", payload={})
             raise RuntimeError("disk full")
         return real(**kwargs)
 
-    monkeypatch.setattr(services, "_operation_apply", flaky)
-    monkeypatch.setattr(services, "_kick", lambda: None)  # the batch is run by hand below
+    monkeypatch.setattr(calls, "_operation_apply", flaky)
+    monkeypatch.setattr(calls, "_kick", lambda: None)  # the batch is run by hand below
     _accept(client, release, ["a@example.com", "bad@example.com", "c@example.com"])
 
     assert webhook_calls_process() == (3, False)
@@ -77,7 +77,7 @@ def test_a_call_that_raises_fails_alone_and_leaves_no_event_of_its_own(
 
 
 def test_a_batch_writes_its_events_in_one_statement(client, release, monkeypatch):
-    monkeypatch.setattr(services, "_kick", lambda: None)
+    monkeypatch.setattr(calls, "_kick", lambda: None)
     _accept(client, release, [f"e{i}@example.com" for i in range(8)])
 
     with CaptureQueriesContext(connection) as queries:
@@ -93,13 +93,13 @@ def test_a_batch_writes_its_events_in_one_statement(client, release, monkeypatch
 
 
 def test_a_call_already_run_is_skipped_by_the_one_call_task(client, release, monkeypatch):
-    monkeypatch.setattr(services, "_kick", lambda: None)
+    monkeypatch.setattr(calls, "_kick", lambda: None)
     _accept(client, release, ["once@example.com"])
     call = WebhookCall.objects.get()
     webhook_calls_process()
     events = Event.objects.count()
 
-    assert services.webhook_call_process(call_id=call.pk) == "skipped"
+    assert calls.webhook_call_process(call_id=call.pk) == "skipped"
     assert Event.objects.count() == events
 
 
@@ -122,8 +122,8 @@ def test_when_the_batch_cannot_write_its_calls_run_one_by_one(client, release, m
     def deadlocked(*args, **kwargs):
         raise OperationalError("deadlock detected")
 
-    monkeypatch.setattr(services, "_kick", lambda: None)
-    monkeypatch.setattr(services, "rows_update", deadlocked)
+    monkeypatch.setattr(calls, "_kick", lambda: None)
+    monkeypatch.setattr(calls, "rows_update", deadlocked)
     _accept(client, release, ["d1@example.com", "d2@example.com"])
 
     assert webhook_calls_process() == (2, False)

@@ -1,7 +1,6 @@
 """/api/v1/: offerings, members and access, automations and runs, webhook endpoints, the
 outbox and the event log. Thin: reads through querysets, writes through services."""
 
-from django.db import transaction
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, viewsets
@@ -18,6 +17,7 @@ from apps.members.models import Member, WebhookEndpoint
 from apps.members.services import endpoint_mint, endpoint_revoke, endpoint_rotate
 from apps.offerings.models import AccessGrant, Offering
 
+from ..services.automations import automation_replace
 from . import serializers as s
 from .base import StaffAPI, conflict, model_permissions
 
@@ -125,10 +125,7 @@ class AutomationViewSet(StaffAPI, *RO, mixins.CreateModelMixin, viewsets.Generic
                 "Subscribers are in this automation; pause it and exit their runs "
                 "before replacing it, or import the document as a new automation."
             )
-        with transaction.atomic():
-            name = automation.name
-            automation.delete()
-            replaced = automation_import({**request.data, "name": request.data.get("name", name)})
+        replaced = automation_replace(automation=automation, document=request.data)
         return Response(automation_export(replaced))
 
     @extend_schema(request=s.StatusSerializer, responses=s.AutomationSerializer)

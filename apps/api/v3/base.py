@@ -21,9 +21,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api.services import api_credentials_get
-from apps.api.throttle import credential_allow, throttle_allow, window_retry_after
 from apps.core.client_address import client_address
 from apps.core.jsonlimits import has_nul
+from apps.core.throttle import log_allow, window_allow, window_retry_after
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,26 @@ class V3Error(Exception):
         super().__init__(message or error)
         self.http_status, self.error, self.message = http_status, error, message
         self.headers = headers
+
+
+def address_allow(address: str) -> tuple[bool, int]:
+    """(allowed, seconds to wait) for one address, before authentication (v3 and v4): the
+    window estimate, cheap enough for every request, failed ones included."""
+    window = settings.KIT_API_RATE_WINDOW_SECONDS
+    limit = settings.KIT_API_ADDRESS_RATE_LIMIT or settings.KIT_API_RATE_LIMIT
+    if window_allow(f"v3:addr:{address}", limit=limit, window=window):
+        return True, 0
+    return False, window_retry_after(window=window)
+
+
+def credential_allow(budget: str, *, limit: int | None = None) -> tuple[bool, int]:
+    """(allowed, seconds to wait) for one credential's budget (v3 and v4): Kit's exact
+    rolling window."""
+    return log_allow(
+        budget,
+        limit=limit or settings.KIT_API_RATE_LIMIT,
+        window=settings.KIT_API_RATE_WINDOW_SECONDS,
+    )
 
 
 def too_many(retry_after: int) -> V3Error:
@@ -118,9 +138,9 @@ class V3View(APIView):
         merged = _unflatten(request.query_params)
         data = request.data
         if hasattr(data, "lists"):  # a form body
-            merged.update(_unflatten(data))
+            merged |= _unflatten(data)
         elif isinstance(data, dict):
-            merged.update(data)
+            merged |= data
         if has_nul(merged):
             # PostgreSQL stores no NUL character in text: refuse it here, whatever the field.
             raise V3Error(400, "Bad Request", "Text must not contain NUL characters (\\u0000).")
@@ -130,10 +150,9 @@ class V3View(APIView):
         super().initial(request, *args, **kwargs)
         params = self.params(request)
         # Failed attempts count too: guessing keys costs the guesser the same budget.
-        if not throttle_allow(
-            f"addr:{client_address(request)}", limit=settings.KIT_API_ADDRESS_RATE_LIMIT
-        ):
-            raise too_many(window_retry_after())
+        allowed, wait = address_allow(client_address(request))
+        if not allowed:
+            raise too_many(wait)
         credential = api_credentials_get()
         secret, key = params.get("api_secret"), params.get("api_key")
         if secret:

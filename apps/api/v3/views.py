@@ -4,29 +4,25 @@ from email.utils import parseaddr
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.utils.dateparse import parse_date
 from rest_framework.response import Response
 
-from apps.crm.events import events_buffered
 from apps.crm.models import CustomField, Subscriber, SubscriberState
 from apps.crm.services import (
-    custom_field_create,
     custom_field_delete,
     custom_field_relabel,
     email_normalize,
-    subscriber_fields_set,
-    subscriber_get_or_create,
     subscriber_unsubscribe,
-    subscriber_update,
 )
 from apps.tags.models import Tag, Tagging
-from apps.tags.services import (
-    tag_create,
-    taggings_add,
-    taggings_remove,
-)
+from apps.tags.services import taggings_remove
 
+from ..services.kit import (
+    kit_custom_fields_create,
+    kit_subscriber_update,
+    kit_tag_subscribe,
+    kit_tags_create,
+)
 from . import shapes
 from .base import (
     AUTH_FAILED,
@@ -89,8 +85,7 @@ class TagsView(V3View):
         items = given if many else [given]
         if not items or not all(isinstance(t, dict) for t in items):
             raise unprocessable('tag must be an object {"name": ...} or a list of them.')
-        with transaction.atomic():
-            created = [tag_create(name=t.get("name")) for t in items]
+        created = kit_tags_create(names=[t.get("name") for t in items])
         shaped = [shapes.tag_created(t) for t in created]
         return Response(shaped if many else shaped[0])
 
@@ -171,31 +166,17 @@ def _contact(
     return email, first_name, fields, extra
 
 
-def _subscribe(
-    params, *, source: str, with_secret: bool = True, also_tags: tuple[int, ...] = ()
-) -> tuple[Subscriber, dict]:
-    """Tag and sequence subscribe: the subscriber (created if new), fields and extra tags."""
-    email, first_name, fields, extra = _contact(
-        params, with_secret=with_secret, also_tags=also_tags
-    )
-    subscriber, _ = subscriber_get_or_create(email=email, first_name=first_name)
-    if fields:
-        subscriber_fields_set(subscriber=subscriber, values=fields)
-    taggings_add(pairs=[(subscriber.pk, t) for t in extra], source=source)
-    return subscriber, fields
-
-
 class TagSubscribeView(V3View):
     access = "key"
 
     def post(self, request, tag_id):
         tag_obj = _tag_or_404(tag_id)
-        # The checkout's call at a launch: its events (activation, tag) in one insert.
-        with transaction.atomic(), events_buffered():
-            subscriber, _ = _subscribe(
-                self.args_, source="api", with_secret=self.with_secret, also_tags=(tag_obj.pk,)
-            )
-            taggings_add(pairs=[(subscriber.pk, tag_obj.pk)], source="api")
+        email, first_name, fields, tag_ids = _contact(
+            self.args_, with_secret=self.with_secret, also_tags=(tag_obj.pk,)
+        )
+        subscriber = kit_tag_subscribe(
+            tag=tag_obj, email=email, first_name=first_name, fields=fields, tag_ids=tag_ids
+        )
         tagging = Tagging.objects.get(subscriber=subscriber, tag=tag_obj)
         return Response(
             {
@@ -349,13 +330,12 @@ class SubscriberView(V3View):
                 400, "Bad Request", f"At most {MAX_FIELDS_PER_UPDATE} custom fields per request."
             )
         first_name, email = self.args_.get("first_name"), self.args_.get("email_address")
-        with transaction.atomic():
-            subscriber_update(
-                subscriber=subscriber,
-                first_name=None if first_name is None else as_text(first_name, "first_name"),
-                email=None if email is None else as_text(email, "email_address"),
-            )
-            subscriber_fields_set(subscriber=subscriber, values=fields)
+        kit_subscriber_update(
+            subscriber=subscriber,
+            first_name=None if first_name is None else as_text(first_name, "first_name"),
+            email=None if email is None else as_text(email, "email_address"),
+            fields=fields,
+        )
         subscriber.refresh_from_db()
         return Response(
             {"subscriber": shapes.subscribers([subscriber])[0]},
@@ -414,8 +394,7 @@ class CustomFieldsView(V3View):
         labels = given if many else [given]
         if not labels or not all(isinstance(x, str) for x in labels):
             raise unprocessable("label must be a text or a list of texts.")
-        with transaction.atomic():
-            created = [custom_field_create(label=label) for label in labels]
+        created = kit_custom_fields_create(labels=labels)
         shaped = [shapes.custom_field(f) for f in created]
         return Response(shaped if many else shaped[0])
 

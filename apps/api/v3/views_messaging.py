@@ -1,14 +1,12 @@
 """Kit v3: forms, sequences (and the /courses aliases), purchases, broadcasts, hooks."""
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.urls import reverse
 from rest_framework.response import Response
 
-from apps.api.broadcasts import broadcast_write
+from apps.api.broadcasts import broadcast_delete, broadcast_write
 from apps.crm.hooks import HOOK_EVENTS, hook_create, hook_delete
 from apps.crm.messaging.broadcasts import broadcast_stats
-from apps.crm.messaging.sequences import sequence_subscribe
 from apps.crm.models import (
     Broadcast,
     Form,
@@ -22,6 +20,7 @@ from apps.crm.payloads import _iso, purchase_kit_payload
 from apps.crm.signups import form_subscribe, purchase_create
 from apps.members.models import WebhookEndpoint
 
+from ..services.kit import kit_sequence_subscribe
 from . import shapes
 from .base import (
     V3Error,
@@ -34,7 +33,7 @@ from .base import (
     unprocessable,
     whole_or_paged,
 )
-from .views import _contact, _subscribe, _subscriptions_page
+from .views import _contact, _subscriptions_page
 
 
 def _get_or_404(model, pk, error="Not Found", message=None):
@@ -84,10 +83,9 @@ class FormSubscribeView(V3View):
         opt-in (the subscription answers "inactive" until then, as in Kit)."""
         form = _get_or_404(Form, form_id)
         email, first_name, fields, tag_ids = _contact(self.args_, with_secret=self.with_secret)
-        with transaction.atomic():
-            subscription = form_subscribe(
-                form=form, email=email, first_name=first_name, fields=fields, tag_ids=tag_ids
-            )
+        subscription = form_subscribe(
+            form=form, email=email, first_name=first_name, fields=fields, tag_ids=tag_ids
+        )
         subscriber = subscription.subscriber
         subscriber.refresh_from_db()
         return Response(
@@ -143,9 +141,10 @@ class SequenceSubscribeView(V3View):
 
     def post(self, request, sequence_id):
         sequence = _get_or_404(Sequence, sequence_id, "Course not found", "")
-        with transaction.atomic():
-            subscriber, _ = _subscribe(self.args_, source="api", with_secret=self.with_secret)
-            sequence_subscribe(subscriber=subscriber, sequence=sequence, source="api")
+        email, first_name, fields, tag_ids = _contact(self.args_, with_secret=self.with_secret)
+        subscriber = kit_sequence_subscribe(
+            sequence=sequence, email=email, first_name=first_name, fields=fields, tag_ids=tag_ids
+        )
         sub = SequenceSubscription.objects.get(subscriber=subscriber, sequence=sequence)
         return Response(
             {
@@ -263,7 +262,7 @@ class BroadcastView(V3View):
         )
 
     def delete(self, request, broadcast_id):
-        _get_or_404(Broadcast, broadcast_id).delete()
+        broadcast_delete(broadcast=_get_or_404(Broadcast, broadcast_id))
         return Response(status=204)
 
 

@@ -24,8 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.api.services import api_key_authenticate
-from apps.api.throttle import credential_allow, throttle_allow, window_retry_after
-from apps.api.v3.base import is_whole_number
+from apps.api.v3.base import address_allow, credential_allow, is_whole_number
 from apps.core.client_address import client_address
 from apps.core.jsonlimits import has_nul
 
@@ -127,8 +126,9 @@ class V4View(APIView):
         super().initial(request, *args, **kwargs)
         address = client_address(request)
         # Failed attempts count too: guessing keys costs the guesser the same budget.
-        if not throttle_allow(f"addr:{address}", limit=settings.KIT_API_ADDRESS_RATE_LIMIT):
-            raise too_many(window_retry_after())
+        allowed, wait = address_allow(address)
+        if not allowed:
+            raise too_many(wait)
         raw = request.headers.get(KEY_HEADER)
         bearer = request.headers.get("Authorization", "")
         if raw:

@@ -5,6 +5,8 @@ from django.urls import path
 from . import views as v
 from . import views_bulk as b
 from . import views_messaging as m
+from . import views_subscribers as sub
+from . import views_tags as t
 
 urlpatterns = [
     path("account", v.AccountView.as_view()),
@@ -38,15 +40,15 @@ urlpatterns = [
         "sequences/<str:sequence_id>/subscribers/<str:subscriber_id>",
         m.SequenceSubscriberView.as_view(),
     ),
-    path("subscribers", v.SubscribersView.as_view()),
-    path("subscribers/<str:subscriber_id>", v.SubscriberView.as_view()),
-    path("subscribers/<str:subscriber_id>/stats", v.SubscriberStatsView.as_view()),
-    path("subscribers/<str:subscriber_id>/tags", v.SubscriberTagsView.as_view()),
-    path("subscribers/<str:subscriber_id>/unsubscribe", v.SubscriberUnsubscribeView.as_view()),
-    path("tags", v.TagsView.as_view()),
-    path("tags/<str:tag_id>", v.TagView.as_view()),
-    path("tags/<str:tag_id>/subscribers", v.TagSubscribersView.as_view()),
-    path("tags/<str:tag_id>/subscribers/<str:subscriber_id>", v.TagSubscriberView.as_view()),
+    path("subscribers", sub.SubscribersView.as_view()),
+    path("subscribers/<str:subscriber_id>", sub.SubscriberView.as_view()),
+    path("subscribers/<str:subscriber_id>/stats", sub.SubscriberStatsView.as_view()),
+    path("subscribers/<str:subscriber_id>/tags", sub.SubscriberTagsView.as_view()),
+    path("subscribers/<str:subscriber_id>/unsubscribe", sub.SubscriberUnsubscribeView.as_view()),
+    path("tags", t.TagsView.as_view()),
+    path("tags/<str:tag_id>", t.TagView.as_view()),
+    path("tags/<str:tag_id>/subscribers", t.TagSubscribersView.as_view()),
+    path("tags/<str:tag_id>/subscribers/<str:subscriber_id>", t.TagSubscriberView.as_view()),
     path("webhooks", v.WebhooksView.as_view()),
     path("webhooks/<str:webhook_id>", v.WebhookView.as_view()),
     path("<path:rest>", v.UnknownView.as_view()),

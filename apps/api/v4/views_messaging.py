@@ -1,11 +1,10 @@
 """Kit v4: forms, sequences, purchases, broadcasts, segments and email templates."""
 
-from django.db import transaction
 from django.db.models import Count, Q
 from django.urls import reverse
 from rest_framework.response import Response
 
-from apps.api.broadcasts import broadcast_write
+from apps.api.broadcasts import broadcast_delete, broadcast_write
 from apps.crm.messaging.sequences import sequence_subscribe
 from apps.crm.models import (
     Broadcast,
@@ -33,9 +32,14 @@ from .base import (
     invalid,
     text_param,
 )
-from .views import membership_page, subscriber_by_email, subscribers_shaped
+from .views_subscribers import membership_page, subscriber_by_email, subscribers_shaped
 
 # Forms ------------------------------------------------------------------------------------
+
+
+# Kit's format of each kind of form (crm's FormKind values): a hosted (landing page) form has
+# none, an embedded one is inline.
+FORM_FORMATS = {"hosted": None, "embed": "inline"}
 
 
 def form_shape(form: Form, request) -> dict:
@@ -45,7 +49,7 @@ def form_shape(form: Form, request) -> dict:
         "name": form.name,
         "created_at": _iso(form.created_at),
         "type": form.kind,
-        "format": None if form.kind == "hosted" else "inline",
+        "format": FORM_FORMATS.get(form.kind, "inline"),
         "embed_js": request.build_absolute_uri(reverse("crm:form_embed_js", args=[form.pk])),
         "embed_url": url,
         "archived": False,
@@ -72,13 +76,9 @@ class FormsView(V4View):
 
 def _form_added(form: Form, subscriber: Subscriber, referrer: str) -> Response:
     existed = FormSubscription.objects.filter(form=form, subscriber=subscriber).exists()
-    with transaction.atomic():
-        subscription = form_subscribe(
-            form=form,
-            email=subscriber.email,
-            first_name=subscriber.first_name,
-            referrer=referrer,
-        )
+    subscription = form_subscribe(
+        form=form, email=subscriber.email, first_name=subscriber.first_name, referrer=referrer
+    )
     return Response(
         {
             "subscriber": subscribers_shaped(
@@ -151,8 +151,7 @@ class SequencesView(V4View):
 
 
 def _sequence_added(sequence: Sequence, subscriber: Subscriber) -> Response:
-    with transaction.atomic():
-        added = sequence_subscribe(subscriber=subscriber, sequence=sequence, source="api")
+    added = sequence_subscribe(subscriber=subscriber, sequence=sequence, source="api")
     subscription = SequenceSubscription.objects.get(subscriber=subscriber, sequence=sequence)
     return Response(
         {
@@ -288,7 +287,7 @@ class BroadcastView(V4View):
         broadcast = get_or_404(Broadcast, broadcast_id)
         if broadcast.status == BroadcastStatus.SENDING:
             raise invalid("The broadcast is being sent; delete it once it has finished.")
-        broadcast.delete()
+        broadcast_delete(broadcast=broadcast)
         return Response(status=204)
 
 

@@ -1,7 +1,8 @@
-"""Broadcasts: edit, preview the audience, send now."""
+"""Broadcasts: edit (the audience in the visual builder), review, test, send or schedule."""
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.template.response import TemplateResponse
 
 from ..messaging import broadcasts
@@ -9,6 +10,7 @@ from ..models import (
     Broadcast,
     BroadcastStatus,
 )
+from .broadcast_review import BroadcastSendingMixin
 from .emails import TemplateFieldsForm, report_html
 
 
@@ -23,9 +25,7 @@ class BroadcastForm(TemplateFieldsForm):
             "description",
             "email_address",
             "public",
-            "send_at",
             "condition",
-            "status",
             "body_format",
             "layout",
             "track_clicks",
@@ -50,11 +50,11 @@ _SENT = (BroadcastStatus.SENDING, BroadcastStatus.COMPLETED)
 
 
 @admin.register(Broadcast)
-class BroadcastAdmin(admin.ModelAdmin):
+class BroadcastAdmin(BroadcastSendingMixin, admin.ModelAdmin):
     form = BroadcastForm
     list_display = ["subject", "status", "send_at", "published_at"]
     actions = ["send_now"]
-    readonly_fields = ["report"]
+    readonly_fields = ["sending", "status", "send_at", "report"]
 
     @admin.display(description="report")
     def report(self, obj):
@@ -63,7 +63,8 @@ class BroadcastAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         # A sent broadcast is a record of what went out: nothing in it changes any more.
         if obj is not None and obj.status in _SENT:
-            return [*BroadcastForm.Meta.fields, "report"]
+            shown = [f for f in BroadcastForm.Meta.fields if f != "condition"]
+            return ["audience", *shown, *self.readonly_fields]
         return self.readonly_fields
 
     @admin.action(description="Send selected broadcasts now", permissions=["change"])
@@ -93,5 +94,9 @@ class BroadcastAdmin(admin.ModelAdmin):
             ):
                 self.message_user(request, f"{broadcast} was already sent.", messages.WARNING)
                 continue
-            queued = broadcasts.broadcast_send(broadcast=broadcast)
+            try:
+                queued = broadcasts.broadcast_send_now(broadcast=broadcast)
+            except ValidationError as exc:
+                self.message_user(request, f"{broadcast}: {' '.join(exc.messages)}", messages.ERROR)
+                continue
             self.message_user(request, f"{broadcast}: queued {queued} email(s).")

@@ -9,10 +9,11 @@ from ..models import (
     Hook,
     Purchase,
 )
+from .form_embed import FormEmbedMixin
 
 
 @admin.register(Form)
-class FormAdmin(admin.ModelAdmin):
+class FormAdmin(FormEmbedMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "double_opt_in", "page", "created_at"]
 
     @admin.display(description="hosted page")

@@ -211,6 +211,52 @@ class ImportCheck:
     samples: list[list[str]]
 
 
+def _too_long(what: str, value: str, limit: int) -> list[str]:
+    if len(value) > limit:
+        return [f"{what} is {len(value)} characters long; at most {limit} are allowed"]
+    return []
+
+
+def _email_read(row: ImportRow, column: str, value: str, rules: RowRules) -> list[str]:
+    try:
+        row.email = email_normalize(value)
+    except ValidationError as exc:
+        return [exc.messages[0].rstrip(".").replace("An email", "an email")]
+    return _too_long("the email address", row.email, rules.email_max)
+
+
+def _first_name_read(row: ImportRow, column: str, value: str, rules: RowRules) -> list[str]:
+    row.first_name = value
+    return _too_long("the first name", value, rules.first_name_max)
+
+
+def _tags_read(row: ImportRow, column: str, value: str, rules: RowRules) -> list[str]:
+    problems = []
+    for name in TAG_SEPARATORS.split(value):
+        if not name.strip():
+            continue
+        try:
+            row.tags.append(rules.clean_tag(name))
+        except ValidationError as exc:
+            problems.append(f"tag {name.strip()[:40]!r}: {exc.messages[0].rstrip('.')}")
+    return problems
+
+
+# Who reads a cell, by the column's target (a custom field's is its own, by prefix).
+_CELL_READERS = {EMAIL: _email_read, FIRST_NAME: _first_name_read, TAGS: _tags_read}
+
+
+def _cell_read(row: ImportRow, column: str, target: str, value: str, rules: RowRules) -> list[str]:
+    """Read one cell into ``row``: the problems it has. Empty cells are skipped, except the
+    email's (a row needs one)."""
+    if target == EMAIL or (value and target in _CELL_READERS):
+        return _CELL_READERS[target](row, column, value, rules)
+    if value and target.startswith(FIELD_PREFIX):
+        row.fields[target[len(FIELD_PREFIX) :]] = value
+        return _too_long(f"the value in column {column!r}", value, rules.value_max)
+    return []
+
+
 def _row_read(
     line: int,
     cells: list[str],
@@ -229,40 +275,7 @@ def _row_read(
         )
     row = ImportRow(line=line, email="", tags=list(extra_tags))
     for column, target, raw in zip(header, mapping, cells, strict=False):
-        value = raw.strip()
-        if target == EMAIL:
-            try:
-                row.email = email_normalize(value)
-            except ValidationError as exc:
-                problems.append(exc.messages[0].rstrip(".").replace("An email", "an email"))
-            else:
-                if len(row.email) > rules.email_max:
-                    problems.append(
-                        f"the email address is {len(row.email)} characters long; "
-                        f"at most {rules.email_max} are allowed"
-                    )
-        elif target == FIRST_NAME and value:
-            if len(value) > rules.first_name_max:
-                problems.append(
-                    f"the first name is {len(value)} characters long; "
-                    f"at most {rules.first_name_max} are allowed"
-                )
-            row.first_name = value
-        elif target == TAGS and value:
-            for name in TAG_SEPARATORS.split(value):
-                if not name.strip():
-                    continue
-                try:
-                    row.tags.append(rules.clean_tag(name))
-                except ValidationError as exc:
-                    problems.append(f"tag {name.strip()[:40]!r}: {exc.messages[0].rstrip('.')}")
-        elif target.startswith(FIELD_PREFIX) and value:
-            if len(value) > rules.value_max:
-                problems.append(
-                    f"the value in column {column!r} is {len(value)} characters long; "
-                    f"at most {rules.value_max} are allowed"
-                )
-            row.fields[target[len(FIELD_PREFIX) :]] = value
+        problems += _cell_read(row, column, target, raw.strip(), rules)
     return (None if problems else row), problems
 
 

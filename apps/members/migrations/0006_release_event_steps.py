@@ -17,17 +17,16 @@ OLD_LABEL = "Wait for the member login"
 NEW_LABEL = "Wait for the release (access granted)"
 
 
-def _release_offering(node, nodes, release_offerings) -> int | None:
+def _release_offering(node, add_tag_steps, release_offerings) -> int | None:
     """The offering of the release endpoint fired by an add-tag step of the same lane before
     ``node`` (the nearest one wins)."""
     before = [
         n
-        for n in nodes
+        for n in add_tag_steps
         if n.automation_id == node.automation_id
         and n.parent_id == node.parent_id
         and n.branch == node.branch
         and (n.position, n.pk) < (node.position, node.pk)
-        and n.kind == "add_tag"
     ]
     for step in sorted(before, key=lambda n: (n.position, n.pk), reverse=True):
         offering = release_offerings.get(step.settings.get("tag_id"))
@@ -48,11 +47,13 @@ def forwards(apps, schema_editor):
             "trigger_tag_id", "offering_id"
         )
     )
-    nodes = list(Node.objects.filter(automation_id__in={n.automation_id for n in steps}))
+    add_tag_steps = list(
+        Node.objects.filter(automation_id__in={n.automation_id for n in steps}, kind="add_tag")
+    )
     for node in steps:
         settings = {k: v for k, v in node.settings.items() if k != "event_type"}
         settings["event_type"] = NEW
-        offering = _release_offering(node, nodes, release_offerings)
+        offering = _release_offering(node, add_tag_steps, release_offerings)
         if offering is not None:
             settings["offering_id"] = offering
         node.settings = settings

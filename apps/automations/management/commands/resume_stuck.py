@@ -1,7 +1,8 @@
 from django.core.management.base import BaseCommand
 
-from apps.automations.engine import engine_health, runs_reap, runs_retry
+from apps.automations.engine import engine_health, runs_retry
 from apps.automations.models import Run, RunStatus
+from apps.automations.run_leases import runs_reap
 
 
 class Command(BaseCommand):

@@ -1,25 +1,7 @@
-"""Moving in from Kit: pull a whole Kit account over its v4 API into Tessera.
+"""The import's stages, in order: each reads Kit page by page and writes a page and the
+import's position in one transaction."""
 
-Stages, in order: custom fields, tags, subscribers (states, names, fields), taggings (each
-tag's subscribers), forms, sequences, broadcasts (as drafts), webhooks (listed in the summary,
-not re-created: their targets belong to the old account's integrations). Each page of a stage
-is written in one transaction together with the import's position (stage and cursor), so a
-run killed anywhere resumes at the page it was on, and a page written twice changes nothing
-the second time: records are matched by Kit id (custom fields, tags, forms, sequences,
-broadcasts) or by email address (subscribers).
-
-The admin page and ``manage.py kit_import`` share these verbs. Kit's sequence emails have no
-API, so sequences arrive empty (the summary says so).
-"""
-
-import json
-import logging
-import time
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable
-from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -43,9 +25,7 @@ from apps.crm.services import (
 )
 from apps.tags.services import tag_get_or_create, taggings_add
 
-from .models import KitImport, KitImportRecord, KitImportStatus
-
-logger = logging.getLogger(__name__)
+from ..models import KitImport, KitImportRecord
 
 STAGES = (
     "custom_fields",
@@ -57,114 +37,8 @@ STAGES = (
     "broadcasts",
     "webhooks",
 )
-PER_PAGE = 1000
 FAILURES_KEPT = 1000
-REQUEST_TIMEOUT_SECONDS = 60
-# Kit allows 120 requests a minute per key: a 429 is waited out (its Retry-After), a few times.
-RETRIES = 5
-RETRY_WAIT_MAX_SECONDS = 120
 Progress = Callable[[KitImport], None]
-
-
-class KitError(Exception):
-    """Kit refused or could not be reached: the import stops, resumable."""
-
-
-class KitClient:
-    def __init__(self, *, base_url: str, api_key: str, sleep=time.sleep):
-        self.base_url, self.api_key, self.sleep = base_url.rstrip("/"), api_key, sleep
-
-    def get(self, path: str, params: dict | None = None) -> dict:
-        url = f"{self.base_url}/v4/{path}"
-        if params:
-            url += "?" + urllib.parse.urlencode(params)
-        request = urllib.request.Request(
-            url, headers={"X-Kit-Api-Key": self.api_key, "Accept": "application/json"}
-        )
-        for attempt in range(RETRIES + 1):
-            try:
-                with urllib.request.urlopen(request, timeout=REQUEST_TIMEOUT_SECONDS) as answer:
-                    return json.loads(answer.read())
-            except urllib.error.HTTPError as exc:
-                if exc.code in (429, 502, 503, 504) and attempt < RETRIES:
-                    wait = exc.headers.get("Retry-After", "")
-                    self.sleep(
-                        min(int(wait) if wait.isdigit() else 2**attempt, RETRY_WAIT_MAX_SECONDS)
-                    )
-                    continue
-                raise KitError(
-                    f"Kit answered {exc.code} to GET /v4/{path}: {_errors(exc)}"
-                ) from None
-            except (urllib.error.URLError, TimeoutError, ValueError) as exc:
-                if attempt < RETRIES:
-                    self.sleep(2**attempt)
-                    continue
-                raise KitError(f"Could not reach {self.base_url}: {exc}") from None
-        raise KitError("unreachable")  # pragma: no cover
-
-    def page(self, path: str, *, after: str | None, params: dict | None = None) -> dict:
-        query = {"per_page": PER_PAGE, **(params or {})}
-        if after:
-            query["after"] = after
-        return self.get(path, query)
-
-
-def _errors(exc: urllib.error.HTTPError) -> str:
-    try:
-        return "; ".join(json.loads(exc.read()).get("errors", [])) or exc.reason
-    except (ValueError, AttributeError):
-        return str(exc.reason)
-
-
-# Starting and running ---------------------------------------------------------------------
-
-
-@transaction.atomic
-def kit_import_create(*, api_key: str, base_url: str = "https://api.kit.com") -> KitImport:
-    api_key = (api_key or "").strip()
-    if not api_key:
-        raise ValidationError("Give the Kit account's v4 API key (Settings > Developer in Kit).")
-    parts = urllib.parse.urlsplit(base_url or "")
-    if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValidationError(f"The base URL must be an http(s) URL, got {base_url!r}.")
-    return KitImport.objects.create(api_key=api_key, base_url=base_url.rstrip("/"))
-
-
-def kit_import_unfinished(*, base_url: str) -> KitImport | None:
-    """The last import from ``base_url`` that did not finish (the one to resume)."""
-    return (
-        KitImport.objects.filter(base_url=base_url.rstrip("/"))
-        .exclude(status=KitImportStatus.DONE)
-        .order_by("-pk")
-        .first()
-    )
-
-
-def kit_import_run(
-    *, kit_import: KitImport, progress: Progress | None = None, client=None
-) -> KitImport:
-    """Run (or resume) the import to the end. Kit refusing stops it as FAILED with the
-    reason; running it again resumes where it stopped."""
-    imp = kit_import
-    client = client or KitClient(base_url=imp.base_url, api_key=imp.api_key)
-    KitImport.objects.filter(pk=imp.pk).update(status=KitImportStatus.RUNNING, error="")
-    imp.refresh_from_db()
-    try:
-        start = STAGES.index(imp.stage) if imp.stage else 0
-        for stage in STAGES[start:]:
-            if imp.stage != stage:
-                imp.stage, imp.cursor = stage, {}
-                imp.save(update_fields=["stage", "cursor", "updated_at"])
-            _STAGE_RUNNERS[stage](imp, client, progress or (lambda _imp: None))
-    except KitError as exc:
-        KitImport.objects.filter(pk=imp.pk).update(status=KitImportStatus.FAILED, error=str(exc))
-        imp.refresh_from_db()
-        return imp
-    imp.status, imp.finished_at, imp.api_key = KitImportStatus.DONE, timezone.now(), ""
-    imp.save(update_fields=["status", "finished_at", "api_key", "updated_at"])
-    if progress:
-        progress(imp)
-    return imp
 
 
 def _count(imp: KitImport, stage: str, what: str, n: int = 1) -> None:
@@ -464,44 +338,3 @@ _STAGE_RUNNERS = {
     "broadcasts": _broadcasts,
     "webhooks": _webhooks,
 }
-
-
-def kit_import_summary(imp: KitImport) -> list[str]:
-    """The lines the page and the terminal show: per stage what was created, updated,
-    unchanged and refused; then the webhooks to re-create by hand."""
-    lines = []
-    for stage in STAGES:
-        c = imp.counts.get(stage, {})
-        if not c:
-            continue
-        total = f" of {imp.totals[stage]}" if stage in imp.totals else ""
-        lines.append(
-            f"{stage.replace('_', ' ')}: {c.get('seen', 0)}{total} read, "
-            f"{c.get('created', 0)} new, {c.get('updated', 0)} updated, "
-            f"{c.get('unchanged', 0)} unchanged, "
-            f"{c.get('failed', 0)} not imported"
-        )
-    if imp.counts.get("sequences"):
-        lines.append("Sequence emails are not in Kit's API: write them here.")
-    for hook in imp.webhooks:
-        lines.append(f"webhook (not re-created): {hook['event']} -> {hook['target_url']}")
-    return lines
-
-
-# An import started from the admin page that has not moved for this long (its message lost,
-# its worker killed) is handed to a worker again; a page of 1,000 takes far less.
-KIT_IMPORT_STALLED_AFTER = timedelta(minutes=10)
-
-
-def kit_imports_resume_stalled(*, now=None) -> list[int]:
-    """The ids of unfinished imports to hand to a worker again (beat's sweep). A stopped one
-    (Kit refused) waits for someone to start it again; a running or waiting one resumes."""
-    now = now or timezone.now()
-    stalled = list(
-        KitImport.objects.filter(
-            status__in=[KitImportStatus.PENDING, KitImportStatus.RUNNING],
-            updated_at__lt=now - KIT_IMPORT_STALLED_AFTER,
-        ).values_list("pk", flat=True)[:5]
-    )
-    KitImport.objects.filter(pk__in=stalled).update(updated_at=now)
-    return stalled

@@ -1,3 +1,5 @@
+"""The account's Kit credentials (v3 key and secret, v4 keys) and its profile."""
+
 import hashlib
 import hmac
 import re
@@ -9,7 +11,13 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from .models import AccountProfile, ApiCredential, ApiKey, _token
+from ..lock_objects import (
+    account_profile_first_for_update,
+    account_profile_for_update,
+    cli_keys_live_for_update,
+    credential_for_update,
+)
+from ..models import AccountProfile, ApiCredential, ApiKey, _token
 
 
 def api_credentials_get() -> ApiCredential:
@@ -18,10 +26,7 @@ def api_credentials_get() -> ApiCredential:
     credential = ApiCredential.objects.order_by("pk").first()
     if credential is None:
         with transaction.atomic():
-            credential = (
-                ApiCredential.objects.select_for_update().order_by("pk").first()
-                or ApiCredential.objects.create()
-            )
+            credential = credential_for_update() or ApiCredential.objects.create()
     return credential
 
 
@@ -29,7 +34,7 @@ def api_credentials_get() -> ApiCredential:
 def api_credentials_regenerate() -> ApiCredential:
     """New key and secret: every integration using the old ones stops working."""
     api_credentials_get()
-    credential = ApiCredential.objects.select_for_update().order_by("pk").first()
+    credential = credential_for_update()
     credential.api_key, credential.api_secret = _token(), _token()
     credential.rotated_at = timezone.now()
     credential.save(update_fields=["api_key", "api_secret", "rotated_at"])
@@ -79,13 +84,7 @@ def api_key_for_cli(*, regenerate: bool = False) -> str:
     are). It is re-derived from SECRET_KEY and a stored salt, so it can be printed again
     without being stored; ``regenerate`` revokes it and makes a new one."""
     with transaction.atomic():
-        current = (
-            ApiKey.objects.select_for_update()
-            .filter(revoked_at__isnull=True)
-            .exclude(derived_salt="")
-            .order_by("pk")
-            .first()
-        )
+        current = cli_keys_live_for_update().first()
         if current is not None and regenerate:
             api_key_revoke(key=current)
             current = None
@@ -119,10 +118,7 @@ def account_profile_get() -> AccountProfile:
     profile = AccountProfile.objects.order_by("pk").first()
     if profile is None:
         with transaction.atomic():
-            profile = (
-                AccountProfile.objects.select_for_update().order_by("pk").first()
-                or AccountProfile.objects.create()
-            )
+            profile = account_profile_first_for_update() or AccountProfile.objects.create()
     return profile
 
 
@@ -134,7 +130,7 @@ _HEX_COLOR = re.compile(r"^#(?:[0-9a-fA-F]{3}|[0-9a-fA-F]{6})$")
 def account_profile_update(*, colors=None) -> AccountProfile:
     """Kit's account colours: up to five hex codes, replacing the old list."""
     profile = account_profile_get()
-    profile = AccountProfile.objects.select_for_update().get(pk=profile.pk)
+    profile = account_profile_for_update(profile.pk)
     if colors is not None:
         if not isinstance(colors, list) or not all(isinstance(c, str) for c in colors):
             raise ValidationError("colors must be a list of hex colour codes, e.g. #ff0000.")
