@@ -91,6 +91,21 @@ def rows_locked(queryset) -> set[int]:
     return ids - free
 
 
+def _table_locked_elsewhere(model) -> bool:
+    """Whether another session's open transaction has taken row locks in ``model``'s table
+    (its RowShareLock shows in pg_locks), asked without locking a row: a probe that locked
+    rows would make a SKIP LOCKED claimer pass over them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "WHERE c.relname = %s AND l.mode = 'RowShareLock' AND l.pid <> pg_backend_pid()",
+            [model._meta.db_table],
+        )
+        return cursor.fetchone() is not None
+
+
 def worker_stop_while_locked(
     worker: subprocess.Popen, queryset, *, seconds: float, tries: int = 50
 ) -> set[int] | None:
@@ -99,7 +114,7 @@ def worker_stop_while_locked(
     None when the worker was never caught within ``seconds``."""
     deadline = time.monotonic() + seconds
     for _ in range(tries):
-        while not rows_locked(queryset):
+        while not _table_locked_elsewhere(queryset.model):
             if worker.poll() is not None or time.monotonic() > deadline:
                 return None
             time.sleep(0.005)

@@ -20,8 +20,8 @@ from datetime import timedelta
 import pytest
 from django.db.models import Count
 
-from apps.automations.engine import runs_reap
 from apps.automations.models import Run, RunStatus, RunStep
+from apps.automations.run_leases import runs_reap
 from apps.automations.tasks import runs_sweep
 from apps.core import leases
 from apps.crm.models import Event
