@@ -131,6 +131,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# A transaction left idle this long (its process stalled: paused, swapped out, a hung VM) is
+# ended by PostgreSQL, so the rows it locked can be handed on like any other stalled lease;
+# the process, if it wakes, finds its connection gone and its lease taken, and writes nothing.
+DB_IDLE_IN_TRANSACTION_SECONDS = env.int("DB_IDLE_IN_TRANSACTION_SECONDS", default=300)
+if "postgresql" in DATABASES["default"]["ENGINE"] and DB_IDLE_IN_TRANSACTION_SECONDS:
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options["options"] = (
+        f"{_db_options.get('options', '')} "
+        f"-c idle_in_transaction_session_timeout={DB_IDLE_IN_TRANSACTION_SECONDS * 1000}"
+    ).strip()
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -274,7 +284,11 @@ EVENT_DISPATCH_BATCH_SIZE = env.int("EVENT_DISPATCH_BATCH_SIZE", default=500)
 EVENT_SWEEP_SECONDS = env.int("EVENT_SWEEP_SECONDS", default=5)
 DELIVERY_SWEEP_SECONDS = env.int("DELIVERY_SWEEP_SECONDS", default=10)
 RUN_SWEEP_SECONDS = env.int("RUN_SWEEP_SECONDS", default=2)
+# How long a claim of queued work lasts unless its worker renews it (its heartbeat does,
+# every third of the lease): runs, hook deliveries, emails. Tests shorten them.
 RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=300)
+DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)
+EMAIL_LEASE_SECONDS = env.int("EMAIL_LEASE_SECONDS", default=300)
 DRIP_SWEEP_SECONDS = env.int("DRIP_SWEEP_SECONDS", default=5)
 INBOUND_WEBHOOK_MAX_BYTES = env.int("INBOUND_WEBHOOK_MAX_BYTES", default=64 * 1024)
 INBOUND_WEBHOOK_RATE_PER_MINUTE = env.int("INBOUND_WEBHOOK_RATE_PER_MINUTE", default=3000)

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -58,3 +59,68 @@ def worker_database_url() -> str:
     db = connection.settings_dict
     auth = db["USER"] + (f":{db['PASSWORD']}" if db["PASSWORD"] else "")
     return f"postgres://{auth}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+
+
+def worker_env(secret: str, **overrides: str) -> dict:
+    """A worker's environment: this test's database and Redis, connections not kept between
+    tasks, and ``overrides`` (short leases, an SMTP sink...)."""
+    from django.conf import settings
+
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "SECRET_KEY": secret,
+        "DATABASE_URL": worker_database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CONN_MAX_AGE": "0",
+        **overrides,
+    }
+
+
+def rows_locked(queryset) -> set[int]:
+    """Ids of ``queryset``'s rows that another transaction holds locked right now."""
+    from django.db import transaction
+
+    with transaction.atomic():
+        ids = set(queryset.values_list("pk", flat=True))
+        free = set(
+            queryset.filter(pk__in=ids)
+            .select_for_update(skip_locked=True)
+            .values_list("pk", flat=True)
+        )
+    return ids - free
+
+
+def _table_locked_elsewhere(model) -> bool:
+    """Whether another session's open transaction has taken row locks in ``model``'s table
+    (its RowShareLock shows in pg_locks), asked without locking a row: a probe that locked
+    rows would make a SKIP LOCKED claimer pass over them."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
+            "WHERE c.relname = %s AND l.mode = 'RowShareLock' AND l.pid <> pg_backend_pid()",
+            [model._meta.db_table],
+        )
+        return cursor.fetchone() is not None
+
+
+def worker_stop_while_locked(
+    worker: subprocess.Popen, queryset, *, seconds: float, tries: int = 50
+) -> set[int] | None:
+    """SIGSTOP the worker while its open transaction holds rows of ``queryset``; return
+    them. Polls (a stop that lands just after a commit resumes the worker and tries again);
+    None when the worker was never caught within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    for _ in range(tries):
+        while not _table_locked_elsewhere(queryset.model):
+            if worker.poll() is not None or time.monotonic() > deadline:
+                return None
+            time.sleep(0.005)
+        os.killpg(worker.pid, signal.SIGSTOP)
+        held = rows_locked(queryset)
+        if held:
+            return held
+        os.killpg(worker.pid, signal.SIGCONT)
+    return None

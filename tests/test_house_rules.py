@@ -35,9 +35,7 @@ LOCKS_ALLOWLIST: set[tuple[str, str]] = set()
 LONG_MODULES_ALLOWLIST: set[str] = set()
 
 # Tests of a step kind's name outside apps/automations/kinds/: (file, how many it has today).
-KIND_TESTS_ALLOWLIST: dict[str, int] = {
-    "apps/core/leases.py": 1,
-}
+KIND_TESTS_ALLOWLIST: dict[str, int] = {}
 
 # Periodic task specs declared outside the app's periodic.py (apps/core/periodic.py finds it):
 # modules that build a PeriodicSpec.

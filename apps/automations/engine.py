@@ -15,6 +15,7 @@ from django.db.models import Max, Min
 from django.utils import timezone
 
 from apps.core.bulk import rows_update
+from apps.core.outbox import ERROR_MAX_CHARS, lease_lost
 from apps.crm.events import event_chain_depth, events_buffered, events_flush
 from apps.crm.models import Event, Subscriber, SubscriberState
 from apps.tags.services import tag_names_memo
@@ -36,11 +37,7 @@ from .models import (
     RunStep,
     StepOutcome,
 )
-from .run_leases import (
-    ERROR_MAX_CHARS,
-    run_record_crash,
-    sweep_kick_on_commit,
-)
+from .run_leases import RUNS_LEASE_KIND, run_record_crash, sweep_kick_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -262,7 +259,9 @@ def run_advance(*, run_id: int, token: int, now=None, graphs: dict | None = None
             RunStep.objects.bulk_create(steps)
             run.save(update_fields=_RUN_ADVANCE_FIELDS)
             return run.status
-        return status
+    if status == "stale":
+        lease_lost(RUNS_LEASE_KIND, [run_id])
+    return status
 
 
 # _advance_held's answer for a run it walked: the caller writes its steps and state.
@@ -408,6 +407,7 @@ def _runs_advance_together(pairs: list[tuple[int, int]], graphs: dict) -> dict[s
         now = timezone.now()
         steps: list[RunStep] = []
         walked: list[Run] = []
+        lost: list[int] = []
         # Walked in subscriber order: two chunks that touch the same people's tags then
         # take those rows' locks in the same order and cannot deadlock each other.
         for run_id, token in sorted(pairs, key=lambda p: _subscriber_order(held.get(p[0]), p)):
@@ -416,12 +416,15 @@ def _runs_advance_together(pairs: list[tuple[int, int]], graphs: dict) -> dict[s
             if status == _WALKED:
                 walked.append(run)
                 status = run.status
+            elif status == "stale":
+                lost.append(run_id)
             counts[status] = counts.get(status, 0) + 1
         if walked:
             _still_held(walked, dict(pairs))
         RunStep.objects.bulk_create(steps)
         if walked:
             rows_update(walked, _RUN_ADVANCE_FIELDS)
+    lease_lost(RUNS_LEASE_KIND, lost)
     return counts
 
 

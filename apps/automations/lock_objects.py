@@ -4,11 +4,14 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from apps.core.outbox import rows_claim
+
 from .models import Run, RunStatus
 
 
 def runs_due(*, now: datetime, automation_id: int, limit: int) -> QuerySet[Run]:
-    return (
+    """One automation's due runs, oldest first, locked for a claim (SKIP LOCKED)."""
+    return rows_claim(
         Run.objects.filter(
             status=RunStatus.WAITING,
             resume_at__isnull=False,
@@ -16,7 +19,8 @@ def runs_due(*, now: datetime, automation_id: int, limit: int) -> QuerySet[Run]:
             automation_id=automation_id,
         )
         .order_by("resume_at", "pk")
-        .select_for_update(skip_locked=True)[:limit]
+        .values_list("pk", flat=True),
+        limit=limit,
     )
 
 

@@ -1,11 +1,11 @@
 """Runs' leases: the sweep claims due runs (SKIP LOCKED, a token, a lease), a crashed
 advance gives its run back with backoff, and the reaper returns the runs of dead workers.
 
-Kept together and apart from the engine's stepping so they can move as one onto a shared
-lease primitive later. The engine (``engine.py``) advances what is claimed here.
+They use the shared lease primitive (``apps/core/outbox.py``: the claim, backoff and the
+error's length; ``apps/core/leases.py``: renewal and the reaper). The engine (``engine.py``)
+advances what is claimed here.
 """
 
-import secrets
 from datetime import timedelta
 
 from django.conf import settings
@@ -15,7 +15,8 @@ from django.utils import timezone
 
 from apps.core import oncommit
 from apps.core.doorbell import doorbell_ring
-from apps.core.leases import LeaseKind, lease_holder, lease_kind_register, leases_reap_one
+from apps.core.leases import LeaseKind, lease_kind_register, leases_reap_one
+from apps.core.outbox import backoff, error_text, lease_lost, lease_mark
 
 from .lock_objects import run_for_advance, runs_due
 from .models import Automation, AutomationStatus, Run, RunStatus
@@ -26,7 +27,6 @@ RUN_CLAIM_BATCH = 500
 RUN_ADVANCE_CHUNK = 50
 RUN_MAX_ATTEMPTS = 5
 RUN_RETRY_BASE = timedelta(seconds=30)
-ERROR_MAX_CHARS = 2000
 
 
 def _kick_sweep() -> None:
@@ -52,19 +52,8 @@ def runs_claim_due(*, now=None, limit: int = RUN_CLAIM_BATCH) -> list[tuple[int,
     ):
         if len(ids) >= limit:
             break
-        ids += [
-            r.pk for r in runs_due(now=now, automation_id=automation_id, limit=limit - len(ids))
-        ]
-    if not ids:
-        return []
-    token = secrets.randbelow(2**31 - 1) + 1
-    Run.objects.filter(pk__in=ids).update(
-        status=RunStatus.RUNNING,
-        locked_until=now + RUN_LEASE,
-        lease_token=token,
-        lease_holder=lease_holder(),
-    )
-    return [(run_id, token) for run_id in ids]
+        ids += runs_due(now=now, automation_id=automation_id, limit=limit - len(ids))
+    return lease_mark(RUNS_LEASE_KIND, ids, now=now)
 
 
 def runs_in_flight() -> int:
@@ -118,6 +107,8 @@ lease_kind_register(
         model=Run,
         leased=Q(status=RunStatus.RUNNING),
         free=_runs_free,
+        lease=RUN_LEASE,
+        claimed={"status": RunStatus.RUNNING},
         waits_in_broker=True,
     )
 )
@@ -130,15 +121,16 @@ def run_record_crash(*, run_id: int, token: int, error: str) -> None:
     with transaction.atomic():
         run = run_for_advance(run_id=run_id).first()
         if run is None or run.status != RunStatus.RUNNING or run.lease_token != token:
+            lease_lost(RUNS_LEASE_KIND, [run_id])
             return
         run.attempts += 1
-        run.last_error = error[:ERROR_MAX_CHARS]
+        run.last_error = error_text(error)
         run.locked_until = None
         if run.attempts >= RUN_MAX_ATTEMPTS:
             run.status, run.finished_at = RunStatus.FAILED, now
         else:
             run.status = RunStatus.WAITING
-            run.resume_at = now + RUN_RETRY_BASE * 2 ** (run.attempts - 1)
+            run.resume_at = now + backoff(attempts=run.attempts, base=RUN_RETRY_BASE)
         run.save(
             update_fields=[
                 "attempts",

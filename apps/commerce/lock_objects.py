@@ -2,6 +2,8 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from apps.core.outbox import rows_claim
+
 from .models import EventStatus, Order, StripeEvent, Subscription
 
 
@@ -9,14 +11,12 @@ def events_pending_claim(
     *, limit: int, pk: int | None = None, received_before: datetime | None = None
 ) -> QuerySet[StripeEvent]:
     """Pending Stripe events, oldest first, locked; rows another worker holds are skipped."""
-    events = StripeEvent.objects.select_for_update(skip_locked=True).filter(
-        status=EventStatus.PENDING
-    )
+    events = StripeEvent.objects.filter(status=EventStatus.PENDING)
     if pk is not None:
         events = events.filter(pk=pk)
     if received_before is not None:
         events = events.filter(received_at__lt=received_before)
-    return events.order_by("pk")[:limit]
+    return rows_claim(events.order_by("pk"), limit=limit)
 
 
 def order_for_update(*, order_id: int) -> Order:

@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from apps.core.doorbell import doorbell_ring
+from apps.core.outbox import error_text
 from apps.core.throttle import window_hit
 
 from .lock_objects import events_pending_claim
@@ -145,7 +146,7 @@ def stripe_event_process(
     except Exception as exc:  # any failure is this event's own: logged, shown, replayable
         logger.exception("stripe event %s failed", event.event_id)
         message = " ".join(exc.messages) if isinstance(exc, ValidationError) else repr(exc)
-        event.result, event.status, event.error = "", EventStatus.FAILED, message[:2000]
+        event.result, event.status, event.error = "", EventStatus.FAILED, error_text(message)
     event.processed_at = timezone.now()
     event.save(update_fields=["attempts", "result", "status", "error", "processed_at"])
     return event

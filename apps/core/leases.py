@@ -17,10 +17,13 @@ A task that ends with leases it claimed and did not finish (the database connect
 under it) gives them back at once (``leases_release_held``, on Celery's ``task_postrun``),
 since its heartbeat goes on and would keep them for the whole lease.
 
-Each kind registers how it is put back in the queue (a run waits again, an email is queued
-again marked uncertain, a delivery is pending again). The process keeps the leases it holds
-in memory (``leases_hold`` / ``leases_done``), so a later change can renew them from the
-heartbeat while it works.
+Each kind registers how it is put back in the queue and how long its lease is. The process
+keeps the leases it holds in memory (``leases_hold`` / ``leases_done``) and the heartbeat
+thread renews them (``leases_renew``) at least every third of the lease, so a lease runs out
+only when its holder stopped renewing it. Attempts count real failures only (an exception,
+a holder confirmed dead): a lease that ran out while its holder beats (paused, starved) is
+handed on uncounted, and the holder, when it wakes, finds the token changed and writes
+nothing (``apps/core/outbox.py``: claim, guarded finish, backoff, error length).
 """
 
 import contextlib
@@ -30,7 +33,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from secrets import token_hex
 
@@ -60,14 +63,18 @@ RELEASE_PAUSES = (0.5, 1.0, 2.0)
 @dataclass(frozen=True)
 class LeaseKind:
     """A model whose rows are claimed under a lease. ``leased`` selects rows under a lease;
+    ``claimed`` are the fields a claim sets besides the lease (the leased status);
     ``free(ids, reason, counted)`` puts rows (locked by the caller) back in the queue;
-    ``counted`` is true when the holder died (an attempt that really failed). With
-    ``waits_in_broker``, claimed rows wait in a broker message before a worker takes them."""
+    ``counted`` is true when the holder died (an attempt that really failed). ``lease`` is
+    how long a claim lasts unless renewed (None: never renewed). With ``waits_in_broker``,
+    claimed rows wait in a broker message before a worker takes them."""
 
     name: str
     model: type[Model]
     leased: Q
     free: Callable[[list[int], str, bool], int]
+    lease: timedelta | None = None
+    claimed: dict = field(default_factory=dict, hash=False)
     waits_in_broker: bool = False
 
 
@@ -78,9 +85,12 @@ def lease_kind_register(kind: LeaseKind) -> None:
     _KINDS[kind.name] = kind
 
 
+def lease_kind(name: str) -> LeaseKind:
+    return _KINDS[name]
+
+
 # This process as a holder ---------------------------------------------------------------
 
-_state = threading.local()
 _process = {"pid": None, "holder": "", "healthy_since": None, "thread": None}
 _process_lock = threading.Lock()
 _stop = threading.Event()
@@ -151,11 +161,18 @@ def _heartbeat_loop(holder: str, kind: str) -> None:
         connection.close()  # this thread's own connection goes with it
 
 
+def heartbeat_interval() -> float:
+    """``HEARTBEAT_SECONDS``, or a third of the shortest lease if shorter."""
+    leases = [k.lease.total_seconds() for k in _KINDS.values() if k.lease]
+    return min([HEARTBEAT_SECONDS, *(lease / 3 for lease in leases)])
+
+
 def _heartbeat_beat(holder: str, kind: str) -> None:
-    while not _stop.wait(HEARTBEAT_SECONDS):
+    while not _stop.wait(heartbeat_interval()):
         try:
             close_old_connections()
             _heartbeat_write(holder, kind)
+            leases_renew()
         except Exception:
             if _process["healthy_since"] is not None:
                 logger.warning("heartbeat of %s failed", holder, exc_info=True)
@@ -186,28 +203,83 @@ def _may_judge_others() -> bool:
 # Leases this process holds ------------------------------------------------------------------
 
 
+# Per thread (a task's own leases, given back when it ends), in one registry the heartbeat
+# thread reads to renew them all; every change goes through the lock.
+_HELD: dict[int, dict[str, dict[int, int]]] = {}
+_held_lock = threading.Lock()
+
+
 def _held() -> dict[str, dict[int, int]]:
-    if not hasattr(_state, "held"):
-        _state.held = {}
-    return _state.held
+    return _HELD.setdefault(threading.get_ident(), {})
+
+
+def _held_forget() -> None:
+    with _held_lock:
+        _HELD.pop(threading.get_ident(), None)
+
+
+def leases_held() -> dict[str, dict[int, int]]:
+    """What this process holds, every thread's together: kind -> {row id: token}."""
+    with _held_lock:
+        merged: dict[str, dict[int, int]] = {}
+        for held in _HELD.values():
+            for kind, pairs in held.items():
+                merged.setdefault(kind, {}).update(pairs)
+        return merged
 
 
 def leases_hold(kind: str, pairs: Iterable[tuple[int, int]]) -> None:
     """Note (row id, token) pairs this process claimed; a heartbeating process only."""
     if lease_holder():
-        _held().setdefault(kind, {}).update(pairs)
+        with _held_lock:
+            _held().setdefault(kind, {}).update(pairs)
 
 
 def leases_done(kind: str, ids: Iterable[int] | None = None) -> None:
     """The work of these leases (all of the kind's, with ``ids`` None) is recorded."""
-    held = _held().get(kind)
-    if held is None:
-        return
-    if ids is None:
-        held.clear()
-    else:
-        for pk in ids:
-            held.pop(pk, None)
+    with _held_lock:
+        held = _held().get(kind)
+        if held is None:
+            return
+        if ids is None:
+            held.clear()
+        else:
+            for pk in ids:
+                held.pop(pk, None)
+
+
+def leases_renew(*, now: datetime | None = None) -> int:
+    """Extend the leases this process holds (the heartbeat thread, every beat): those with
+    less than two thirds left get a whole lease again. Rows locked right now are skipped,
+    not waited for (nobody can reap them either), so a long transaction never holds up the
+    beat. Returns how many were renewed."""
+    now = now or timezone.now()
+    renewed = 0
+    for name, pairs in leases_held().items():
+        kind = _KINDS[name]
+        if kind.lease is None or not pairs:
+            continue
+        by_token: dict[int, list[int]] = {}
+        for pk, token in pairs.items():
+            by_token.setdefault(token, []).append(pk)
+        for token, ids in by_token.items():
+            with transaction.atomic():
+                due = list(
+                    kind.model.objects.filter(
+                        kind.leased,
+                        pk__in=ids,
+                        lease_token=token,
+                        locked_until__lt=now + kind.lease * 2 / 3,
+                    )
+                    .order_by("pk")
+                    .select_for_update(skip_locked=True)
+                    .values_list("pk", flat=True)
+                )
+                if due:
+                    renewed += kind.model.objects.filter(pk__in=due).update(
+                        locked_until=now + kind.lease
+                    )
+    return renewed
 
 
 def leases_adopt(kind: str, pairs: list[tuple[int, int]]) -> None:
@@ -231,7 +303,8 @@ def leases_release_held() -> int:
     """Give back what this process still holds at the end of a task: the task stopped
     before recording the work (an exception, a lost database connection). Not counted as an
     attempt: the work itself did not fail."""
-    held = {kind: dict(pairs) for kind, pairs in _held().items() if pairs}
+    with _held_lock:
+        held = {kind: dict(pairs) for kind, pairs in _held().items() if pairs}
     if not held:
         return 0
     for pause in (*RELEASE_PAUSES, None):
@@ -241,7 +314,7 @@ def leases_release_held() -> int:
             freed = 0
             for kind, pairs in held.items():
                 freed += _free_held(_KINDS[kind], pairs)
-            _state.held = {}
+            _held_forget()
             if freed:
                 logger.warning("gave back %s leases a failed task still held", freed)
             return freed
@@ -251,7 +324,7 @@ def leases_release_held() -> int:
             connection.close()
             if pause is None:
                 logger.warning("could not give back held leases; they run out", exc_info=True)
-                _state.held = {}
+                _held_forget()
                 return 0
             time.sleep(pause)
     return 0
@@ -307,40 +380,64 @@ def leases_reap(*, now: datetime | None = None, kinds: Iterable[str] | None = No
     alive = holders_alive() if _may_judge_others() else None
     lost = any(k.waits_in_broker for k in chosen) and broker_lost_messages()
     freed = 0
-    for kind in chosen:
-        freed += _reap_kind(kind, now=now, alive=alive, lost=lost and kind.waits_in_broker)
+    for each in chosen:
+        freed += _reap_kind(each, now=now, alive=alive, lost=lost and each.waits_in_broker)
     if kinds is None:  # beat's full round, not a sweep's look at its own kind
         _heartbeats_forget()
     return freed
 
 
+# Why a row is handed on, and whether that counts as an attempt (a real failure).
+DIED = ("its worker stopped beating (died); handed on", True)
+EXPIRED_UNHELD = ("lease expired (worker stopped)", True)
+EXPIRED_STALLED = ("lease ran out while its worker was stalled; handed on", False)
+BROKER_LOST = ("the broker lost its message (Redis flushed); handed on", False)
+
+
 def _reap_kind(kind: LeaseKind, *, now, alive: list[str] | None, lost: bool) -> int:
+    """Hand on the rows of one kind. Only a death counts as an attempt: a holder whose
+    heartbeat stopped, or a run-out lease with no holder to vouch for it (claimed outside
+    a worker); a run-out lease whose holder still beats (it stalled) goes uncounted."""
     leased = kind.model.objects.filter(kind.leased)
-    cases = [(Q(locked_until__lt=now), "lease expired (worker stopped)", True)]
+    due = Q(locked_until__lt=now)
     if alive is not None:
-        cases.insert(
-            0,
-            (
-                ~Q(lease_holder="") & ~Q(lease_holder__in=alive),
-                "its worker stopped beating (died); handed on",
-                True,
-            ),
-        )
-    if lost:
-        cases.append((Q(), "the broker lost its message (Redis flushed); handed on", False))
+        due |= ~Q(lease_holder="") & ~Q(lease_holder__in=alive)
     freed = 0
-    for where, reason, counted in cases:
+    with transaction.atomic():
+        rows = list(
+            leased.filter(due)
+            .order_by("pk")
+            .select_for_update(skip_locked=True)
+            .values_list("pk", "lease_holder")[:REAP_BATCH]
+        )
+        cases: dict[tuple[str, bool], list[int]] = {}
+        for pk, holder in rows:
+            if not holder:
+                case = EXPIRED_UNHELD
+            elif alive is not None and holder not in alive:
+                case = DIED
+            else:
+                case = EXPIRED_STALLED
+            cases.setdefault(case, []).append(pk)
+        for case, ids in cases.items():
+            freed += _hand_on(kind, ids, case)
+    if lost:
         with transaction.atomic():
             ids = list(
-                leased.filter(where)
-                .order_by("pk")
+                leased.order_by("pk")
                 .select_for_update(skip_locked=True)
                 .values_list("pk", flat=True)[:REAP_BATCH]
             )
-            if ids:
-                freed += kind.free(ids, reason, counted)
-                logger.warning("%s: %s %s", kind.name, len(ids), reason)
+            freed += _hand_on(kind, ids, BROKER_LOST)
     return freed
+
+
+def _hand_on(kind: LeaseKind, ids: list[int], case: tuple[str, bool]) -> int:
+    if not ids:
+        return 0
+    reason, counted = case
+    logger.warning("%s: %s %s", kind.name, len(ids), reason)
+    return kind.free(ids, reason, counted)
 
 
 def _heartbeats_forget() -> None:

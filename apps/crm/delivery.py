@@ -1,16 +1,17 @@
 """Outbound webhook deliveries: enqueue in the caller's transaction, send after it commits.
 
 The HTTP call never happens inside a database transaction: a sweep claims due deliveries and
-marks them ``sending`` under a lease, commits, then each attempt posts and records its result.
-A worker killed mid-attempt leaves the lease to expire; the reaper returns the row to pending
-and it is tried again (the receiver may see it twice; the ``webhook-id`` header lets it dedupe).
-Redirects are not followed, and a 410 answer means the target is gone for good.
+marks them ``sending`` under a lease (``apps/core/outbox.py``), commits, then each attempt
+posts and records its result under the lease's token. A worker killed mid-attempt stops
+beating; the reaper returns the row to pending and it is tried again (the receiver may see it
+twice; the ``webhook-id`` header lets it dedupe). A worker that stalled past its lease finds
+the row handed on and records nothing. Redirects are not followed, and a 410 answer means the
+target is gone for good.
 """
 
 import http.client
 import ipaddress
 import logging
-import secrets
 import socket
 import time
 import urllib.error
@@ -26,13 +27,14 @@ from django.utils import timezone
 
 from apps.core import oncommit
 from apps.core.doorbell import doorbell_ring
-from apps.core.leases import (
-    LeaseKind,
-    lease_holder,
-    lease_kind_register,
-    leases_done,
-    leases_hold,
-    leases_reap_one,
+from apps.core.leases import LeaseKind, lease_kind_register, leases_reap_one
+from apps.core.outbox import (
+    backoff,
+    drain_until_short,
+    error_text,
+    lease_claim,
+    lease_finish,
+    lease_row,
 )
 
 from .lock_objects import deliveries_due
@@ -42,23 +44,18 @@ logger = logging.getLogger(__name__)
 
 DELIVERY_TIMEOUT_SECONDS = 10
 # Deliveries are claimed a few at a time and attempted one after another: the lease covers
-# a whole claim of slow attempts (10 x 10 s), with room to spare.
-DELIVERY_LEASE = timedelta(minutes=5)
+# a whole claim of slow attempts (10 x 10 s), with room to spare (and is renewed meanwhile).
+DELIVERY_LEASE = timedelta(seconds=settings.DELIVERY_LEASE_SECONDS)
 DELIVERY_CLAIM_BATCH = 10
 DELIVERY_MAX_PER_TASK = 200
-# Spread over about a day, as outbound-hook consumers expect.
+# Spread over about a day, as outbound-hook consumers expect: 30 s, 1.5 min, 4.5 min ...
+# tripling up to 8 hours.
+DELIVERY_RETRIES = 9
 DELIVERY_BACKOFF = [
-    timedelta(seconds=30),
-    timedelta(minutes=2),
-    timedelta(minutes=10),
-    timedelta(minutes=30),
-    timedelta(hours=1),
-    timedelta(hours=2),
-    timedelta(hours=4),
-    timedelta(hours=8),
-    timedelta(hours=8),
+    backoff(attempts=n, base=timedelta(seconds=30), factor=3, cap=timedelta(hours=8))
+    for n in range(1, DELIVERY_RETRIES + 1)
 ]
-DELIVERY_MAX_ATTEMPTS = len(DELIVERY_BACKOFF) + 1
+DELIVERY_MAX_ATTEMPTS = DELIVERY_RETRIES + 1
 RESPONSE_EXCERPT_CHARS = 2000
 # An attempt's error starting so: a target never to be called (fails without retries).
 REFUSED = "refused: "
@@ -104,33 +101,14 @@ def webhook_deliveries_enqueue(*, rows: list[dict]) -> None:
     oncommit.on_commit_once(_kick)
 
 
-def delivery_claim_next(*, now=None) -> tuple[int, int] | None:
-    """Claim the oldest due delivery: (id, lease token), or None."""
-    claimed = deliveries_claim(now=now, limit=1)
-    return claimed[0] if claimed else None
+DELIVERIES_LEASE_KIND = "deliveries"
 
 
-@transaction.atomic
 def deliveries_claim(*, now=None, limit: int = DELIVERY_CLAIM_BATCH) -> list[tuple[int, int]]:
     """Claim up to ``limit`` due deliveries, oldest first, in one transaction: (id, lease
     token) pairs. Other workers skip them and take the next ones."""
     now = now or timezone.now()
-    ids = [d.pk for d in deliveries_due(now=now, limit=limit)]
-    if not ids:
-        return []
-    token = secrets.randbelow(2**31 - 1) + 1
-    WebhookDelivery.objects.filter(pk__in=ids).update(
-        status=DeliveryStatus.SENDING,
-        locked_until=now + DELIVERY_LEASE,
-        lease_token=token,
-        lease_holder=lease_holder(),
-    )
-    pairs = [(pk, token) for pk in ids]
-    leases_hold(DELIVERIES_LEASE_KIND, pairs)
-    return pairs
-
-
-DELIVERIES_LEASE_KIND = "deliveries"
+    return lease_claim(DELIVERIES_LEASE_KIND, deliveries_due(now=now), limit=limit, now=now)
 
 
 def deliveries_reap(*, now=None) -> int:
@@ -155,6 +133,8 @@ lease_kind_register(
         model=WebhookDelivery,
         leased=Q(status=DeliveryStatus.SENDING),
         free=_deliveries_free,
+        lease=DELIVERY_LEASE,
+        claimed={"status": DeliveryStatus.SENDING},
     )
 )
 
@@ -358,25 +338,18 @@ def _post(delivery: WebhookDelivery) -> tuple[int | None, str, str]:
 
 def webhook_delivery_attempt(*, delivery_id: int, token: int) -> str | None:
     """Make one attempt at a delivery this worker claimed; return its new status. A worker
-    whose lease was reaped and re-claimed by another records nothing."""
-    delivery = (
-        WebhookDelivery.objects.filter(
-            pk=delivery_id, status=DeliveryStatus.SENDING, lease_token=token
-        )
-        .select_related("hook")
-        .first()
+    whose lease was handed on to another (it stalled) records nothing and returns None."""
+    delivery = lease_row(
+        DELIVERIES_LEASE_KIND,
+        delivery_id,
+        token,
+        queryset=WebhookDelivery.objects.select_related("hook"),
     )
     if delivery is None:
-        leases_done(DELIVERIES_LEASE_KIND, [delivery_id])
         return None
     started = time.monotonic()
     code, excerpt, error = _post(delivery)
-    DeliveryAttempt.objects.create(
-        delivery=delivery,
-        status_code=code,
-        error=error[:2000],
-        duration_ms=int((time.monotonic() - started) * 1000),
-    )
+    duration_ms = int((time.monotonic() - started) * 1000)
     now = timezone.now()
     attempts = delivery.attempts + 1
     if code is not None and 200 <= code < 300:
@@ -387,22 +360,26 @@ def webhook_delivery_attempt(*, delivery_id: int, token: int) -> str | None:
         status, next_at = DeliveryStatus.FAILED, None
     else:
         status, next_at = DeliveryStatus.PENDING, now + DELIVERY_BACKOFF[attempts - 1]
-    WebhookDelivery.objects.filter(
-        pk=delivery.pk, status=DeliveryStatus.SENDING, lease_token=token
-    ).update(
-        status=status,
-        attempts=F("attempts") + 1,
-        next_attempt_at=next_at,
-        locked_until=None,
-        last_status_code=code,
-        last_error=error,
-        response_excerpt=excerpt,
-        delivered_at=now if status == DeliveryStatus.DELIVERED else None,
-    )
-    leases_done(DELIVERIES_LEASE_KIND, [delivery.pk])
-    if status == DeliveryStatus.GONE and delivery.hook is not None:
-        # Kit's rule, and Standard Webhooks': 410 means the receiver wants no more.
-        type(delivery.hook).objects.filter(pk=delivery.hook_id).update(active=False)
+    with transaction.atomic():
+        if not lease_finish(
+            DELIVERIES_LEASE_KIND,
+            delivery.pk,
+            token,
+            status=status,
+            attempts=F("attempts") + 1,
+            next_attempt_at=next_at,
+            last_status_code=code,
+            last_error=error_text(error),
+            response_excerpt=excerpt,
+            delivered_at=now if status == DeliveryStatus.DELIVERED else None,
+        ):
+            return None
+        DeliveryAttempt.objects.create(
+            delivery=delivery, status_code=code, error=error_text(error), duration_ms=duration_ms
+        )
+        if status == DeliveryStatus.GONE and delivery.hook is not None:
+            # Kit's rule, and Standard Webhooks': 410 means the receiver wants no more.
+            type(delivery.hook).objects.filter(pk=delivery.hook_id).update(active=False)
     if status != DeliveryStatus.DELIVERED:
         logger.info("webhook delivery %s attempt %s: %s", delivery.key, attempts, error or code)
     return status
@@ -412,14 +389,14 @@ def deliveries_send(*, now=None, max_deliveries: int = DELIVERY_MAX_PER_TASK) ->
     """Claim due deliveries a few at a time and attempt them one after another; return how
     many were attempted (at most ``max_deliveries``)."""
     deliveries_reap(now=now)
-    attempted = 0
-    while attempted < max_deliveries:
-        claimed = deliveries_claim(
-            now=now, limit=min(DELIVERY_CLAIM_BATCH, max_deliveries - attempted)
-        )
-        if not claimed:
-            break
+
+    def batch(limit: int) -> int:
+        claimed = deliveries_claim(now=now, limit=limit)
         for delivery_id, token in claimed:
             webhook_delivery_attempt(delivery_id=delivery_id, token=token)
-        attempted += len(claimed)
+        return len(claimed)
+
+    attempted, _ = drain_until_short(
+        batch, size=DELIVERY_CLAIM_BATCH, max_batches=max_deliveries, total_max=max_deliveries
+    )
     return attempted

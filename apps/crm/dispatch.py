@@ -22,6 +22,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.outbox import backoff, drain_until_short, error_text
+
 from .lock_objects import events_claimable
 from .models import Event
 
@@ -33,7 +35,6 @@ EVENT_RETRY_MAX_SECONDS = 3600
 # A dispatch task drains at most this many batches, then yields the worker; the sweep or the
 # next kick carries on. Keeps one task short however large the backlog.
 EVENT_MAX_BATCHES_PER_RUN = 200
-EVENT_ERROR_MAX_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -71,19 +72,20 @@ def _deliver(events: list[Event]) -> None:
             consumer.handle(wanted)
 
 
-def _retry_delay(attempts: int) -> timedelta:
-    return timedelta(
-        seconds=min(EVENT_RETRY_BASE_SECONDS * 2 ** (attempts - 1), EVENT_RETRY_MAX_SECONDS)
-    )
-
-
 def _record_failure(event: Event, exc: Exception, now) -> None:
     attempts = event.attempts + 1
     failed = attempts >= EVENT_MAX_ATTEMPTS
     Event.objects.filter(pk=event.pk).update(
         attempts=attempts,
-        last_error=f"{type(exc).__name__}: {exc}"[:EVENT_ERROR_MAX_CHARS],
-        next_attempt_at=None if failed else now + _retry_delay(attempts),
+        last_error=error_text(exc),
+        next_attempt_at=None
+        if failed
+        else now
+        + backoff(
+            attempts=attempts,
+            base=timedelta(seconds=EVENT_RETRY_BASE_SECONDS),
+            cap=timedelta(seconds=EVENT_RETRY_MAX_SECONDS),
+        ),
         failed_at=now if failed else None,
     )
     logger.warning(
@@ -132,10 +134,10 @@ def events_dispatch_some(
 ) -> tuple[int, bool]:
     """Drain pending events, at most ``max_batches`` batches; return how many were claimed
     and whether it stopped at that bound (so more may be pending)."""
-    total = 0
-    for _ in range(max_batches):
-        claimed = events_dispatch_batch(batch_size=batch_size)
-        if not claimed:
-            return total, False
-        total += claimed
-    return total, True
+    size = batch_size or settings.EVENT_DISPATCH_BATCH_SIZE
+    return drain_until_short(
+        lambda limit: events_dispatch_batch(batch_size=limit),
+        size=size,
+        max_batches=max_batches,
+        until_empty=True,
+    )

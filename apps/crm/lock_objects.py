@@ -2,11 +2,16 @@
 
 Claims order by primary key: two claimers that lock overlapping sets in the same order
 cannot deadlock, and SKIP LOCKED lets them share the work instead of waiting on each other.
+Claims of queued work go through the lease primitive (``apps/core/outbox.py``): a leased
+claim (``lease_claim``, given the candidates in their order) or one that lasts the claiming
+transaction (``rows_claim``).
 """
 
 from datetime import datetime
 
 from django.db.models import Exists, OuterRef, Q, QuerySet
+
+from apps.core.outbox import rows_claim
 
 from .models import (
     Broadcast,
@@ -22,36 +27,34 @@ from .models import (
 
 
 def events_claimable(*, now: datetime, limit: int) -> QuerySet[Event]:
-    return (
+    # Locks events only: the subscriber join is nullable, and PostgreSQL cannot lock that side.
+    return rows_claim(
         Event.objects.filter(dispatched_at__isnull=True, failed_at__isnull=True)
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .select_related("subscriber")
-        .order_by("pk")
-        # of=self: the subscriber join is nullable, and PostgreSQL cannot lock that side.
-        .select_for_update(skip_locked=True, of=("self",))[:limit]
+        .order_by("pk"),
+        limit=limit,
     )
 
 
-def deliveries_due(*, now: datetime, limit: int) -> QuerySet:
+def deliveries_due(*, now: datetime) -> QuerySet:
+    """Due deliveries in the order they are claimed (under a lease: ``lease_claim``)."""
     from .models import DeliveryStatus, WebhookDelivery
 
-    return (
-        WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at", "pk")
-        .select_for_update(skip_locked=True)[:limit]
-    )
+    return WebhookDelivery.objects.filter(
+        status=DeliveryStatus.PENDING, next_attempt_at__lte=now
+    ).order_by("next_attempt_at", "pk")
 
 
 # Email ------------------------------------------------------------------------------------
 
 
 def email_queued_due(*, now: datetime) -> QuerySet[EmailMessage]:
-    """The sender's claim: queued emails whose time has come, oldest first (SKIP LOCKED)."""
-    return (
-        EmailMessage.objects.filter(status=EmailStatus.QUEUED, next_attempt_at__lte=now)
-        .order_by("next_attempt_at", "pk")
-        .select_for_update(skip_locked=True)
-    )
+    """Queued emails whose time has come, oldest first: the sender claims them under a
+    lease (``lease_claim``)."""
+    return EmailMessage.objects.filter(
+        status=EmailStatus.QUEUED, next_attempt_at__lte=now
+    ).order_by("next_attempt_at", "pk")
 
 
 def emails_releasable(*, message_ids: list[int]) -> QuerySet[EmailMessage]:
@@ -68,11 +71,11 @@ def emails_releasable(*, message_ids: list[int]) -> QuerySet[EmailMessage]:
 
 def emails_held_due(*, now: datetime, limit: int) -> QuerySet[EmailMessage]:
     """The hold sweep's claim: held emails whose next check is due (SKIP LOCKED)."""
-    return (
+    return rows_claim(
         EmailMessage.objects.filter(status=EmailStatus.HELD, next_attempt_at__lte=now)
         .select_related("subscriber", "sequence_email", "broadcast")
-        .order_by("next_attempt_at", "pk")
-        .select_for_update(skip_locked=True, of=("self",))[:limit]
+        .order_by("next_attempt_at", "pk"),
+        limit=limit,
     )
 
 
@@ -85,11 +88,11 @@ def sequence_subscription(*, pk: int) -> SequenceSubscription:
 
 def sequence_subscriptions_due(*, now: datetime, limit: int) -> QuerySet[SequenceSubscription]:
     """The sequence sweep's claim: active subscriptions whose next email is due (SKIP LOCKED)."""
-    return (
+    return rows_claim(
         SequenceSubscription.objects.filter(state=SubscriptionState.ACTIVE, next_send_at__lte=now)
         .select_related("subscriber", "sequence")
-        .order_by("next_send_at", "pk")
-        .select_for_update(skip_locked=True, of=("self",))[:limit]
+        .order_by("next_send_at", "pk"),
+        limit=limit,
     )
 
 
@@ -101,12 +104,11 @@ def sequence_holds_resumable(*, limit: int) -> QuerySet[SequenceSubscription]:
         published=True,
         position__gte=OuterRef("next_position"),
     )
-    return (
+    return rows_claim(
         SequenceSubscription.objects.filter(
             Exists(later), state=SubscriptionState.ACTIVE, next_send_at__isnull=True
-        )
-        .order_by("pk")
-        .select_for_update(skip_locked=True, of=("self",))[:limit]
+        ).order_by("pk"),
+        limit=limit,
     )
 
 

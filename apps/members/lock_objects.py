@@ -2,6 +2,7 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from apps.core.outbox import rows_claim
 from apps.crm.models import Subscriber
 
 from .models import CallStatus, LoginThrottle, WebhookCall
@@ -11,14 +12,12 @@ def calls_accepted_claim(
     *, limit: int, received_before: datetime | None = None, pk: int | None = None
 ) -> QuerySet[WebhookCall]:
     """Accepted calls, oldest first, locked; rows another worker holds are skipped."""
-    calls = WebhookCall.objects.select_for_update(skip_locked=True, of=("self",)).filter(
-        status=CallStatus.ACCEPTED
-    )
+    calls = WebhookCall.objects.filter(status=CallStatus.ACCEPTED)
     if received_before is not None:
         calls = calls.filter(received_at__lt=received_before)
     if pk is not None:
         calls = calls.filter(pk=pk)
-    return calls.select_related("endpoint__offering").order_by("pk")[:limit]
+    return rows_claim(calls.select_related("endpoint__offering").order_by("pk"), limit=limit)
 
 
 def subscriber_for_update(subscriber_id: int) -> Subscriber:

@@ -2,14 +2,17 @@ from datetime import datetime
 
 from django.db.models import QuerySet
 
+from apps.core.outbox import rows_claim
+
 from .models import AccessGrant, Offering
 
 
 def grants_drip_due(*, now: datetime, limit: int) -> QuerySet[AccessGrant]:
-    return (
-        AccessGrant.objects.filter(revoked_at__isnull=True, next_release_at__lte=now)
-        .order_by("next_release_at", "pk")
-        .select_for_update(skip_locked=True)[:limit]
+    return rows_claim(
+        AccessGrant.objects.filter(revoked_at__isnull=True, next_release_at__lte=now).order_by(
+            "next_release_at", "pk"
+        ),
+        limit=limit,
     )
 
 

@@ -57,7 +57,7 @@ def as_worker(monkeypatch):
     monkeypatch.setitem(leases._process, "holder", holder)
     monkeypatch.setitem(leases._process, "healthy_since", float("-inf"))
     yield holder
-    leases._state.held = {}
+    leases._held_forget()
 
 
 def test_a_dead_workers_runs_are_handed_on_long_before_their_lease_runs_out():

@@ -6,12 +6,12 @@ from django.test import override_settings
 
 from apps.crm.delivery import (
     TargetRefused,
-    delivery_claim_next,
     target_check,
     webhook_delivery_attempt,
     webhook_delivery_enqueue,
 )
 from apps.crm.models import DeliveryStatus, WebhookDelivery
+from tests.crm.deliveries import delivery_claim_next
 
 pytestmark = pytest.mark.django_db
 

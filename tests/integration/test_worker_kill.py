@@ -16,14 +16,12 @@ from django.db.models import Count
 from apps.automations.models import Run, RunStatus, RunStep
 from apps.automations.run_leases import runs_reap
 from apps.automations.tasks import runs_sweep
-from apps.crm.models import Event, Subscriber
+from apps.crm.models import Event
 from apps.crm.tasks import events_dispatch
-from apps.tags.services import tag_bulk_add, tag_get_or_create
-from tests.automations.helpers import add, build, on_tag, remove, when
+from tests.integration.flows import STEPS_PER_RUN, five_step_flow_entered
 from tests.processes import worker_database_url, worker_start, worker_stop
 
 RUNS = 500
-STEPS_PER_RUN = 5
 LEASE_SECONDS = 3
 DEADLINE_SECONDS = 180
 
@@ -56,21 +54,7 @@ def _steps() -> int:
 @pytest.mark.django_db(transaction=True)
 def test_a_sigkilled_worker_loses_no_step_and_doubles_none(broker, no_kick):
     # given: 500 subscribers tagged in one transaction, nobody has processed anything yet
-    build(
-        triggers=on_tag("Go"),
-        steps=[
-            add("X"),
-            when({"has": "X"}, yes=[remove("X")], no=[]),
-            {"kind": "delay", "settings": {"amount": 0, "unit": "minutes"}},
-            {"kind": "end", "settings": {}},
-        ],
-    )
-    Subscriber.objects.bulk_create(Subscriber(email=f"k{i}@example.com") for i in range(RUNS))
-    tag_bulk_add(
-        tag=tag_get_or_create(name="Go")[0],
-        subscriber_ids=Subscriber.objects.values_list("pk", flat=True),
-        source="test",
-    )
+    five_step_flow_entered(people=RUNS, prefix="k")
     first = _start_worker("first")
     stopped_at = None
     try:

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from apps.core import oncommit
 from apps.core.doorbell import doorbell_ring
+from apps.core.outbox import backoff, drain_until_short
 
 from .. import lock_objects
 from ..liquid import TemplateError, liquid_contexts
@@ -20,7 +21,7 @@ HOLD_RECHECK_BATCH = 200
 
 
 def _hold_recheck_at(now: datetime, checks: int) -> datetime:
-    return now + min(HOLD_RECHECK_BASE * 2 ** min(checks, 16), HOLD_RECHECK_MAX)
+    return now + backoff(attempts=min(checks, 16) + 1, base=HOLD_RECHECK_BASE, cap=HOLD_RECHECK_MAX)
 
 
 def _render_again(messages: list[EmailMessage], *, now: datetime) -> int:
@@ -112,13 +113,11 @@ def emails_held_recheck_batch(*, now=None, limit: int = HOLD_RECHECK_BATCH) -> i
 
 
 def emails_held_recheck(*, now=None, max_batches: int = 20) -> int:
-    checked = 0
-    for _ in range(max_batches):
-        batch = emails_held_recheck_batch(now=now)
-        checked += batch
-        if batch < HOLD_RECHECK_BATCH:
-            break
-    return checked
+    return drain_until_short(
+        lambda limit: emails_held_recheck_batch(now=now, limit=limit),
+        size=HOLD_RECHECK_BATCH,
+        max_batches=max_batches,
+    )[0]
 
 
 def emails_held_recheck_soon(*, subscriber_ids) -> int:

@@ -1,39 +1,31 @@
 """Sending the outbox: claim one queued email under a lease, send it through Django's email
 backend, finish it (guarded by the lease token); the reaper re-queues what a dead worker
 held, marked *uncertain* (the SMTP server may already have it), so nothing is lost and a
-possible duplicate is visible. The claim, finish and reap stay together here: they become
-the shared lease primitive's."""
+possible duplicate is visible. The claim, the guarded finish, backoff and the error's length
+are the shared lease primitive's (``apps/core/outbox.py``): a sender that stalled past its
+lease finds the email handed on, records nothing and logs that it lost the lease."""
 
 import re
-import secrets
 from datetime import timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from apps.core import oncommit
-from apps.core.leases import (
-    LeaseKind,
-    lease_holder,
-    lease_kind_register,
-    leases_done,
-    leases_hold,
-    leases_reap_one,
-)
+from apps.core.leases import LeaseKind, lease_kind_register, leases_reap_one
+from apps.core.outbox import backoff, error_text, lease_claim, lease_finish
 
 from .. import lock_objects
 from ..link_tracking import tracked_html
 from ..models import EmailMessage, EmailStatus, SubscriberState
 from .outbox import sender_kick
 
-EMAIL_LEASE = timedelta(minutes=5)
+EMAIL_LEASE = timedelta(seconds=settings.EMAIL_LEASE_SECONDS)
 EMAIL_MAX_ATTEMPTS = 5
 EMAIL_RETRY_BASE = timedelta(minutes=1)
 EMAIL_SEND_BATCH = 200
-ERROR_CHARS = 2000
 
 _URL = re.compile(r"(https?://[^/\s]+)/\S*")
 
@@ -44,24 +36,19 @@ def link_redact(body: str) -> str:
     return _URL.sub(r"\1/… (one-time link, removed once sent)", body)
 
 
-@transaction.atomic
-def email_claim_next(*, now=None) -> tuple[EmailMessage, int] | None:
-    now = now or timezone.now()
-    message = lock_objects.email_queued_due(now=now).first()
-    if message is None:
-        return None
-    token = secrets.randbelow(2**31 - 1) + 1
-    EmailMessage.objects.filter(pk=message.pk).update(
-        status=EmailStatus.SENDING,
-        locked_until=now + EMAIL_LEASE,
-        lease_token=token,
-        lease_holder=lease_holder(),
-    )
-    leases_hold(EMAILS_LEASE_KIND, [(message.pk, token)])
-    return message, token
-
-
 EMAILS_LEASE_KIND = "emails"
+
+
+def email_claim_next(*, now=None) -> tuple[EmailMessage, int] | None:
+    """Claim the oldest due email under a lease: (the message, its lease token), or None."""
+    now = now or timezone.now()
+    claimed = lease_claim(
+        EMAILS_LEASE_KIND, lock_objects.email_queued_due(now=now), limit=1, now=now
+    )
+    if not claimed:
+        return None
+    ((pk, token),) = claimed
+    return EmailMessage.objects.select_related("subscriber").get(pk=pk), token
 
 
 def emails_reap(*, now=None) -> int:
@@ -89,6 +76,8 @@ lease_kind_register(
         model=EmailMessage,
         leased=Q(status=EmailStatus.SENDING),
         free=_emails_free,
+        lease=EMAIL_LEASE,
+        claimed={"status": EmailStatus.SENDING},
     )
 )
 
@@ -108,11 +97,10 @@ def _suppressed(message: EmailMessage) -> str:
     return ""
 
 
-def _finish(message_id: int, token: int, **fields) -> None:
-    EmailMessage.objects.filter(
-        pk=message_id, status=EmailStatus.SENDING, lease_token=token
-    ).update(locked_until=None, **fields)
-    leases_done(EMAILS_LEASE_KIND, [message_id])
+def _finish(message_id: int, token: int, **fields) -> bool:
+    """Record a send under the lease; a sender that lost it (it stalled, and the email was
+    handed on) writes nothing."""
+    return lease_finish(EMAILS_LEASE_KIND, message_id, token, **fields)
 
 
 def _mail(message: EmailMessage, connection) -> EmailMultiAlternatives:
@@ -158,7 +146,6 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
             if claimed is None:
                 break
             message, token = claimed
-            message = EmailMessage.objects.select_related("subscriber").get(pk=message.pk)
             reason = _suppressed(message)
             if reason:
                 _finish(message.pk, token, status=EmailStatus.SUPPRESSED, error=reason)
@@ -176,15 +163,15 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
                     message.pk,
                     token,
                     attempts=F("attempts") + 1,
-                    error=f"{type(exc).__name__}: {exc}"[:ERROR_CHARS],
+                    error=error_text(exc),
                     status=EmailStatus.FAILED if failed else EmailStatus.QUEUED,
                     next_attempt_at=None
                     if failed
-                    else timezone.now() + EMAIL_RETRY_BASE * 2 ** (attempts - 1),
+                    else timezone.now() + backoff(attempts=attempts, base=EMAIL_RETRY_BASE),
                 )
                 connection = None
                 continue
-            _finish(
+            won = _finish(
                 message.pk,
                 token,
                 status=EmailStatus.SENT,
@@ -198,7 +185,7 @@ def emails_send(*, now=None, limit: int = EMAIL_SEND_BATCH) -> int:
                     else {}
                 ),
             )
-            sent += 1
+            sent += won
     finally:
         if connection is not None:
             connection.close()

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from apps.core import oncommit
 from apps.core.doorbell import doorbell_ring
+from apps.core.outbox import drain_until_short
 
 from .. import event_types, lock_objects
 from ..events import events_record_bulk
@@ -212,10 +213,8 @@ def sequences_holds_resume(*, now=None, limit: int = SEQUENCE_BATCH) -> int:
 
 def sequences_send(*, now=None, max_batches: int = 50) -> int:
     sequences_holds_resume(now=now)
-    total = 0
-    for _ in range(max_batches):
-        claimed = sequences_sweep_batch(now=now)
-        total += claimed
-        if claimed < SEQUENCE_BATCH:
-            break
-    return total
+    return drain_until_short(
+        lambda limit: sequences_sweep_batch(now=now, limit=limit),
+        size=SEQUENCE_BATCH,
+        max_batches=max_batches,
+    )[0]

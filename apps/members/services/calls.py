@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from apps.core.bulk import rows_update
 from apps.core.doorbell import doorbell_ring
+from apps.core.outbox import lease_lost
 from apps.core.throttle import window_allow, window_hit
 from apps.crm.events import events_buffered
 from apps.crm.models import Subscriber
@@ -190,6 +191,7 @@ def webhook_call_refuse(
 
 
 CALLS_PER_BATCH = 50
+CALLS_LEASE_KIND = "webhook calls"
 # An accepted call is rung at once; one still waiting after this lost its ring (a flushed
 # broker, a dead worker). Calls being run are row-locked and skipped, so the sweep may be
 # eager: a lost ring costs seconds, not minutes.
@@ -226,8 +228,10 @@ def webhook_calls_process(
                 call.finished_at = now
             rows_update(calls, _CALL_DONE_FIELDS)
     except (_BatchRedo, DatabaseError):  # a call raised, or the batch's own writes failed
-        for call_id in claimed:
-            webhook_call_process(call_id=call_id)
+        # Calls another worker ran meanwhile (this one stalled, and PostgreSQL ended its
+        # transaction) are skipped: their lease was lost, and nothing is written for them.
+        lost = [c for c in claimed if webhook_call_process(call_id=c) == "skipped"]
+        lease_lost(CALLS_LEASE_KIND, lost)
     return len(claimed), len(claimed) == limit
 
 

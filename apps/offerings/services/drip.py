@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.outbox import drain_until_short
 from apps.crm.events import events_record_bulk
 from apps.tags.models import Tagging
 from apps.tags.services import taggings_add
@@ -111,13 +112,11 @@ def drip_sweep_batch(*, now=None, limit: int = DRIP_BATCH_SIZE) -> int:
 
 
 def drip_sweep(*, now=None, max_batches: int = 100) -> int:
-    total = 0
-    for _ in range(max_batches):
-        claimed = drip_sweep_batch(now=now)
-        total += claimed
-        if claimed < DRIP_BATCH_SIZE:
-            break
-    return total
+    return drain_until_short(
+        lambda limit: drip_sweep_batch(now=now, limit=limit),
+        size=DRIP_BATCH_SIZE,
+        max_batches=max_batches,
+    )[0]
 
 
 def module_released_by_tag(*, pairs: Iterable[tuple[int, int]]) -> int:

@@ -1,0 +1,166 @@
+"""The leased outbox: how every kind of queued work is claimed, finished and retried.
+
+Hook deliveries, emails, runs, webhook calls and the rest are rows in a queue. A worker
+claims a batch (``lease_claim``: SKIP LOCKED, so claimers share the queue instead of waiting
+on each other) and marks it with a fresh token, its holder and ``locked_until``, in one
+transaction; it commits before doing the slow part (an HTTP call, an SMTP send). It records
+the result with ``lease_finish``: an UPDATE guarded by the row's id, its leased state and the
+token, so a worker whose lease was handed on meanwhile (it stalled and the reaper gave the
+row to another) wins nothing, writes nothing, and logs that it lost the lease.
+
+Work done inside one transaction (the dispatcher, the drip, webhook calls, Stripe events)
+claims with ``rows_claim``: the row lock is its lease.
+
+A failure is retried after ``backoff`` (one formula: a base that grows by a factor per
+attempt up to a cap) and its error stored through ``error_text`` (one length). Sweeps drain
+their queue batch by batch with ``drain_until_short``. Holders, heartbeats, renewal and the
+reaper are in ``apps/core/leases.py``.
+"""
+
+import logging
+import secrets
+from collections.abc import Callable, Iterable
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Model, QuerySet
+from django.utils import timezone
+
+from .leases import lease_holder, lease_kind, leases_done, leases_hold
+
+logger = logging.getLogger(__name__)
+
+# Every stored error (a run's, an email's, a delivery's) is cut to this many characters.
+ERROR_MAX_CHARS = 2000
+# Tokens fit PostgreSQL's integer; 0 is never one (the field's default: "never claimed").
+TOKEN_MAX = 2**31 - 1
+
+
+def error_text(error: BaseException | str) -> str:
+    """What is stored of an error: an exception as "Type: message", cut to the one length."""
+    if isinstance(error, BaseException):
+        error = f"{type(error).__name__}: {error}"
+    return error[:ERROR_MAX_CHARS]
+
+
+def backoff(
+    *, attempts: int, base: timedelta, factor: int = 2, cap: timedelta | None = None
+) -> timedelta:
+    """The wait before retrying after ``attempts`` failures (1 for the first): ``base``,
+    then ``factor`` times longer after each further failure, never more than ``cap``."""
+    wait = base * factor ** max(attempts - 1, 0)
+    return min(wait, cap) if cap is not None else wait
+
+
+def rows_claim(candidates: QuerySet, *, limit: int) -> QuerySet:
+    """A claim that lasts as long as the caller's transaction, the row lock being the lease:
+    up to ``limit`` rows of ``candidates``, in their order, that nobody else has locked. For
+    work done inside the claiming transaction (the dispatcher, the drip, webhook calls,
+    Stripe events). A worker that stalls in it is ended by PostgreSQL after
+    ``DB_IDLE_IN_TRANSACTION_SECONDS``: its rows are freed for another, its writes refused."""
+    return candidates.select_for_update(skip_locked=True, of=("self",))[:limit]
+
+
+def lease_token_new() -> int:
+    return secrets.randbelow(TOKEN_MAX) + 1
+
+
+def lease_claim(
+    kind: str, candidates: QuerySet, *, limit: int, now: datetime | None = None, **fields
+) -> list[tuple[int, int]]:
+    """Claim up to ``limit`` rows of ``candidates`` (a queryset in the order they should be
+    taken) that no one else has locked: mark them leased (the kind's ``claimed`` fields and
+    ``fields``) with one fresh token, this process as holder and ``locked_until``; return
+    (id, token) pairs. One transaction; the caller's if it has one."""
+    with transaction.atomic():
+        ids = list(rows_claim(candidates.values_list("pk", flat=True), limit=limit))
+        return lease_mark(kind, ids, now=now, **fields)
+
+
+def lease_mark(
+    kind: str, ids: list[int], *, now: datetime | None = None, **fields
+) -> list[tuple[int, int]]:
+    """The second half of a claim, for rows the caller has locked with ``rows_claim`` (a
+    claim gathered from several queries, as the runs of each live automation)."""
+    spec = lease_kind(kind)
+    if spec.lease is None:
+        raise ValueError(f"{kind}: a kind claimed under a lease registers its lease length")
+    if not ids:
+        return []
+    now = now or timezone.now()
+    token = lease_token_new()
+    spec.model._default_manager.filter(pk__in=ids).update(
+        locked_until=now + spec.lease,
+        lease_token=token,
+        lease_holder=lease_holder(),
+        **spec.claimed,
+        **fields,
+    )
+    pairs = [(pk, token) for pk in ids]
+    leases_hold(kind, pairs)
+    return pairs
+
+
+def lease_lost(kind: str, ids: Iterable[int]) -> None:
+    """A worker found its lease handed on (it stalled past it): it writes nothing."""
+    ids = list(ids)
+    if ids:
+        leases_done(kind, ids)
+        logger.warning(
+            "%s %s: lost the lease (handed on while this worker stalled, or ended "
+            "elsewhere); writing nothing",
+            kind,
+            ",".join(map(str, ids[:20])) + (" ..." if len(ids) > 20 else ""),
+        )
+
+
+def lease_row(kind: str, pk: int, token: int, *, queryset: QuerySet | None = None) -> Model | None:
+    """The row this worker leased, read for its work, or None (logged) if the lease was
+    handed on."""
+    spec = lease_kind(kind)
+    queryset = spec.model._default_manager.all() if queryset is None else queryset
+    row = queryset.filter(spec.leased, pk=pk, lease_token=token).first()
+    if row is None:
+        lease_lost(kind, [pk])
+    return row
+
+
+def lease_finish(kind: str, pk: int, token: int, **fields) -> bool:
+    """Record the work of a lease: write ``fields`` and end the lease, only if the row is
+    still leased under ``token``. Returns whether it won; a loser writes nothing and logs
+    that it lost the lease. Call it in the transaction that writes the work's other rows,
+    and write them only if it won."""
+    spec = lease_kind(kind)
+    won = spec.model._default_manager.filter(spec.leased, pk=pk, lease_token=token).update(
+        locked_until=None, lease_holder="", **fields
+    )
+    if won:
+        leases_done(kind, [pk])
+    else:
+        lease_lost(kind, [pk])
+    return bool(won)
+
+
+def drain_until_short(
+    batch: Callable[[int], int],
+    *,
+    size: int,
+    max_batches: int,
+    total_max: int | None = None,
+    until_empty: bool = False,
+) -> tuple[int, bool]:
+    """Run ``batch(limit)`` (which claims and handles at most ``limit`` rows and returns how
+    many) until a batch comes back short of its limit, ``max_batches`` ran, or ``total_max``
+    rows were handled. Returns the total and whether it stopped at a bound (work may be
+    left: the caller rings itself again). ``until_empty``: a short batch is not the end,
+    only an empty one (the dispatcher: a batch's consumers may record new events)."""
+    total = 0
+    for _ in range(max_batches):
+        limit = size if total_max is None else min(size, total_max - total)
+        if limit <= 0:
+            return total, True
+        done = batch(limit)
+        total += done
+        if done == 0 or (done < limit and not until_empty):
+            return total, False
+    return total, True
