@@ -16,7 +16,9 @@ _TEXT, _NUMBER = CharField(), IntegerField()
 def _row(queryset: QuerySet, tag: str, use: str, title: str, pk: str, extra: str = "") -> QuerySet:
     """(tag id, use, title, object id, extra text, from %, to %): one shape for every read."""
     numbers = ("from_percent", "to_percent") if use == "band" else (Value(0), Value(0))
-    return queryset.values_list(
+    # No ordering inside the UNION's parts: SQLite refuses ORDER BY in a compound's subquery
+    # (the models' Meta.ordering would add one).
+    return queryset.order_by().values_list(
         tag,
         Value(use, output_field=_TEXT),
         title,
