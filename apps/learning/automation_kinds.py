@@ -32,6 +32,25 @@ def _titled(model, pk) -> str:
     return row or f"#{pk}"
 
 
+def _choices(model, ctx) -> list[tuple[int, str]]:
+    """The quizzes or certificate templates, by name: one read per builder page (kept in its
+    context), not one query per card or form."""
+    name = "title" if model is Quiz else "name"
+    key = f"learning_{model._meta.model_name}_choices"
+    if not isinstance(ctx, dict):
+        return list(model.objects.order_by(name).values_list("pk", name))
+    if key not in ctx:
+        ctx[key] = list(model.objects.order_by(name).values_list("pk", name))
+    return ctx[key]
+
+
+def _card_title(model, pk, ctx) -> str:
+    try:
+        return dict(_choices(model, ctx)).get(int(pk), f"#{pk}")
+    except (TypeError, ValueError):
+        return f"#{pk}"
+
+
 class QuizScoreKind(NodeKind):
     def clean(self, settings):
         unknown_check(settings, SCORE_KEYS)
@@ -56,7 +75,7 @@ class QuizScoreKind(NodeKind):
         )
 
     def form_fields(self, settings, ctx):
-        quizzes = list(Quiz.objects.order_by("title").values_list("pk", "title"))
+        quizzes = _choices(Quiz, ctx)
         return [
             Field("quiz_id", "Quiz", "select", settings.get("quiz_id", ""), quizzes),
             Field("at_least", "Latest score at least (%)", "number", settings.get("at_least", 80)),
@@ -66,7 +85,7 @@ class QuizScoreKind(NodeKind):
         return {"quiz_id": data.get("quiz_id", ""), "at_least": data.get("at_least", "")}
 
     def summary(self, settings, ctx):
-        title = _titled(Quiz, settings["quiz_id"])
+        title = _card_title(Quiz, settings["quiz_id"], ctx)
         return f"If the latest score of quiz {title!r} ≥ {settings['at_least']} %"
 
     def dry_run(self, settings, state):
@@ -112,7 +131,7 @@ class IssueCertificateKind(NodeKind):
         return Outcome(detail=f"certificate {certificate.level} ({certificate.code})")
 
     def form_fields(self, settings, ctx):
-        templates = list(CertificateTemplate.objects.order_by("name").values_list("pk", "name"))
+        templates = _choices(CertificateTemplate, ctx)
         return [
             Field(
                 "template_id", "Certificate", "select", settings.get("template_id", ""), templates
@@ -123,7 +142,8 @@ class IssueCertificateKind(NodeKind):
         return {"template_id": data.get("template_id", "")}
 
     def summary(self, settings, ctx):
-        return f"Issue certificate {_titled(CertificateTemplate, settings['template_id'])!r}"
+        title = _card_title(CertificateTemplate, settings["template_id"], ctx)
+        return f"Issue certificate {title!r}"
 
     def dry_run(self, settings, state):
         return DryOutcome("would issue the certificate (once per member)")
@@ -147,7 +167,14 @@ class IssueCertificateKind(NodeKind):
 
 
 def lint_quiz_gone(node, ctx):
-    if not Quiz.objects.filter(pk=node.settings.get("quiz_id")).exists():
+    # The quiz ids are read once per lint (kept on its context), not once per step.
+    if not hasattr(ctx, "learning_quiz_ids"):
+        ctx.learning_quiz_ids = set(Quiz.objects.values_list("pk", flat=True))
+    try:
+        gone = int(node.settings.get("quiz_id")) not in ctx.learning_quiz_ids
+    except (TypeError, ValueError):
+        gone = True
+    if gone:
         yield LintMessage(
             "The quiz this step reads was deleted: every run will take No. Choose a quiz.",
             node_id=node.pk,

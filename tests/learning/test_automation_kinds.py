@@ -124,3 +124,29 @@ def test_the_builder_shows_the_cards_and_offers_the_kinds(admin_client):
     assert "If the latest score of quiz &#x27;Module 1 check&#x27; ≥ 80 %" in html
     assert "Issue certificate &#x27;Completion&#x27;" in html
     assert "Quiz completed" in html
+
+
+def test_the_builder_page_and_its_lint_read_quiz_names_once_however_many_score_steps(client):
+    # given: the same flow with one and with three quiz-score steps
+    from django.contrib.auth.models import User
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from django.urls import reverse
+
+    weekly_course()
+    module_one_check()
+    one = build(triggers=[{"event_type": "quiz_completed"}], steps=[SCORE_STEP])
+    three = build(
+        triggers=[{"event_type": "quiz_completed"}],
+        steps=[{**SCORE_STEP, "label": f"score check {n}"} for n in range(3)],
+    )
+    client.force_login(User.objects.create_superuser("owner", "owner@example.com", "x"))
+
+    def cost(flow):
+        with CaptureQueriesContext(connection) as page:
+            response = client.get(reverse("admin:automations_automation_builder", args=[flow.pk]))
+        assert response.status_code == 200
+        return len(page)
+
+    # then: two more score steps cost no more queries (the page runs the lint too)
+    assert cost(three) == cost(one)
