@@ -23,7 +23,8 @@ Its workers take every task on the Redis database REDIS_URL names (and it purges
 first): give it one no test run or other bench is using at the same time.
 
 ``--opt-in-password``: the offering stores a generated password (the guide's recipe), so each
-new login's password is hashed with the production hasher; figures go to launch_opt_in.json.
+new login's password is hashed as the site hashes the passwords it generates (a fast salted
+hash, upgraded to the default at the first login); figures go to launch_opt_in*.json.
 """
 
 import argparse
@@ -512,7 +513,8 @@ def latency_figures(load: dict) -> dict:
 def floor_run(*, purchases: int, prepared: dict, opt_in_password: bool) -> dict:
     """The same end rows for as many people, by plain SQL in batches of FLOOR_CHUNK: the
     subscriber, its purchase and base-access taggings, the purchase event, the login (hashed
-    with the production hasher when the password is stored, and the stored field then), the
+    as the site hashes a generated password when the password is stored, and the stored field
+    then), the
     member, the grant and the sent welcome email."""
     from django.db import connection, transaction
 
@@ -566,7 +568,9 @@ def _floor_chunk(cur, numbers, offering_id, tags, field_id) -> None:
     from django.contrib.auth.hashers import make_password
 
     from apps.crm.models import EmailMessage, Event, Subscriber, SubscriberFieldValue
+    from apps.members.hashers import GENERATED_PASSWORD_ALGORITHM
     from apps.members.models import Member
+    from apps.members.services.accounts import GENERATED_PASSWORD_BYTES
     from apps.offerings.models import AccessGrant
     from apps.tags.models import Tagging
 
@@ -594,12 +598,19 @@ def _floor_chunk(cur, numbers, offering_id, tags, field_id) -> None:
         ],
         now=now,
     )
-    passwords = [secrets.token_urlsafe(12) if field_id else None for _ in emails]
+    passwords = [
+        secrets.token_urlsafe(GENERATED_PASSWORD_BYTES) if field_id else None for _ in emails
+    ]
     users = _insert(
         cur,
         get_user_model(),
         [
-            {"username": e, "email": e, "first_name": "Floor", "password": make_password(p)}
+            {
+                "username": e,
+                "email": e,
+                "first_name": "Floor",
+                "password": make_password(p, hasher=GENERATED_PASSWORD_ALGORITHM if p else None),
+            }
             for e, p in zip(emails, passwords, strict=True)
         ],
         now=now,
@@ -784,7 +795,7 @@ def main() -> None:
     parser.add_argument(
         "--opt-in-password",
         action="store_true",
-        help="the offering stores a generated password (hashed with the production hasher)",
+        help="the offering stores a generated password (hashed as the site hashes those)",
     )
     args = parser.parse_args()
     purchases = SCALE_PURCHASES if args.scale else args.purchases
@@ -831,7 +842,7 @@ def default_path_seconds(*, purchases: int, rate: float | None) -> float | None:
 
 def report(*, purchases: int, opt_in: bool, result: dict, floor: dict) -> None:
     api, counts = result["api"], result["counts"]
-    path = "opt-in password (production hasher)" if opt_in else "set-password link (default)"
+    path = "opt-in password (generated, stored)" if opt_in else "set-password link (default)"
     flow, launch = result["flow_seconds"], result["launch_seconds"]
     ratio = launch / floor["seconds"] if launch and floor["seconds"] else None
     cpu_ms = sum(result["cpu"].values()) * 1000 / purchases if result["cpu"] else None
