@@ -11,6 +11,12 @@ row to another) wins nothing, writes nothing, and logs that it lost the lease.
 Work done inside one transaction (the dispatcher, the drip, webhook calls, Stripe events)
 claims with ``rows_claim``: the row lock is its lease.
 
+Long work done piece by piece (an import's batches, a Kit import's pages, a bulk job's items)
+holds its lease for as long as it works, the heartbeat renewing it: each piece's transaction
+starts with ``lease_fence``, which locks the row under the token or raises ``LeaseLost``, so
+a worker whose lease was handed on writes no further piece. ``lease_dispatch`` hands queued
+rows to workers (claimed here, adopted by the worker that takes the message).
+
 A failure is retried after ``backoff`` (one formula: a base that grows by a factor per
 attempt up to a cap) and its error stored through ``error_text`` (one length). Sweeps drain
 their queue batch by batch with ``drain_until_short``. Holders, heartbeats, renewal and the
@@ -123,6 +129,43 @@ def lease_row(kind: str, pk: int, token: int, *, queryset: QuerySet | None = Non
     if row is None:
         lease_lost(kind, [pk])
     return row
+
+
+class LeaseLost(Exception):
+    """This worker's lease was handed on (it stalled past it, or someone took the work
+    over): it stops, and writes nothing more."""
+
+
+def lease_fence(kind: str, pk: int, token: int, *, queryset: QuerySet | None = None) -> Model:
+    """The first statement of a transaction that writes one piece of leased work (a batch, a
+    page): lock the row if it is still leased under ``token`` and return it. Otherwise log
+    that the lease was lost and raise ``LeaseLost``, so the transaction writes nothing."""
+    spec = lease_kind(kind)
+    queryset = spec.model._default_manager.all() if queryset is None else queryset
+    row = (
+        queryset.filter(spec.leased, pk=pk, lease_token=token)
+        .select_for_update(of=("self",))
+        .first()
+    )
+    if row is None:
+        lease_lost(kind, [pk])
+        raise LeaseLost(f"{kind} {pk}: lease lost")
+    return row
+
+
+def lease_dispatch(
+    kind: str, candidates: QuerySet, *, limit: int, send: Callable[[int, int], None]
+) -> int:
+    """Claim up to ``limit`` queued rows of ``candidates`` and hand each to a worker with
+    ``send(pk, token)`` (a task's ``delay``). This process holds them until the broker has
+    the messages (a failed publish gives them back when the task ends); the worker that
+    takes a message adopts its lease (``leases_adopt``). A message the broker loses is
+    handed on by the reaper (the kind ``waits_in_broker``). Returns how many were sent."""
+    pairs = lease_claim(kind, candidates, limit=limit)
+    for pk, token in pairs:
+        send(pk, token)
+    leases_done(kind, [pk for pk, _ in pairs])
+    return len(pairs)
 
 
 def lease_finish(kind: str, pk: int, token: int, **fields) -> bool:
