@@ -12,9 +12,10 @@ import math
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from apps.core.outbox import LeaseLost, lease_fence, lease_finish, lease_mark
+from apps.core.outbox import LeaseLost, lease_fence, lease_finish, lease_take_over
 from apps.crm.delivery import webhook_delivery_enqueue
 from apps.crm.models import CustomField, Form, Subscriber
 from apps.crm.payloads import _iso, subscriber_kit_payload
@@ -30,7 +31,6 @@ from apps.tags.models import Tag, Tagging
 from apps.tags.services import tag_get_or_create, taggings_add, taggings_remove
 
 from .job_leases import BULK_JOBS_LEASE_KIND, jobs_dispatch_on_commit
-from .lock_objects import bulk_job_for_update
 from .models import BulkJob
 from .v3.base import MAX_ID, is_whole_number
 
@@ -194,7 +194,9 @@ def bulk_job_finish(*, job_id: int, token: int | None = None) -> BulkJob | None:
     job over. A finished job is not run again; a run whose lease was handed on (it stalled)
     stops at its next batch, writing nothing, and the new holder resumes there."""
     if token is None:
-        token = _take_over(job_id)
+        token = lease_take_over(
+            BULK_JOBS_LEASE_KIND, job_id, unfinished=Q(finished_at__isnull=True)
+        )
         if token is None:
             return BulkJob.objects.filter(pk=job_id).first()
     try:
@@ -236,14 +238,3 @@ def _bulk_batch(*, job_id: int, token: int, index: int) -> None:
     }
     job.batches_done += 1
     job.save(update_fields=["result", "batches_done"])
-
-
-@transaction.atomic
-def _take_over(job_id: int) -> int | None:
-    """Lease an unfinished job to this process under a new token (another holder's token no
-    longer matches, so it writes nothing more); None once it is finished."""
-    job = bulk_job_for_update(pk=job_id)
-    if job is None or job.finished_at is not None:
-        return None
-    ((_, token),) = lease_mark(BULK_JOBS_LEASE_KIND, [job_id])
-    return token

@@ -20,8 +20,7 @@ from apps.core.outbox import lease_dispatch
 from .models import BulkJob, KitImport, KitImportStatus
 
 JOB_LEASE = timedelta(seconds=settings.IMPORT_LEASE_SECONDS)
-# Jobs of a kind running (or sent to a worker) at once; the rest wait queued in the
-# database (sent ahead to busy workers, their leases would run out in the broker).
+# Jobs of a kind running (or sent to a worker) at once; the rest wait queued in the database.
 JOBS_RUNNING_MAX = 4
 
 KIT_IMPORTS_LEASE_KIND = "kit_imports"
@@ -44,23 +43,14 @@ def _bulk_send(pk: int, token: int) -> None:
     bulk_job_run.delay(job_id=pk, token=token)
 
 
-def _dispatch(
-    kind: str, model: type[Model], leased: Q, queued: Q, send: Callable[[int, int], None]
-) -> int:
-    room = JOBS_RUNNING_MAX - model._default_manager.filter(leased).count()
-    if room <= 0:
-        return 0
-    candidates = model._default_manager.filter(queued).order_by("pk")
-    return lease_dispatch(kind, candidates, limit=room, send=send)
-
-
 def jobs_dispatch() -> int:
     """Hand queued Kit imports and bulk jobs to workers, as many as there is room for."""
-    # The senders are looked up at each call, so a test can keep the messages.
-    return _dispatch(
-        KIT_IMPORTS_LEASE_KIND, KitImport, _KIT_LEASED, _KIT_QUEUED, lambda *a: _kit_send(*a)
-    ) + _dispatch(
-        BULK_JOBS_LEASE_KIND, BulkJob, _BULK_LEASED, _BULK_QUEUED, lambda *a: _bulk_send(*a)
+    kit_imports = KitImport.objects.filter(_KIT_QUEUED).order_by("pk")
+    bulk_jobs = BulkJob.objects.filter(_BULK_QUEUED).order_by("pk")
+    return lease_dispatch(
+        KIT_IMPORTS_LEASE_KIND, kit_imports, running_max=JOBS_RUNNING_MAX, send=_kit_send
+    ) + lease_dispatch(
+        BULK_JOBS_LEASE_KIND, bulk_jobs, running_max=JOBS_RUNNING_MAX, send=_bulk_send
     )
 
 

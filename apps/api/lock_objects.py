@@ -3,13 +3,7 @@ Each is called inside the caller's transaction."""
 
 from django.db.models import QuerySet
 
-from .models import (
-    AccountProfile,
-    ApiCredential,
-    ApiKey,
-    BulkJob,
-    KitImport,
-)
+from .models import AccountProfile, ApiCredential, ApiKey
 
 
 def credential_for_update() -> ApiCredential | None:
@@ -34,13 +28,3 @@ def account_profile_first_for_update() -> AccountProfile | None:
 
 def account_profile_for_update(pk: int) -> AccountProfile:
     return AccountProfile.objects.select_for_update().get(pk=pk)
-
-
-def kit_import_for_update(*, pk: int) -> KitImport:
-    """An import's row, locked (a run taking it over waits for the page being written)."""
-    return KitImport.objects.select_for_update().get(pk=pk)
-
-
-def bulk_job_for_update(*, pk: int) -> BulkJob | None:
-    """A kept job's row, locked (a run taking it over waits for the batch being written)."""
-    return BulkJob.objects.select_for_update().filter(pk=pk).first()

@@ -15,7 +15,9 @@ Long work done piece by piece (an import's batches, a Kit import's pages, a bulk
 holds its lease for as long as it works, the heartbeat renewing it: each piece's transaction
 starts with ``lease_fence``, which locks the row under the token or raises ``LeaseLost``, so
 a worker whose lease was handed on writes no further piece. ``lease_dispatch`` hands queued
-rows to workers (claimed here, adopted by the worker that takes the message).
+rows to workers, a capped number at once (claimed here, adopted by the worker that takes the
+message); ``lease_take_over`` leases one row to a process that runs the work itself (a
+management command).
 
 A failure is retried after ``backoff`` (one formula: a base that grows by a factor per
 attempt up to a cap) and its error stored through ``error_text`` (one length). Sweeps drain
@@ -29,7 +31,7 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
 from .leases import lease_holder, lease_kind, leases_done, leases_hold
@@ -154,18 +156,45 @@ def lease_fence(kind: str, pk: int, token: int, *, queryset: QuerySet | None = N
 
 
 def lease_dispatch(
-    kind: str, candidates: QuerySet, *, limit: int, send: Callable[[int, int], None]
+    kind: str, candidates: QuerySet, *, running_max: int, send: Callable[[int, int], None]
 ) -> int:
-    """Claim up to ``limit`` queued rows of ``candidates`` and hand each to a worker with
-    ``send(pk, token)`` (a task's ``delay``). This process holds them until the broker has
-    the messages (a failed publish gives them back when the task ends); the worker that
-    takes a message adopts its lease (``leases_adopt``). A message the broker loses is
-    handed on by the reaper (the kind ``waits_in_broker``). Returns how many were sent."""
-    pairs = lease_claim(kind, candidates, limit=limit)
+    """Hand queued rows of ``candidates`` (in the order they should go) to workers, as many
+    as there is room for: at most ``running_max`` rows of the kind leased at once. The rest
+    wait queued in the database (sent ahead to busy workers, their leases would run out in
+    the broker and be handed on for nothing). Each goes with ``send(pk, token)`` (a task's
+    ``delay``); this process holds them until the broker has the messages (a failed publish
+    gives them back when the task ends); the worker that takes a message adopts its lease
+    (``leases_adopt``). A message the broker loses is handed on by the reaper (the kind
+    ``waits_in_broker``). Returns how many were sent."""
+    spec = lease_kind(kind)
+    room = running_max - spec.model._default_manager.filter(spec.leased).count()
+    if room <= 0:
+        return 0
+    pairs = lease_claim(kind, candidates, limit=room)
     for pk, token in pairs:
         send(pk, token)
     leases_done(kind, [pk for pk, _ in pairs])
     return len(pairs)
+
+
+def lease_take_over(kind: str, pk: int, *, unfinished: Q) -> int | None:
+    """Lease one row to this process under a new token, whoever holds it now: for a process
+    that runs the work itself (a management command, a test). Another holder's token no
+    longer matches, so it writes nothing more. ``unfinished`` selects the rows there is
+    still work on; None for any other (done, or gone). The row lock waits for the piece
+    being written, so the take-over comes between two pieces."""
+    spec = lease_kind(kind)
+    with transaction.atomic():
+        taken = (
+            spec.model._default_manager.filter(unfinished, pk=pk)
+            .select_for_update(of=("self",))
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if taken is None:
+            return None
+        ((_, token),) = lease_mark(kind, [pk])
+        return token
 
 
 def lease_finish(kind: str, pk: int, token: int, **fields) -> bool:

@@ -7,12 +7,12 @@ import urllib.request
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from apps.core.outbox import LeaseLost, lease_fence, lease_finish, lease_mark
+from apps.core.outbox import LeaseLost, lease_fence, lease_finish, lease_take_over
 
 from ..job_leases import KIT_IMPORTS_LEASE_KIND
-from ..lock_objects import kit_import_for_update
 from ..models import KitImport, KitImportStatus
 from .client import KitClient, KitError
 from .stages import _STAGE_RUNNERS, STAGES, Progress, lease_check
@@ -53,7 +53,9 @@ def kit_import_run(
     the reason; running it again resumes where it stopped. A run whose lease was handed on
     (it stalled) stops at its next page, writing nothing."""
     if token is None:
-        token = _take_over(kit_import.pk)
+        token = lease_take_over(
+            KIT_IMPORTS_LEASE_KIND, kit_import.pk, unfinished=~Q(status=KitImportStatus.DONE)
+        )
         if token is None:
             return KitImport.objects.get(pk=kit_import.pk)
     try:
@@ -97,17 +99,6 @@ def _stages_run(imp: KitImport, client, progress: Progress) -> None:
                 lease_check(imp)
                 imp.save(update_fields=["stage", "cursor", "updated_at"])
         _STAGE_RUNNERS[stage](imp, client, progress)
-
-
-@transaction.atomic
-def _take_over(import_id: int) -> int | None:
-    """Lease an unfinished import to this process under a new token (another holder's token
-    no longer matches, so it writes nothing more); None once it is done."""
-    imp = kit_import_for_update(pk=import_id)
-    if imp.status == KitImportStatus.DONE:
-        return None
-    ((_, token),) = lease_mark(KIT_IMPORTS_LEASE_KIND, [import_id])
-    return token
 
 
 def kit_import_summary(imp: KitImport) -> list[str]:

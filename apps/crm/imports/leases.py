@@ -20,8 +20,7 @@ from ..models import ImportStatus, SubscriberImport
 
 IMPORTS_LEASE_KIND = "subscriber_imports"
 IMPORT_LEASE = timedelta(seconds=settings.IMPORT_LEASE_SECONDS)
-# Imports running (or sent to a worker) at once. The rest wait queued in the database: sent
-# ahead to busy workers, their leases would run out in the broker and be handed on for nothing.
+# Imports running (or sent to a worker) at once; the rest wait queued in the database.
 IMPORTS_RUNNING_MAX = 4
 
 
@@ -33,13 +32,10 @@ def _run_send(import_id: int, token: int) -> None:
 
 def subscriber_imports_dispatch() -> int:
     """Hand queued imports to workers, as many as there is room for; return how many."""
-    room = (
-        IMPORTS_RUNNING_MAX - SubscriberImport.objects.filter(status=ImportStatus.RUNNING).count()
-    )
-    if room <= 0:
-        return 0
     queued = SubscriberImport.objects.filter(status=ImportStatus.QUEUED).order_by("pk")
-    return lease_dispatch(IMPORTS_LEASE_KIND, queued, limit=room, send=_run_send)
+    return lease_dispatch(
+        IMPORTS_LEASE_KIND, queued, running_max=IMPORTS_RUNNING_MAX, send=_run_send
+    )
 
 
 def _dispatch_kick() -> None:

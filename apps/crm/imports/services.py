@@ -19,9 +19,10 @@ from dataclasses import dataclass
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from apps.core.outbox import LeaseLost, lease_fence, lease_finish, lease_mark
+from apps.core.outbox import LeaseLost, lease_fence, lease_finish, lease_take_over
 
 from .. import lock_objects
 from ..models import CustomField, ImportStatus, Subscriber, SubscriberImport
@@ -178,6 +179,10 @@ def _record_check(imp: SubscriberImport, check: ImportCheck) -> None:
     imp.errors = [list(error) for error in check.errors[:IMPORT_ERRORS_KEPT]]
 
 
+# The imports a command (or a test) may take over: there are batches left to run.
+_UNFINISHED = Q(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING])
+
+
 def subscriber_import_run(
     *,
     import_id: int,
@@ -190,7 +195,7 @@ def subscriber_import_run(
     the import's row lock, that the lease is still this run's and that the batch is the next
     one to do. A run whose lease was handed on (it stalled) stops there, writing nothing."""
     if token is None:
-        token = _take_over(import_id)
+        token = lease_take_over(IMPORTS_LEASE_KIND, import_id, unfinished=_UNFINISHED)
         if token is None:
             return SubscriberImport.objects.get(pk=import_id)
     try:
@@ -223,18 +228,6 @@ def subscriber_import_run(
     except LeaseLost:
         pass
     return SubscriberImport.objects.get(pk=import_id)
-
-
-@transaction.atomic
-def _take_over(import_id: int) -> int | None:
-    """Lease a queued or running import to this process under a new token (the token of
-    any other holder no longer matches, so it writes nothing more); None if there is
-    nothing to run."""
-    imp = lock_objects.subscriber_import(pk=import_id, with_content=False)
-    if imp.status not in (ImportStatus.QUEUED, ImportStatus.RUNNING):
-        return None
-    ((_, token),) = lease_mark(IMPORTS_LEASE_KIND, [import_id])
-    return token
 
 
 # What the first run of an import records of its check.
