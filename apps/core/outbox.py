@@ -17,7 +17,7 @@ starts with ``lease_fence``, which locks the row under the token or raises ``Lea
 a worker whose lease was handed on writes no further piece. ``lease_dispatch`` hands queued
 rows to workers, a capped number at once (claimed here, adopted by the worker that takes the
 message); ``lease_take_over`` leases one row to a process that runs the work itself (a
-management command).
+management command), which holds it as a worker does inside ``lease_holding``.
 
 A failure is retried after ``backoff`` (one formula: a base that grows by a factor per
 attempt up to a cap) and its error stored through ``error_text`` (one length). Sweeps drain
@@ -25,16 +25,26 @@ their queue batch by batch with ``drain_until_short``. Holders, heartbeats, rene
 reaper are in ``apps/core/leases.py``.
 """
 
+import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
-from .leases import lease_holder, lease_kind, leases_done, leases_hold
+from .leases import (
+    heartbeat_start,
+    heartbeat_stop,
+    lease_holder,
+    lease_kind,
+    leases_done,
+    leases_hold,
+    leases_release_held,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -195,6 +205,26 @@ def lease_take_over(kind: str, pk: int, *, unfinished: Q) -> int | None:
             return None
         ((_, token),) = lease_mark(kind, [pk])
         return token
+
+
+@contextlib.contextmanager
+def lease_holding() -> Iterator[str]:
+    """Inside the block this process holds leases as a worker does (``WORKER_HEARTBEATS``
+    on): for a management command that takes long leased work over (an import run from the
+    terminal). It beats, so the leases it takes are renewed for as long as it works and the
+    reaper hands them on when it stops beating, not once a lease length has passed. Leases
+    left unfinished at the end (an error, Ctrl-C) go back to their queue at once, as a
+    failed task's do. A process that beats already (a worker) keeps its own heartbeat.
+    Yields the holder ("" with heartbeats off)."""
+    started = settings.WORKER_HEARTBEATS and not lease_holder()
+    if started:
+        heartbeat_start()
+    try:
+        yield lease_holder()
+    finally:
+        if started:
+            leases_release_held()
+            heartbeat_stop()
 
 
 def lease_finish(kind: str, pk: int, token: int, **fields) -> bool:
