@@ -2,17 +2,22 @@
 worker's job in seconds, a stalled worker's late page or batch is refused and logged, and the
 next holder resumes at the next page or batch."""
 
+import io
 import logging
 
 import pytest
+import time_machine
 from django.conf import settings
+from django.core.management import call_command
+from django.utils import timezone
 
 from apps.api import bulk, job_leases
-from apps.api.kit_import import kit_import_create, kit_import_run
+from apps.api.kit_import import kit_import_create, kit_import_run, runs
 from apps.api.models import BulkJob, KitImport, KitImportStatus
 from apps.core import leases
 from apps.tags.models import Tag
 from tests.core.test_leases import DEAD, _heartbeat
+from tests.core.test_outbox import _stopped, beat_past_the_lease, command_beats_with_a_short_lease
 
 pytestmark = pytest.mark.django_db
 
@@ -128,3 +133,42 @@ def test_a_dead_workers_bulk_job_is_queued_again(sent, django_capture_on_commit_
     assert len(sent) == 2 and sent[1][0] == pk and sent[1][1] != token
     done = bulk.bulk_job_finish(job_id=pk, token=sent[1][1])
     assert done.finished_at is not None and Tag.objects.get().name == "A"
+
+
+def test_the_kit_import_command_holds_its_import_as_a_worker_does_past_the_lease(
+    monkeypatch, caplog, settings
+):
+    # given: heartbeats on, a short lease, and beat's clock moving past it between two pages
+    command_beats_with_a_short_lease(monkeypatch, settings, job_leases.KIT_IMPORTS_LEASE_KIND)
+    holders = []
+
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+
+        class BeatBetweenPages(TwoPagesOfTags):
+            def page(self, path, after=None, params=None):
+                if path == "tags" and after == "p2":
+                    holders.append(leases.lease_holder())
+                    pk = KitImport.objects.get().pk
+                    beat_past_the_lease(traveller, job_leases.KIT_IMPORTS_LEASE_KIND, pk)
+                return super().page(path, after, params)
+
+        monkeypatch.setattr(runs, "KitClient", lambda **kwargs: BeatBetweenPages())
+
+        # when
+        with caplog.at_level(logging.WARNING, logger="apps.core.outbox"):
+            call_command(
+                "kit_import",
+                "--api-key",
+                "kit_x",
+                "--base-url",
+                "https://kit.example.com",
+                stdout=io.StringIO(),
+            )
+
+    # then: its heartbeat kept the lease, so the command imported every page, and it stopped
+    # beating when it was done
+    imp = KitImport.objects.get()
+    assert (imp.status, imp.lease_holder) == (KitImportStatus.DONE, "")
+    assert Tag.objects.count() == 4 and "lost the lease" not in caplog.text
+    (holder,) = holders
+    assert _stopped(holder) and leases.lease_holder() == ""

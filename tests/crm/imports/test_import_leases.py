@@ -2,18 +2,23 @@
 reaper hands on the import of a dead worker in seconds, a stalled worker's late batch is
 refused, and the next worker resumes at the next batch."""
 
+import io
 import logging
 from datetime import timedelta
 
 import pytest
+import time_machine
 from django.conf import settings
+from django.core.management import call_command
 from django.utils import timezone
 
 from apps.core import leases
 from apps.crm.imports import leases as import_leases
 from apps.crm.imports import services
+from apps.crm.management.commands import subscribers_import
 from apps.crm.models import ImportStatus, Subscriber, SubscriberImport
 from tests.core.test_leases import ALIVE, DEAD, _heartbeat
+from tests.core.test_outbox import _stopped, beat_past_the_lease, command_beats_with_a_short_lease
 
 pytestmark = pytest.mark.django_db
 
@@ -178,3 +183,37 @@ def test_an_import_sent_to_a_broker_that_lost_its_messages_is_sent_again(sent):
     assert freed == 1
     assert SubscriberImport.objects.get(pk=pk).status == ImportStatus.QUEUED
     assert import_leases.subscriber_imports_dispatch() == 1 and sent[1][0] == pk
+
+
+def test_the_command_holds_its_import_as_a_worker_does_past_the_lease(
+    tmp_path, monkeypatch, small_batches, caplog, settings
+):
+    # given: heartbeats on, a short lease, and beat's clock moving past it after a batch
+    command_beats_with_a_short_lease(monkeypatch, settings, import_leases.IMPORTS_LEASE_KIND)
+    path = tmp_path / "people.csv"
+    path.write_text("email\n" + "".join(f"p{n}@example.com\n" for n in range(4)))
+    bar, holders = subscribers_import.Command._bar, []
+
+    with time_machine.travel(timezone.now(), tick=False) as traveller:
+
+        def bar_then_beat(command, imp):
+            bar(command, imp)
+            if imp.batches_done == 1:
+                holders.append(leases.lease_holder())
+                beat_past_the_lease(traveller, import_leases.IMPORTS_LEASE_KIND, imp.pk)
+
+        monkeypatch.setattr(subscribers_import.Command, "_bar", bar_then_beat)
+
+        # when
+        with caplog.at_level(logging.WARNING, logger="apps.core.outbox"):
+            call_command(
+                "subscribers_import", str(path), stdout=io.StringIO(), stderr=io.StringIO()
+            )
+
+    # then: its heartbeat kept the lease, so the command imported to the end, and it stopped
+    # beating when it was done
+    imp = SubscriberImport.objects.get()
+    assert (imp.status, imp.rows_done, imp.lease_holder) == (ImportStatus.DONE, 4, "")
+    assert Subscriber.objects.count() == 4 and "lost the lease" not in caplog.text
+    (holder,) = holders
+    assert _stopped(holder) and leases.lease_holder() == ""
