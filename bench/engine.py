@@ -26,6 +26,9 @@ from _setup import (
 )
 
 STEPS_PER_RUN = 5
+# Issue 16's targets: node executions a second, and the most the engine may trail the floor.
+TARGET_RATE = 5000
+TARGET_FLOOR_RATIO = 1.5
 FLOOR_CHUNK = 1000
 TIMEOUT_SECONDS = 1800
 
@@ -241,6 +244,12 @@ def main() -> None:
     print(
         f"floor / engine: {ratio:.1f}x   runs completed: {engine['completed']}"
         f" of {args.subscribers}"
+    )
+    rate_met = "met" if engine["rate"] >= TARGET_RATE else "NOT met"
+    ratio_met = "met" if ratio <= TARGET_FLOOR_RATIO else "NOT met"
+    print(
+        f"targets: >= {TARGET_RATE:,} steps/s {rate_met}; "
+        f"<= {TARGET_FLOOR_RATIO}x the floor {ratio_met}"
     )
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / "engine.json").write_text(

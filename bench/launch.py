@@ -23,7 +23,8 @@ Its workers take every task on the Redis database REDIS_URL names (and it purges
 first): give it one no test run or other bench is using at the same time.
 
 ``--opt-in-password``: the offering stores a generated password (the guide's recipe), so each
-new login's password is hashed with the production hasher; figures go to launch_opt_in.json.
+new login's password is hashed as the site hashes the passwords it generates (a fast salted
+hash, upgraded to the default at the first login); figures go to launch_opt_in*.json.
 """
 
 import argparse
@@ -43,6 +44,7 @@ from datetime import UTC, datetime
 
 from _cpu import cpu_snapshot, cpu_used
 from _setup import (
+    RESULTS,
     ROOT,
     bench_database_url,
     django_env,
@@ -70,8 +72,14 @@ WARM_CALLS = 3
 FLOOR_CHUNK = 1000
 EMAIL_PREFIX = "buyer"
 FLOOR_PREFIX = "floor"
-TARGET_P99_MS = 100
-TARGET_FLOW_SECONDS = 60
+# Issue 16's targets: API p99 at 30 purchases a second; closed loop, the last welcome within
+# 60 s of the first request, at most 10x the floor and 12 ms of CPU a purchase (all processes);
+# the stored-password path within 2 minutes of the default path's time.
+TARGET_P99_MS = 50
+TARGET_LAUNCH_SECONDS = 60
+TARGET_FLOOR_RATIO = 10
+TARGET_CPU_MS = 12
+TARGET_OPT_IN_EXTRA_SECONDS = 120
 # Far above any launch: the bench measures the flow, not Kit's per-key throttle.
 UNTHROTTLED = "1000000000"
 
@@ -236,6 +244,53 @@ def web_warm(*, port: int, api_secret: str) -> None:
         thread.start()
     for thread in threads:
         thread.join()
+
+
+# Queries and task hops, as the processes ran them ------------------------------------------
+
+COUNTS_KEY = "bench:launch-counts"
+# The processes add their counts to Redis every half second (bench/_counted_settings.py).
+COUNTS_SETTLE_SECONDS = 1.5
+
+
+def counted_env(env: dict) -> dict:
+    """The processes' environment with the counting settings (bench/_counted_settings.py):
+    every query and every task each process runs is counted into ``COUNTS_KEY``."""
+    return {
+        **env,
+        "DJANGO_SETTINGS_MODULE": "_counted_settings",
+        "BENCH_COUNTS_URL": env["REDIS_URL"],
+        "BENCH_COUNTS_KEY": COUNTS_KEY,
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench"), env.get("PYTHONPATH")])),
+    }
+
+
+def _counts_client():
+    import redis
+
+    return redis.Redis.from_url(os.environ["REDIS_URL"])
+
+
+def counts_reset() -> None:
+    _counts_client().delete(COUNTS_KEY)
+
+
+def counts_snapshot() -> dict[str, int]:
+    """The counts so far, once the processes' last flush is in."""
+    time.sleep(COUNTS_SETTLE_SECONDS)
+    raw = _counts_client().hgetall(COUNTS_KEY)
+    return {field.decode(): int(n) for field, n in raw.items()}
+
+
+def counts_used(before: dict[str, int], after: dict[str, int]) -> dict:
+    """Queries by process kind and task runs by task name between two snapshots."""
+    used = {field: n - before.get(field, 0) for field, n in after.items()}
+    split: dict[str, dict[str, int]] = {"queries": {}, "tasks": {}}
+    for field, n in sorted(used.items()):
+        what, name = field.split("|", 1)
+        if n:
+            split[what][name] = n
+    return split
 
 
 # Set-up -----------------------------------------------------------------------------------
@@ -458,7 +513,8 @@ def latency_figures(load: dict) -> dict:
 def floor_run(*, purchases: int, prepared: dict, opt_in_password: bool) -> dict:
     """The same end rows for as many people, by plain SQL in batches of FLOOR_CHUNK: the
     subscriber, its purchase and base-access taggings, the purchase event, the login (hashed
-    with the production hasher when the password is stored, and the stored field then), the
+    as the site hashes a generated password when the password is stored, and the stored field
+    then), the
     member, the grant and the sent welcome email."""
     from django.db import connection, transaction
 
@@ -512,7 +568,9 @@ def _floor_chunk(cur, numbers, offering_id, tags, field_id) -> None:
     from django.contrib.auth.hashers import make_password
 
     from apps.crm.models import EmailMessage, Event, Subscriber, SubscriberFieldValue
+    from apps.members.hashers import GENERATED_PASSWORD_ALGORITHM
     from apps.members.models import Member
+    from apps.members.services.accounts import GENERATED_PASSWORD_BYTES
     from apps.offerings.models import AccessGrant
     from apps.tags.models import Tagging
 
@@ -540,12 +598,19 @@ def _floor_chunk(cur, numbers, offering_id, tags, field_id) -> None:
         ],
         now=now,
     )
-    passwords = [secrets.token_urlsafe(12) if field_id else None for _ in emails]
+    passwords = [
+        secrets.token_urlsafe(GENERATED_PASSWORD_BYTES) if field_id else None for _ in emails
+    ]
     users = _insert(
         cur,
         get_user_model(),
         [
-            {"username": e, "email": e, "first_name": "Floor", "password": make_password(p)}
+            {
+                "username": e,
+                "email": e,
+                "first_name": "Floor",
+                "password": make_password(p, hasher=GENERATED_PASSWORD_ALGORITHM if p else None),
+            }
             for e, p in zip(emails, passwords, strict=True)
         ],
         now=now,
@@ -637,6 +702,8 @@ def run_launch(
     logs = ROOT / "var"
     logs.mkdir(exist_ok=True)
     names = [f"launch{i}" for i in range(CELERY_WORKERS)]
+    env = counted_env(env)
+    counts_reset()
     with (
         open(logs / "launch-gunicorn.log", "w") as web_log,
         open(logs / "launch-beat.log", "w") as beat_log,
@@ -648,6 +715,7 @@ def run_launch(
             wait_until_ready(port=port, worker_names=names)
             web_warm(port=port, api_secret=prepared["api_secret"])
             sent_before = automation_emails_sent()
+            counts_before = counts_snapshot()
             analyze_stop = threading.Event()
             if analyzing:
                 threading.Thread(
@@ -669,6 +737,7 @@ def run_launch(
             finished = wait_for_welcomes(count=purchases, seconds=wait, sent_before=sent_before)
             analyze_stop.set()
             cpu = cpu_used(cpu_before, cpu_snapshot())
+            counts = counts_used(counts_before, counts_snapshot())
             cpu["load generator"] = load["cpu_seconds"]
             state = flow_state()
         finally:
@@ -682,6 +751,8 @@ def run_launch(
         "rate": rate,
         "analyzing": analyzing,
         "cpu": cpu,
+        "queries": counts["queries"],
+        "tasks": counts["tasks"],
         "wait": wait,
         "finished": finished,
         "state": state,
@@ -724,7 +795,7 @@ def main() -> None:
     parser.add_argument(
         "--opt-in-password",
         action="store_true",
-        help="the offering stores a generated password (hashed with the production hasher)",
+        help="the offering stores a generated password (hashed as the site hashes those)",
     )
     args = parser.parse_args()
     purchases = SCALE_PURCHASES if args.scale else args.purchases
@@ -749,11 +820,32 @@ def main() -> None:
     report(purchases=purchases, opt_in=args.opt_in_password, result=result, floor=floor)
 
 
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
+def results_name(*, opt_in: bool, rate: float | None) -> str:
+    return "launch" + ("_opt_in" if opt_in else "") + ("" if rate else "_closed_loop")
+
+
+def default_path_seconds(*, purchases: int, rate: float | None) -> float | None:
+    """The default path's first-request-to-last-welcome time from its last run in the same
+    mode and size (bench/results/), to hold the stored-password path against."""
+    path = RESULTS / f"{results_name(opt_in=False, rate=rate)}.json"
+    if not path.exists():
+        return None
+    figures = json.loads(path.read_text())
+    if figures.get("purchases") != purchases or figures.get("rate") != rate:
+        return None
+    return figures.get("launch_seconds")
+
+
 def report(*, purchases: int, opt_in: bool, result: dict, floor: dict) -> None:
     api, counts = result["api"], result["counts"]
-    path = "opt-in password (production hasher)" if opt_in else "set-password link (default)"
+    path = "opt-in password (generated, stored)" if opt_in else "set-password link (default)"
     flow, launch = result["flow_seconds"], result["launch_seconds"]
     ratio = launch / floor["seconds"] if launch and floor["seconds"] else None
+    cpu_ms = sum(result["cpu"].values()) * 1000 / purchases if result["cpu"] else None
     rows = [
         (
             "processes",
@@ -775,36 +867,64 @@ def report(*, purchases: int, opt_in: bool, result: dict, floor: dict) -> None:
             )
         )
     if api["answered"]:
-        met = "met" if api["p99_ms"] < TARGET_P99_MS else "NOT met"
+        p99 = f"{api['p99_ms']:.0f}"
+        if result["rate"]:
+            p99 += f" (p99 < {TARGET_P99_MS} ms: {_met(api['p99_ms'] < TARGET_P99_MS)})"
         rows += [
             ("throughput", f"{api['per_second']:.0f} requests/s over {api['seconds']:.1f} s"),
             (
                 "latency p50 / p95 / p99 / max",
-                f"{api['p50_ms']:.0f} / {api['p95_ms']:.0f} / {api['p99_ms']:.0f} / "
-                f"{api['max_ms']:.0f} ms (p99 < {TARGET_P99_MS} ms: {met})",
+                f"{api['p50_ms']:.0f} / {api['p95_ms']:.0f} / {p99} / {api['max_ms']:.0f} ms",
             ),
         ]
     if flow is not None:
-        met = "met" if result["finished"] and flow < TARGET_FLOW_SECONDS else "NOT met"
+        whole = f"{launch:.1f} s"
+        if not result["rate"]:
+            ok = result["finished"] and launch <= TARGET_LAUNCH_SECONDS
+            whole += f" (<= {TARGET_LAUNCH_SECONDS} s: {_met(ok)})"
         rows += [
-            (
-                "last request -> last welcome",
-                f"{flow:.1f} s (< {TARGET_FLOW_SECONDS} s: {met})",
-            ),
-            ("first request -> last welcome", f"{launch:.1f} s"),
+            ("last request -> last welcome", f"{flow:.1f} s"),
+            ("first request -> last welcome", whole),
         ]
+        if opt_in:
+            default = default_path_seconds(purchases=purchases, rate=result["rate"])
+            rows.append(
+                (
+                    "than the default path",
+                    f"{launch - default:+.1f} s (<= {TARGET_OPT_IN_EXTRA_SECONDS} s: "
+                    f"{_met(launch - default <= TARGET_OPT_IN_EXTRA_SECONDS)})"
+                    if default
+                    else "n/a (run the default path at the same size and mode first)",
+                )
+            )
+    ratio_text = f"{ratio:.1f}x" if ratio else "n/a"
+    if ratio and not result["rate"]:
+        ratio_text += f" (<= {TARGET_FLOOR_RATIO}x: {_met(ratio <= TARGET_FLOOR_RATIO)})"
     rows += [
         ("floor: same end rows, plain SQL", f"{floor['seconds']:.2f} s"),
-        ("launch / floor", f"{ratio:.1f}x" if ratio else "n/a"),
+        ("launch / floor", ratio_text),
     ]
     print_table(f"Launch bench: {purchases:,} purchases, {path}", rows)
-    cpu = result["cpu"]
-    if cpu:
+    if result["cpu"]:
         print_table(
             "CPU per purchase (ms, first request to last welcome)",
-            [(kind, f"{seconds * 1000 / purchases:.1f}") for kind, seconds in cpu.items()]
-            + [("all", f"{sum(cpu.values()) * 1000 / purchases:.1f}")],
+            [(kind, f"{seconds * 1000 / purchases:.1f}") for kind, seconds in result["cpu"].items()]
+            + [("all", f"{cpu_ms:.1f} (<= {TARGET_CPU_MS} ms: {_met(cpu_ms <= TARGET_CPU_MS)})")],
         )
+    queries, tasks = result["queries"], result["tasks"]
+    print_table(
+        "Queries per purchase (every process, as run)",
+        [(kind, f"{n / purchases:.1f}") for kind, n in queries.items()]
+        + [("all", f"{sum(queries.values()) / purchases:.1f}")],
+    )
+    print_table(
+        "Task hops per purchase (task runs in the workers, as run)",
+        [
+            (name, f"{n / purchases:.3f}")
+            for name, n in sorted(tasks.items(), key=lambda item: -item[1])
+        ]
+        + [("all", f"{sum(tasks.values()) / purchases:.2f}")],
+    )
 
     problems = [
         f"{label}: {n:,}, expected {purchases:,}"
@@ -828,12 +948,17 @@ def report(*, purchases: int, opt_in: bool, result: dict, floor: dict) -> None:
         for error in result["errors"]:
             print(f"  request error: {error}")
     write_results(
-        "launch" + ("_opt_in" if opt_in else "") + ("" if result["rate"] else "_closed_loop"),
+        results_name(opt_in=opt_in, rate=result["rate"]),
         {
             "purchases": purchases,
             "concurrency": result["concurrency"],
             "rate": result["rate"],
             "cpu_seconds": result["cpu"],
+            "cpu_ms_per_purchase": cpu_ms,
+            "queries_per_purchase": sum(queries.values()) / purchases,
+            "queries": queries,
+            "task_hops_per_purchase": sum(tasks.values()) / purchases,
+            "tasks": tasks,
             "opt_in_password": opt_in,
             "finished": result["finished"],
             "api": api,

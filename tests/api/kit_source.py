@@ -14,7 +14,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.processes import ROOT
+from tests.processes import ROOT, sqlite_migrated
 
 SEED = """
 import random
@@ -96,6 +96,7 @@ def kit_source_start(directory: Path, *, subscribers: int, tags: int, fields: in
             **kwargs,
         )
 
+    sqlite_migrated(directory / "kit.sqlite3", env)
     manage("migrate", "--noinput")
     manage(
         "shell",

@@ -18,10 +18,11 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from pathlib import Path
 
 import pytest
 
-from tests.processes import ROOT, worker_start, worker_stop
+from tests.processes import ROOT, sqlite_migrated, worker_start, worker_stop
 
 CALL_DONE_WITHIN_SECONDS = 10
 CALLS_APART_SECONDS = 5
@@ -165,6 +166,7 @@ def embedded_site(embedded_env, processes):
     """A migrated embedded site with a Release Offering URL, a web server and a worker:
     (the URL, the web port, the SQLite file)."""
     env, port, database = embedded_env
+    sqlite_migrated(Path(database), env)
     _manage(env, "migrate", "--noinput")
     url = _manage(env, "shell", "-c", _SETUP).strip().splitlines()[-1]
     processes.append(_web_start(env, port))
