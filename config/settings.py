@@ -285,10 +285,13 @@ EVENT_SWEEP_SECONDS = env.int("EVENT_SWEEP_SECONDS", default=5)
 DELIVERY_SWEEP_SECONDS = env.int("DELIVERY_SWEEP_SECONDS", default=10)
 RUN_SWEEP_SECONDS = env.int("RUN_SWEEP_SECONDS", default=2)
 # How long a claim of queued work lasts unless its worker renews it (its heartbeat does,
-# every third of the lease): runs, hook deliveries, emails. Tests shorten them.
+# every third of the lease): runs, hook deliveries, emails, imports. Tests shorten them.
 RUN_LEASE_SECONDS = env.int("RUN_LEASE_SECONDS", default=300)
 DELIVERY_LEASE_SECONDS = env.int("DELIVERY_LEASE_SECONDS", default=300)
 EMAIL_LEASE_SECONDS = env.int("EMAIL_LEASE_SECONDS", default=300)
+IMPORT_LEASE_SECONDS = env.int("IMPORT_LEASE_SECONDS", default=300)
+# Queued imports and bulk jobs are handed to workers at once; this sweep is the backstop.
+IMPORT_SWEEP_SECONDS = env.int("IMPORT_SWEEP_SECONDS", default=10)
 DRIP_SWEEP_SECONDS = env.int("DRIP_SWEEP_SECONDS", default=5)
 INBOUND_WEBHOOK_MAX_BYTES = env.int("INBOUND_WEBHOOK_MAX_BYTES", default=64 * 1024)
 INBOUND_WEBHOOK_RATE_PER_MINUTE = env.int("INBOUND_WEBHOOK_RATE_PER_MINUTE", default=3000)

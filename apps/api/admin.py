@@ -1,9 +1,9 @@
 from django import forms
 from django.contrib import admin, messages
-from django.db import transaction
 from django.utils.html import format_html, format_html_join
 
 from . import services
+from .job_leases import jobs_dispatch_on_commit
 from .kit_import import kit_import_create, kit_import_summary
 from .models import ApiCredential, ApiKey, KitImport
 
@@ -127,13 +127,7 @@ class KitImportAdmin(admin.ModelAdmin):
         created = kit_import_create(api_key=obj.api_key, base_url=obj.base_url)
         for field in KitImport._meta.concrete_fields:
             setattr(obj, field.attname, getattr(created, field.attname))
-
-        def kick():
-            from .tasks import kit_import_run
-
-            kit_import_run.delay(import_id=created.pk)
-
-        transaction.on_commit(kick, robust=True)
+        jobs_dispatch_on_commit()
 
 
 # django-oauth-toolkit's own admin pages are left out: apps are registered and deleted (which

@@ -3,15 +3,20 @@ in ``failures`` with the reason, beside the items that were done.
 
 Up to ``BULK_SYNC_MAX`` items answer at once; more are kept as a BulkJob, run by a worker, and
 the same answer is POSTed to the request's ``callback_url`` (a webhook delivery: signed,
-retried) when it is done.
+retried) when it is done. A kept job runs under a lease (``job_leases.py``), in batches that
+each check the lease token, so a job whose worker died resumes at its next batch elsewhere.
 """
 
-from datetime import timedelta
+import json
+import math
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from apps.core.outbox import LeaseLost, lease_fence, lease_finish, lease_take_over
+from apps.crm.delivery import webhook_delivery_enqueue
 from apps.crm.models import CustomField, Form, Subscriber
 from apps.crm.payloads import _iso, subscriber_kit_payload
 from apps.crm.services import (
@@ -25,7 +30,7 @@ from apps.crm.signups import form_subscribe
 from apps.tags.models import Tag, Tagging
 from apps.tags.services import tag_get_or_create, taggings_add, taggings_remove
 
-from .lock_objects import bulk_jobs_stalled_claim
+from .job_leases import BULK_JOBS_LEASE_KIND, jobs_dispatch_on_commit
 from .models import BulkJob
 from .v3.base import MAX_ID, is_whole_number
 
@@ -172,57 +177,64 @@ def bulk_run(*, kind: str, items: list) -> dict:
 
 @transaction.atomic
 def bulk_job_create(*, kind: str, items: list, callback_url: str) -> BulkJob:
+    """Keep a big request, queued: the dispatcher hands it to a worker after the commit."""
     job = BulkJob.objects.create(kind=kind, items=items, callback_url=callback_url)
-
-    def kick():
-        from .tasks import bulk_job_run
-
-        bulk_job_run.delay(job_id=job.pk)
-
-    transaction.on_commit(kick, robust=True)
+    jobs_dispatch_on_commit()
     return job
 
 
-def bulk_job_finish(*, job_id: int) -> BulkJob | None:
-    """Run a kept job once (a second call does nothing) and owe its callback the answer."""
-    import json
+# Items done in one transaction (each in its own savepoint, so one bad item fails alone): the
+# unit a job handed on to another worker resumes from.
+BULK_BATCH = BULK_SYNC_MAX
 
-    from apps.crm.delivery import webhook_delivery_enqueue
 
-    job = BulkJob.objects.filter(pk=job_id, finished_at__isnull=True).first()
-    if job is None:
-        return None
-    BulkJob.objects.filter(pk=job.pk).update(started_at=timezone.now())
-    result = bulk_run(kind=job.kind, items=job.items)
-    with transaction.atomic():
-        claimed = BulkJob.objects.filter(pk=job.pk, finished_at__isnull=True).update(
-            result=result, finished_at=timezone.now()
+def bulk_job_finish(*, job_id: int, token: int | None = None) -> BulkJob | None:
+    """Run a kept job under its lease, batch by batch, and owe its callback the answer.
+    ``token`` is the lease a worker was sent with the job; without one the caller takes the
+    job over. A finished job is not run again; a run whose lease was handed on (it stalled)
+    stops at its next batch, writing nothing, and the new holder resumes there."""
+    if token is None:
+        token = lease_take_over(
+            BULK_JOBS_LEASE_KIND, job_id, unfinished=Q(finished_at__isnull=True)
         )
-        if claimed and job.callback_url:
-            webhook_delivery_enqueue(
-                key=f"bulk:{job.pk}", url=job.callback_url, body=json.dumps(result)
+        if token is None:
+            return BulkJob.objects.filter(pk=job_id).first()
+    try:
+        with transaction.atomic():
+            job = lease_fence(BULK_JOBS_LEASE_KIND, job_id, token)
+            if job.started_at is None:
+                job.started_at = timezone.now()
+                job.save(update_fields=["started_at"])
+        for index in range(job.batches_done, math.ceil(len(job.items) / BULK_BATCH)):
+            _bulk_batch(job_id=job_id, token=token, index=index)
+        with transaction.atomic():
+            job = lease_fence(BULK_JOBS_LEASE_KIND, job_id, token)
+            result = job.result or bulk_run(kind=job.kind, items=[])
+            won = lease_finish(
+                BULK_JOBS_LEASE_KIND, job_id, token, result=result, finished_at=timezone.now()
             )
-    job.refresh_from_db()
-    return job
-
-
-# A kept job whose worker message was lost is handed out again after this long; one that a
-# worker started and did not finish (killed) after the longer wait.
-BULK_JOB_UNCLAIMED_AFTER = timedelta(minutes=2)
-BULK_JOB_STALLED_AFTER = timedelta(minutes=30)
+            if won and job.callback_url:
+                webhook_delivery_enqueue(
+                    key=f"bulk:{job.pk}", url=job.callback_url, body=json.dumps(result)
+                )
+    except LeaseLost:
+        pass
+    return BulkJob.objects.get(pk=job_id)
 
 
 @transaction.atomic
-def bulk_jobs_resume_stalled(*, now=None) -> list[int]:
-    """The ids of kept jobs to hand to a worker again (beat's sweep): never started two
-    minutes after they were kept, or started half an hour ago and not finished. Claimed with
-    SKIP LOCKED, so two sweeps at once hand out different jobs."""
-    now = now or timezone.now()
-    stalled = bulk_jobs_stalled_claim(
-        unclaimed_before=now - BULK_JOB_UNCLAIMED_AFTER,
-        started_before=now - BULK_JOB_STALLED_AFTER,
-        limit=20,
-    )
-    # Mark them started now, so the next sweep waits for this hand-over before trying again.
-    BulkJob.objects.filter(pk__in=stalled).update(started_at=now)
-    return stalled
+def _bulk_batch(*, job_id: int, token: int, index: int) -> None:
+    job = lease_fence(BULK_JOBS_LEASE_KIND, job_id, token)
+    if job.batches_done != index:
+        return  # another run did this batch
+    answer = bulk_run(kind=job.kind, items=job.items[index * BULK_BATCH : (index + 1) * BULK_BATCH])
+    result = job.result or {}
+    for key, values in answer.items():
+        result.setdefault(key, []).extend(values)
+    # The failures come last in the answer, as Kit's do.
+    job.result = {
+        **{k: v for k, v in result.items() if k != "failures"},
+        "failures": result["failures"],
+    }
+    job.batches_done += 1
+    job.save(update_fields=["result", "batches_done"])

@@ -1,6 +1,7 @@
 import secrets
 
 from django.db import models
+from django.db.models import Q
 
 
 def _token() -> str:
@@ -58,7 +59,12 @@ class AccountProfile(models.Model):
 
 class BulkJob(models.Model):
     """A v4 bulk request too big to answer at once (over 100 items, as Kit): kept here, run by
-    a worker, and its result POSTed to ``callback_url`` through the webhook deliveries."""
+    a worker, and its result POSTed to ``callback_url`` through the webhook deliveries.
+
+    Unfinished, it is queued (no ``locked_until``) or leased to a worker (apps/api/
+    job_leases.py). Its items are done ``BULK_BATCH`` at a time, each batch one transaction
+    that checks the lease token and adds its answers to ``result`` with ``batches_done``, so
+    a job handed on resumes at its next batch and no batch is done twice."""
 
     kind = models.CharField(max_length=40)
     items = models.JSONField()
@@ -67,6 +73,21 @@ class BulkJob(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    batches_done = models.PositiveIntegerField(default=0)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.PositiveIntegerField(default=0)
+    # The worker process holding the lease (apps/core/leases.py); "" when none beats for it.
+    lease_holder = models.CharField(max_length=200, blank=True, default="", db_default="")
+
+    class Meta:
+        indexes = [
+            # The dispatcher and the reaper read only unfinished jobs; finished ones accumulate.
+            models.Index(
+                fields=["locked_until"],
+                name="api_bulk_unfinished",
+                condition=Q(finished_at__isnull=True),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"bulk {self.kind} ({len(self.items)} items)"
@@ -82,7 +103,10 @@ class KitImportStatus(models.TextChoices):
 class KitImport(models.Model):
     """Moving in from Kit: one pull of a Kit account over its v4 API. It advances stage by
     stage and page by page, saving where it is with each page's writes, so a run that dies
-    resumes at the page it was on; records already here are matched, not duplicated."""
+    resumes at the page it was on; records already here are matched, not duplicated. A
+    running import is leased to its worker (apps/api/job_leases.py), and each page's
+    transaction checks the lease token, so a worker whose import was handed on writes
+    nothing more."""
 
     base_url = models.URLField(max_length=500, default="https://api.kit.com")
     # Kept until the import is done (a resumed run needs it), then blanked.
@@ -100,9 +124,23 @@ class KitImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.PositiveIntegerField(default=0)
+    # The worker process holding the lease (apps/core/leases.py); "" when none beats for it.
+    lease_holder = models.CharField(max_length=200, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            # The dispatcher reads only waiting imports; finished ones accumulate.
+            models.Index(
+                fields=["id"], name="api_kit_import_pending", condition=Q(status="pending")
+            ),
+            # The reaper reads only imports under a lease.
+            models.Index(
+                fields=["locked_until"], name="api_kit_import_leased", condition=Q(status="running")
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"Kit import #{self.pk} from {self.base_url} ({self.status})"

@@ -11,22 +11,40 @@ row to another) wins nothing, writes nothing, and logs that it lost the lease.
 Work done inside one transaction (the dispatcher, the drip, webhook calls, Stripe events)
 claims with ``rows_claim``: the row lock is its lease.
 
+Long work done piece by piece (an import's batches, a Kit import's pages, a bulk job's items)
+holds its lease for as long as it works, the heartbeat renewing it: each piece's transaction
+starts with ``lease_fence``, which locks the row under the token or raises ``LeaseLost``, so
+a worker whose lease was handed on writes no further piece. ``lease_dispatch`` hands queued
+rows to workers, a capped number at once (claimed here, adopted by the worker that takes the
+message); ``lease_take_over`` leases one row to a process that runs the work itself (a
+management command), which holds it as a worker does inside ``lease_holding``.
+
 A failure is retried after ``backoff`` (one formula: a base that grows by a factor per
 attempt up to a cap) and its error stored through ``error_text`` (one length). Sweeps drain
 their queue batch by batch with ``drain_until_short``. Holders, heartbeats, renewal and the
 reaper are in ``apps/core/leases.py``.
 """
 
+import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db import transaction
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.utils import timezone
 
-from .leases import lease_holder, lease_kind, leases_done, leases_hold
+from .leases import (
+    heartbeat_start,
+    heartbeat_stop,
+    lease_holder,
+    lease_kind,
+    leases_done,
+    leases_hold,
+    leases_release_held,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +141,90 @@ def lease_row(kind: str, pk: int, token: int, *, queryset: QuerySet | None = Non
     if row is None:
         lease_lost(kind, [pk])
     return row
+
+
+class LeaseLost(Exception):
+    """This worker's lease was handed on (it stalled past it, or someone took the work
+    over): it stops, and writes nothing more."""
+
+
+def lease_fence(kind: str, pk: int, token: int, *, queryset: QuerySet | None = None) -> Model:
+    """The first statement of a transaction that writes one piece of leased work (a batch, a
+    page): lock the row if it is still leased under ``token`` and return it. Otherwise log
+    that the lease was lost and raise ``LeaseLost``, so the transaction writes nothing."""
+    spec = lease_kind(kind)
+    queryset = spec.model._default_manager.all() if queryset is None else queryset
+    row = (
+        queryset.filter(spec.leased, pk=pk, lease_token=token)
+        .select_for_update(of=("self",))
+        .first()
+    )
+    if row is None:
+        lease_lost(kind, [pk])
+        raise LeaseLost(f"{kind} {pk}: lease lost")
+    return row
+
+
+def lease_dispatch(
+    kind: str, candidates: QuerySet, *, running_max: int, send: Callable[[int, int], None]
+) -> int:
+    """Hand queued rows of ``candidates`` (in the order they should go) to workers, as many
+    as there is room for: at most ``running_max`` rows of the kind leased at once. The rest
+    wait queued in the database (sent ahead to busy workers, their leases would run out in
+    the broker and be handed on for nothing). Each goes with ``send(pk, token)`` (a task's
+    ``delay``); this process holds them until the broker has the messages (a failed publish
+    gives them back when the task ends); the worker that takes a message adopts its lease
+    (``leases_adopt``). A message the broker loses is handed on by the reaper (the kind
+    ``waits_in_broker``). Returns how many were sent."""
+    spec = lease_kind(kind)
+    room = running_max - spec.model._default_manager.filter(spec.leased).count()
+    if room <= 0:
+        return 0
+    pairs = lease_claim(kind, candidates, limit=room)
+    for pk, token in pairs:
+        send(pk, token)
+    leases_done(kind, [pk for pk, _ in pairs])
+    return len(pairs)
+
+
+def lease_take_over(kind: str, pk: int, *, unfinished: Q) -> int | None:
+    """Lease one row to this process under a new token, whoever holds it now: for a process
+    that runs the work itself (a management command, a test). Another holder's token no
+    longer matches, so it writes nothing more. ``unfinished`` selects the rows there is
+    still work on; None for any other (done, or gone). The row lock waits for the piece
+    being written, so the take-over comes between two pieces."""
+    spec = lease_kind(kind)
+    with transaction.atomic():
+        taken = (
+            spec.model._default_manager.filter(unfinished, pk=pk)
+            .select_for_update(of=("self",))
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if taken is None:
+            return None
+        ((_, token),) = lease_mark(kind, [pk])
+        return token
+
+
+@contextlib.contextmanager
+def lease_holding() -> Iterator[str]:
+    """Inside the block this process holds leases as a worker does (``WORKER_HEARTBEATS``
+    on): for a management command that takes long leased work over (an import run from the
+    terminal). It beats, so the leases it takes are renewed for as long as it works and the
+    reaper hands them on when it stops beating, not once a lease length has passed. Leases
+    left unfinished at the end (an error, Ctrl-C) go back to their queue at once, as a
+    failed task's do. A process that beats already (a worker) keeps its own heartbeat.
+    Yields the holder ("" with heartbeats off)."""
+    started = settings.WORKER_HEARTBEATS and not lease_holder()
+    if started:
+        heartbeat_start()
+    try:
+        yield lease_holder()
+    finally:
+        if started:
+            leases_release_held()
+            heartbeat_stop()
 
 
 def lease_finish(kind: str, pk: int, token: int, **fields) -> bool:

@@ -12,6 +12,7 @@ class CrmConfig(AppConfig):
         from .dispatch import consumer_register
         from .event_types import FIELD_VALUE_UPDATED
         from .hooks import hooks_on_events
+        from .imports import leases  # noqa: F401  (registers its lease kind)
         from .messaging import sending  # noqa: F401  (registers its lease kind)
         from .messaging.held import held_emails_on_events
         from .seed import seed_admin, seed_messaging, seed_subscribers

@@ -48,8 +48,10 @@ def periodic_specs() -> list[PeriodicSpec]:
             every_seconds=settings.EMAIL_SWEEP_SECONDS * 6,
         ),
         PeriodicSpec(
+            # The name is beat's key for the row; the sweep now hands queued imports (new or
+            # handed on by the reaper) to workers.
             name="crm: resume CSV imports that stopped moving",
             task=SUBSCRIBER_IMPORTS_RESUME_TASK,
-            every_seconds=60,
+            every_seconds=settings.IMPORT_SWEEP_SECONDS,
         ),
     ]

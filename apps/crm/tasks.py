@@ -74,8 +74,8 @@ def broadcasts_send_due() -> int:
 SUBSCRIBER_IMPORT_RUN_TASK = "crm.subscriber_import_run"
 
 
-# An import of a large file runs for many minutes; a redelivery after the hard limit resumes
-# at its first batch not committed.
+# An import of a large file runs for many minutes; one stopped by the soft limit gives its
+# lease back, and the next worker resumes it at its first batch not committed.
 IMPORT_SOFT_TIME_LIMIT = 55 * 60
 IMPORT_TIME_LIMIT = 60 * 60
 
@@ -87,11 +87,17 @@ IMPORT_TIME_LIMIT = 60 * 60
     soft_time_limit=IMPORT_SOFT_TIME_LIMIT,
     time_limit=IMPORT_TIME_LIMIT,
 )
-def subscriber_import_run(*, import_id: int) -> None:
-    """Run a CSV import; a redelivery resumes at the first batch not committed."""
-    from .imports import services
+def subscriber_import_run(*, import_id: int, token: int | None = None) -> None:
+    """Run a CSV import the dispatcher leased; it resumes at the first batch not committed."""
+    from apps.core.leases import leases_adopt
 
-    services.subscriber_import_run(import_id=import_id)
+    from .imports import services
+    from .imports.leases import IMPORTS_LEASE_KIND
+
+    if token is not None:
+        # This worker holds it now: if it dies, the reaper hands the import on in seconds.
+        leases_adopt(IMPORTS_LEASE_KIND, [(import_id, token)])
+    services.subscriber_import_run(import_id=import_id, token=token)
 
 
 SUBSCRIBER_IMPORTS_RESUME_TASK = "crm.subscriber_imports_resume_stalled"
@@ -99,6 +105,7 @@ SUBSCRIBER_IMPORTS_RESUME_TASK = "crm.subscriber_imports_resume_stalled"
 
 @shared_task(name=SUBSCRIBER_IMPORTS_RESUME_TASK, acks_late=True, ignore_result=True)
 def subscriber_imports_resume_stalled() -> int:
-    from .imports import services
+    """Hand queued imports (new, or handed on by the reaper) to workers."""
+    from .imports.leases import subscriber_imports_dispatch
 
-    return services.subscriber_imports_resume_stalled()
+    return subscriber_imports_dispatch()

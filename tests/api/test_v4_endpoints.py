@@ -359,26 +359,30 @@ def test_the_admin_shows_a_new_key_once(client):
     assert Subscriber.objects.count() == 0
 
 
-def test_kept_bulk_jobs_and_imports_that_stopped_moving_are_handed_out_again():
-    # given: a kept job never started, one started long ago, one just started; an import
-    # the worker lost, and one stopped by Kit (which waits for a person)
-    import time_machine
-
-    from apps.api.bulk import bulk_jobs_resume_stalled
-    from apps.api.kit_import import kit_imports_resume_stalled
+def test_kept_bulk_jobs_and_waiting_imports_are_handed_to_workers_under_a_lease(monkeypatch):
+    # given: a kept job and a waiting Kit import, one stopped by Kit (it waits for a person),
+    # and a finished job
+    from apps.api import job_leases
     from apps.api.models import KitImport, KitImportStatus
 
-    with time_machine.travel("2026-01-01 12:00Z", tick=False):
-        lost = BulkJob.objects.create(kind="tags", items=[])
-        died = BulkJob.objects.create(kind="tags", items=[], started_at=timezone.now())
-        stuck = KitImport.objects.create(api_key="kit_x", status=KitImportStatus.RUNNING)
-        KitImport.objects.create(api_key="kit_y", status=KitImportStatus.FAILED)
-    with time_machine.travel("2026-01-01 12:05Z", tick=False):
-        running = BulkJob.objects.create(kind="tags", items=[], started_at=timezone.now())
-        # when
-        early = (bulk_jobs_resume_stalled(), kit_imports_resume_stalled())
-    with time_machine.travel("2026-01-01 12:45Z", tick=False):
-        late = (bulk_jobs_resume_stalled(), kit_imports_resume_stalled())
-    # then
-    assert early == ([lost.pk], [])
-    assert sorted(late[0]) == [lost.pk, died.pk, running.pk] and late[1] == [stuck.pk]
+    sent = []
+    monkeypatch.setattr(job_leases, "_kit_send", lambda pk, token: sent.append(("kit", pk, token)))
+    monkeypatch.setattr(
+        job_leases, "_bulk_send", lambda pk, token: sent.append(("bulk", pk, token))
+    )
+    job = BulkJob.objects.create(kind="tags", items=[])
+    BulkJob.objects.create(kind="tags", items=[], finished_at=timezone.now())
+    waiting = KitImport.objects.create(api_key="kit_x")
+    KitImport.objects.create(api_key="kit_y", status=KitImportStatus.FAILED)
+
+    # when
+    dispatched = job_leases.jobs_dispatch()
+
+    # then: each is sent once with its lease token, and leased
+    assert dispatched == 2 and job_leases.jobs_dispatch() == 0
+    job.refresh_from_db()
+    waiting.refresh_from_db()
+    assert sorted(sent) == sorted(
+        [("kit", waiting.pk, waiting.lease_token), ("bulk", job.pk, job.lease_token)]
+    )
+    assert waiting.status == KitImportStatus.RUNNING and job.locked_until is not None

@@ -2,11 +2,13 @@
 claim takes rows nobody holds, a finish wins only under its token, a worker renews what it
 holds, and a lease that ran out while its worker lived is handed on without an attempt."""
 
+import dataclasses
 import logging
 import os
 from datetime import timedelta
 
 import pytest
+from django.db.models import Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
@@ -184,3 +186,78 @@ def test_a_finish_after_the_row_was_handed_on_mid_attempt_is_refused(as_worker, 
     assert webhook_delivery_attempt(delivery_id=pk, token=token) is None
     assert WebhookDelivery.objects.get(pk=pk).status == DeliveryStatus.SENDING
     assert not DeliveryAttempt.objects.exists()
+
+
+# A command holding what it takes over (``lease_holding``) ---------------------------------------
+
+SHORT_LEASE = timedelta(seconds=30)
+
+
+def command_beats_with_a_short_lease(monkeypatch, settings, kind: str) -> None:
+    """Heartbeats on, so a command beats as a worker does, and ``kind``'s lease cut to
+    ``SHORT_LEASE`` (on the registered kind: the length is read from the settings at import).
+    The heartbeat thread waits instead of beating: the test renews by calling
+    ``leases_renew``, as a beat would, and never sleeps."""
+    settings.WORKER_HEARTBEATS = True
+    monkeypatch.setitem(
+        leases._KINDS, kind, dataclasses.replace(leases.lease_kind(kind), lease=SHORT_LEASE)
+    )
+    monkeypatch.setattr(leases, "heartbeat_interval", lambda: 3600.0)
+
+
+def beat_past_the_lease(traveller, kind: str, pk: int) -> None:
+    """While the command works: the clock moves past the lease it took, its heartbeat's
+    renewal comes in between, and the reaper then finds nothing of it to hand on."""
+    model = leases.lease_kind(kind).model
+    taken = model.objects.get(pk=pk)
+    assert taken.lease_holder == leases.lease_holder() != ""
+    traveller.shift(SHORT_LEASE / 2)
+    assert leases.leases_renew() == 1
+    traveller.shift(SHORT_LEASE * 3 / 4)
+    assert timezone.now() > taken.locked_until  # the lease it took has run out
+    leases.broker_lost_messages()  # the broker is seen: only the lease is judged
+    assert leases.leases_reap(kinds=[kind]) == 0
+    assert model.objects.get(pk=pk).lease_token == taken.lease_token
+
+
+def _stopped(holder: str) -> bool:
+    leases._process["thread"].join(timeout=30)
+    thread_ended = not leases._process["thread"].is_alive()
+    return thread_ended and not ProcessHeartbeat.objects.filter(holder=holder).exists()
+
+
+def test_a_command_that_stops_on_an_error_gives_what_it_took_over_back_at_once(
+    monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    # given: a command holding a delivery it took over, heartbeats on
+    command_beats_with_a_short_lease(monkeypatch, settings, DELIVERIES_LEASE_KIND)
+    (pk,) = _deliveries(1)
+    unfinished = Q(status__in=[DeliveryStatus.PENDING, DeliveryStatus.SENDING])
+
+    # when: it stops on an error
+    with (
+        django_capture_on_commit_callbacks(),
+        pytest.raises(RuntimeError),
+        outbox.lease_holding() as holder,
+    ):
+        assert outbox.lease_take_over(DELIVERIES_LEASE_KIND, pk, unfinished=unfinished)
+        assert WebhookDelivery.objects.get(pk=pk).lease_holder == holder != ""
+        raise RuntimeError("stopped")
+
+    # then: the delivery is back in its queue, and the command beats no more
+    delivery = WebhookDelivery.objects.get(pk=pk)
+    assert (delivery.status, delivery.lease_holder) == (DeliveryStatus.PENDING, "")
+    assert not leases.leases_held().get(DELIVERIES_LEASE_KIND)
+    assert _stopped(holder) and leases.lease_holder() == ""
+
+
+def test_a_command_beats_only_with_heartbeats_on_and_a_worker_keeps_its_own(as_worker, settings):
+    settings.WORKER_HEARTBEATS = True
+    with outbox.lease_holding() as holder:
+        assert holder == as_worker
+    assert leases.lease_holder() == as_worker  # a worker's heartbeat is not stopped
+
+    settings.WORKER_HEARTBEATS = False
+    leases._process["pid"] = None  # not a worker now
+    with outbox.lease_holding() as holder:
+        assert holder == "" == leases.lease_holder()

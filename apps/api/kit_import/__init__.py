@@ -14,17 +14,14 @@ API, so sequences arrive empty (the summary says so).
 
 from .client import KitClient, KitError
 from .runs import (
-    KIT_IMPORT_STALLED_AFTER,
     kit_import_create,
     kit_import_run,
     kit_import_summary,
     kit_import_unfinished,
-    kit_imports_resume_stalled,
 )
 from .stages import STAGES
 
 __all__ = [
-    "KIT_IMPORT_STALLED_AFTER",
     "STAGES",
     "KitClient",
     "KitError",
@@ -32,5 +29,4 @@ __all__ = [
     "kit_import_run",
     "kit_import_summary",
     "kit_import_unfinished",
-    "kit_imports_resume_stalled",
 ]

@@ -4,20 +4,23 @@ kit_import`` and beat's sweep share these verbs)."""
 import urllib.error
 import urllib.parse
 import urllib.request
-from datetime import timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from ..lock_objects import kit_imports_stalled_claim
+from apps.core.outbox import LeaseLost, lease_fence, lease_finish, lease_take_over
+
+from ..job_leases import KIT_IMPORTS_LEASE_KIND
 from ..models import KitImport, KitImportStatus
 from .client import KitClient, KitError
-from .stages import _STAGE_RUNNERS, STAGES, Progress
+from .stages import _STAGE_RUNNERS, STAGES, Progress, lease_check
 
 
 @transaction.atomic
 def kit_import_create(*, api_key: str, base_url: str = "https://api.kit.com") -> KitImport:
+    """A new import, waiting: the admin page hands it to a worker, the command runs it."""
     api_key = (api_key or "").strip()
     if not api_key:
         raise ValidationError("Give the Kit account's v4 API key (Settings > Developer in Kit).")
@@ -38,30 +41,64 @@ def kit_import_unfinished(*, base_url: str) -> KitImport | None:
 
 
 def kit_import_run(
-    *, kit_import: KitImport, progress: Progress | None = None, client=None
+    *,
+    kit_import: KitImport,
+    progress: Progress | None = None,
+    client=None,
+    token: int | None = None,
 ) -> KitImport:
-    """Run (or resume) the import to the end. Kit refusing stops it as FAILED with the
-    reason; running it again resumes where it stopped."""
-    imp = kit_import
-    client = client or KitClient(base_url=imp.base_url, api_key=imp.api_key)
-    KitImport.objects.filter(pk=imp.pk).update(status=KitImportStatus.RUNNING, error="")
-    imp.refresh_from_db()
+    """Run (or resume) the import to the end under its lease. ``token`` is the lease a
+    worker was sent with the import; without one the caller (the command, a test) takes the
+    import over (a stopped or unfinished one resumes). Kit refusing stops it as FAILED with
+    the reason; running it again resumes where it stopped. A run whose lease was handed on
+    (it stalled) stops at its next page, writing nothing."""
+    if token is None:
+        token = lease_take_over(
+            KIT_IMPORTS_LEASE_KIND, kit_import.pk, unfinished=~Q(status=KitImportStatus.DONE)
+        )
+        if token is None:
+            return KitImport.objects.get(pk=kit_import.pk)
     try:
-        start = STAGES.index(imp.stage) if imp.stage else 0
-        for stage in STAGES[start:]:
-            if imp.stage != stage:
-                imp.stage, imp.cursor = stage, {}
-                imp.save(update_fields=["stage", "cursor", "updated_at"])
-            _STAGE_RUNNERS[stage](imp, client, progress or (lambda _imp: None))
+        with transaction.atomic():
+            imp = lease_fence(KIT_IMPORTS_LEASE_KIND, kit_import.pk, token)
+        client = client or KitClient(base_url=imp.base_url, api_key=imp.api_key)
+        _stages_run(imp, client, progress or (lambda _imp: None))
     except KitError as exc:
-        KitImport.objects.filter(pk=imp.pk).update(status=KitImportStatus.FAILED, error=str(exc))
-        imp.refresh_from_db()
-        return imp
-    imp.status, imp.finished_at, imp.api_key = KitImportStatus.DONE, timezone.now(), ""
-    imp.save(update_fields=["status", "finished_at", "api_key", "updated_at"])
-    if progress:
+        lease_finish(
+            KIT_IMPORTS_LEASE_KIND,
+            kit_import.pk,
+            token,
+            status=KitImportStatus.FAILED,
+            error=str(exc),
+        )
+    except LeaseLost:
+        pass
+    else:
+        now = timezone.now()
+        lease_finish(
+            KIT_IMPORTS_LEASE_KIND,
+            imp.pk,
+            token,
+            status=KitImportStatus.DONE,
+            finished_at=now,
+            api_key="",
+            updated_at=now,
+        )
+    imp = KitImport.objects.get(pk=kit_import.pk)
+    if progress and imp.status == KitImportStatus.DONE:
         progress(imp)
     return imp
+
+
+def _stages_run(imp: KitImport, client, progress: Progress) -> None:
+    start = STAGES.index(imp.stage) if imp.stage else 0
+    for stage in STAGES[start:]:
+        if imp.stage != stage:
+            imp.stage, imp.cursor = stage, {}
+            with transaction.atomic():
+                lease_check(imp)
+                imp.save(update_fields=["stage", "cursor", "updated_at"])
+        _STAGE_RUNNERS[stage](imp, client, progress)
 
 
 def kit_import_summary(imp: KitImport) -> list[str]:
@@ -84,19 +121,3 @@ def kit_import_summary(imp: KitImport) -> list[str]:
     for hook in imp.webhooks:
         lines.append(f"webhook (not re-created): {hook['event']} -> {hook['target_url']}")
     return lines
-
-
-# An import started from the admin page that has not moved for this long (its message lost,
-# its worker killed) is handed to a worker again; a page of 1,000 takes far less.
-KIT_IMPORT_STALLED_AFTER = timedelta(minutes=10)
-
-
-@transaction.atomic
-def kit_imports_resume_stalled(*, now=None) -> list[int]:
-    """The ids of unfinished imports to hand to a worker again (beat's sweep). A stopped one
-    (Kit refused) waits for someone to start it again; a running or waiting one resumes.
-    Claimed with SKIP LOCKED, so two sweeps at once hand out different imports."""
-    now = now or timezone.now()
-    stalled = kit_imports_stalled_claim(before=now - KIT_IMPORT_STALLED_AFTER, limit=5)
-    KitImport.objects.filter(pk__in=stalled).update(updated_at=now)
-    return stalled

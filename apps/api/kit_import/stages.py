@@ -1,5 +1,6 @@
 """The import's stages, in order: each reads Kit page by page and writes a page and the
-import's position in one transaction."""
+import's position in one transaction, which first checks that this run still holds the
+import's lease (``LeaseLost`` otherwise: a run whose import was handed on writes nothing)."""
 
 from collections.abc import Callable
 
@@ -7,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from apps.core.outbox import lease_fence
 from apps.crm.models import (
     Broadcast,
     BroadcastStatus,
@@ -25,6 +27,7 @@ from apps.crm.services import (
 )
 from apps.tags.services import tag_get_or_create, taggings_add
 
+from ..job_leases import KIT_IMPORTS_LEASE_KIND
 from ..models import KitImport, KitImportRecord
 
 STAGES = (
@@ -39,6 +42,25 @@ STAGES = (
 )
 FAILURES_KEPT = 1000
 Progress = Callable[[KitImport], None]
+# What a page changes on the import row: saved alone, so the lease (which the heartbeat
+# renews meanwhile) is never written back from memory.
+PROGRESS_FIELDS = [
+    "stage",
+    "cursor",
+    "counts",
+    "totals",
+    "failures",
+    "webhooks",
+    "updated_at",
+]
+
+
+def lease_check(imp: KitImport) -> None:
+    """The first statement of a transaction that writes the import's progress: lock its row
+    if this run still holds the lease (the token ``imp`` was read with), else ``LeaseLost``."""
+    lease_fence(
+        KIT_IMPORTS_LEASE_KIND, imp.pk, imp.lease_token, queryset=KitImport.objects.only("pk")
+    )
 
 
 def _count(imp: KitImport, stage: str, what: str, n: int = 1) -> None:
@@ -63,10 +85,11 @@ def _pages(imp, client, stage: str, path: str, key: str, write, progress, params
         items = answer.get(key) or []
         pagination = answer.get("pagination") or {}
         with transaction.atomic():
+            lease_check(imp)
             write(items)
             _count(imp, stage, "seen", len(items))
             imp.cursor = {**imp.cursor, "after": pagination.get("end_cursor")}
-            imp.save()
+            imp.save(update_fields=PROGRESS_FIELDS)
         progress(imp)
         if not pagination.get("has_next_page") or not items:
             return
@@ -197,7 +220,9 @@ def _taggings(imp, client, progress):
         record = tags[index]
         if imp.cursor.get("tag_index") != index:
             imp.cursor = {"tag_index": index}
-            imp.save(update_fields=["cursor", "updated_at"])
+            with transaction.atomic():
+                lease_check(imp)
+                imp.save(update_fields=["cursor", "updated_at"])
 
         def write(items, record=record):
             emails = [str(i.get("email_address") or "").strip().lower() for i in items]

@@ -15,12 +15,14 @@ crm does not import tags: the tags app registers how tag names are checked and a
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
 
 from celery.exceptions import SoftTimeLimitExceeded
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
+
+from apps.core.outbox import LeaseLost, lease_fence, lease_finish, lease_take_over
 
 from .. import lock_objects
 from ..models import CustomField, ImportStatus, Subscriber, SubscriberImport
@@ -30,6 +32,7 @@ from ..services import (
     subscribers_fields_set,
 )
 from . import parsing
+from .leases import IMPORTS_LEASE_KIND, dispatch_on_commit
 from .parsing import ImportCheck, ImportRow, RowRules
 
 logger = logging.getLogger(__name__)
@@ -166,14 +169,8 @@ def subscriber_import_start(
     _record_check(imp, check)
     imp.save()
     if enqueue:
-        transaction.on_commit(lambda: _enqueue(imp.pk))
+        dispatch_on_commit()
     return imp
-
-
-def _enqueue(import_id: int) -> None:
-    from ..tasks import subscriber_import_run as task
-
-    task.delay(import_id=import_id)
 
 
 def _record_check(imp: SubscriberImport, check: ImportCheck) -> None:
@@ -182,54 +179,85 @@ def _record_check(imp: SubscriberImport, check: ImportCheck) -> None:
     imp.errors = [list(error) for error in check.errors[:IMPORT_ERRORS_KEPT]]
 
 
+# The imports a command (or a test) may take over: there are batches left to run.
+_UNFINISHED = Q(status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING])
+
+
 def subscriber_import_run(
-    *, import_id: int, on_progress: Callable[[SubscriberImport], None] | None = None
+    *,
+    import_id: int,
+    token: int | None = None,
+    on_progress: Callable[[SubscriberImport], None] | None = None,
 ) -> SubscriberImport:
-    """Import the rows batch by batch; safe to run twice or after a crash (each batch checks,
-    under the import's row lock, that it is the next one to do)."""
-    with transaction.atomic():
-        imp = lock_objects.subscriber_import(pk=import_id)
-        if imp.status in (ImportStatus.DRAFT, ImportStatus.DONE):
-            return imp
-        check = import_check(subscriber_import=imp)
-        if imp.status == ImportStatus.QUEUED:
-            imp.status, imp.started_at = ImportStatus.RUNNING, timezone.now()
-            _record_check(imp, check)
-            imp.save()
-    batches = [
-        check.rows[start : start + IMPORT_BATCH_SIZE]
-        for start in range(0, len(check.rows), IMPORT_BATCH_SIZE)
-    ]
-    for index, rows in enumerate(batches):
-        if index < imp.batches_done:
-            continue
-        try:
-            imp = _batch_import(import_id=import_id, index=index, rows=rows)
-        except SoftTimeLimitExceeded:
-            raise  # out of time, not a bad batch: the redelivery resumes here
-        except Exception as exc:  # noqa: BLE001  (any failure: the batch is reported, not lost)
-            logger.exception("Import %s: batch %s failed", import_id, index + 1)
-            imp = _batch_fail(import_id=import_id, index=index, rows=rows, exc=exc)
-        if on_progress is not None:
-            on_progress(imp)
-    with transaction.atomic():
-        imp = lock_objects.subscriber_import(pk=import_id)
-        if imp.status != ImportStatus.DONE:
-            imp.status, imp.finished_at = ImportStatus.DONE, timezone.now()
-            imp.save(update_fields=["status", "finished_at"])
-    return imp
-
-
-def _batch_import(*, import_id: int, index: int, rows: list[ImportRow]) -> SubscriberImport:
+    """Import the rows batch by batch under the import's lease. ``token`` is the lease a
+    worker was sent with the import; without one the caller (the command, a test) takes the
+    import over. Safe to run twice or after a crash: each batch's transaction checks, under
+    the import's row lock, that the lease is still this run's and that the batch is the next
+    one to do. A run whose lease was handed on (it stalled) stops there, writing nothing."""
+    if token is None:
+        token = lease_take_over(IMPORTS_LEASE_KIND, import_id, unfinished=_UNFINISHED)
+        if token is None:
+            return SubscriberImport.objects.get(pk=import_id)
     try:
-        return _batch_import_once(import_id=import_id, index=index, rows=rows)
+        imp, check = _started(import_id=import_id, token=token)
+        batches = [
+            check.rows[start : start + IMPORT_BATCH_SIZE]
+            for start in range(0, len(check.rows), IMPORT_BATCH_SIZE)
+        ]
+        for index, rows in enumerate(batches):
+            if index < imp.batches_done:
+                continue
+            try:
+                imp = _batch_import(import_id=import_id, token=token, index=index, rows=rows)
+            except (SoftTimeLimitExceeded, LeaseLost):
+                raise  # out of time or handed on, not a bad batch: the next holder resumes here
+            except Exception as exc:  # noqa: BLE001  (any failure: the batch is reported, not lost)
+                logger.exception("Import %s: batch %s failed", import_id, index + 1)
+                imp = _batch_fail(import_id=import_id, token=token, index=index, rows=rows, exc=exc)
+            if on_progress is not None:
+                on_progress(imp)
+        now = timezone.now()
+        lease_finish(
+            IMPORTS_LEASE_KIND,
+            import_id,
+            token,
+            status=ImportStatus.DONE,
+            finished_at=now,
+            updated_at=now,
+        )
+    except LeaseLost:
+        pass
+    return SubscriberImport.objects.get(pk=import_id)
+
+
+# What the first run of an import records of its check.
+_CHECK_FIELDS = ["rows_total", "rows_valid", "error_count", "errors", "started_at", "updated_at"]
+
+
+@transaction.atomic
+def _started(*, import_id: int, token: int) -> tuple[SubscriberImport, ImportCheck]:
+    imp = lease_fence(IMPORTS_LEASE_KIND, import_id, token)
+    check = import_check(subscriber_import=imp)
+    if imp.started_at is None:
+        imp.started_at = timezone.now()
+        _record_check(imp, check)
+        imp.save(update_fields=_CHECK_FIELDS)
+    return imp, check
+
+
+def _batch_import(
+    *, import_id: int, token: int, index: int, rows: list[ImportRow]
+) -> SubscriberImport:
+    try:
+        return _batch_import_once(import_id=import_id, token=token, index=index, rows=rows)
     except IntegrityError:
         # Someone else (a form) created one of the addresses meanwhile, so the insert failed
         # and nothing was written; the second attempt finds it existing and updates it.
-        return _batch_import_once(import_id=import_id, index=index, rows=rows)
+        return _batch_import_once(import_id=import_id, token=token, index=index, rows=rows)
 
 
-# What a batch changes on the import row: saved alone, so the file is not rewritten per batch.
+# What a batch changes on the import row: saved alone, so neither the file nor the lease
+# (which the heartbeat renews meanwhile) is rewritten per batch.
 _BATCH_FIELDS = [
     "batches_done",
     "rows_done",
@@ -244,13 +272,21 @@ _BATCH_FIELDS = [
 ]
 
 
-def _import_locked(import_id: int) -> SubscriberImport:
-    return lock_objects.subscriber_import(pk=import_id, with_content=False)
+def _import_fenced(import_id: int, token: int) -> SubscriberImport:
+    """The import's row, locked, if this run still holds its lease (else ``LeaseLost``)."""
+    return lease_fence(
+        IMPORTS_LEASE_KIND,
+        import_id,
+        token,
+        queryset=SubscriberImport.objects.defer("content"),
+    )
 
 
 @transaction.atomic
-def _batch_import_once(*, import_id: int, index: int, rows: list[ImportRow]) -> SubscriberImport:
-    imp = _import_locked(import_id)
+def _batch_import_once(
+    *, import_id: int, token: int, index: int, rows: list[ImportRow]
+) -> SubscriberImport:
+    imp = _import_fenced(import_id, token)
     if imp.batches_done != index:
         return imp  # another delivery of the task did this batch
     _rows_write(rows, imp=imp)
@@ -262,9 +298,9 @@ def _batch_import_once(*, import_id: int, index: int, rows: list[ImportRow]) -> 
 
 @transaction.atomic
 def _batch_fail(
-    *, import_id: int, index: int, rows: list[ImportRow], exc: Exception
+    *, import_id: int, token: int, index: int, rows: list[ImportRow], exc: Exception
 ) -> SubscriberImport:
-    imp = _import_locked(import_id)
+    imp = _import_fenced(import_id, token)
     if imp.batches_done != index:
         return imp
     message = (
@@ -280,27 +316,6 @@ def _batch_fail(
     imp.rows_done += len(rows)
     imp.save(update_fields=_BATCH_FIELDS)
     return imp
-
-
-# An import whose row has not moved for this long lost its worker or its message.
-IMPORT_STALLED_AFTER = timedelta(minutes=5)
-
-
-def subscriber_imports_resume_stalled(*, now=None) -> int:
-    """Hand queued or running imports that stopped moving to a worker again (beat runs
-    this): the import's only message may be lost, and a run resumes at its next batch."""
-    now = now or timezone.now()
-    stalled = list(
-        SubscriberImport.objects.filter(
-            status__in=[ImportStatus.QUEUED, ImportStatus.RUNNING],
-            updated_at__lt=now - IMPORT_STALLED_AFTER,
-        ).values_list("pk", flat=True)[:20]
-    )
-    # Touch them first, so the next sweep waits for this hand-over before trying again.
-    SubscriberImport.objects.filter(pk__in=stalled).update(updated_at=now)
-    for import_id in stalled:
-        _enqueue(import_id)
-    return len(stalled)
 
 
 def _rows_write(rows: list[ImportRow], *, imp: SubscriberImport) -> None:

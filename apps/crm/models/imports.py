@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 
 
 class ImportStatus(models.TextChoices):
@@ -20,6 +21,11 @@ class SubscriberImport(models.Model):
     ``field:<key>``). Rows are imported in batches, each one transaction that also advances
     ``batches_done`` and the counters, so a worker that dies resumes at the first batch not
     committed and no batch is written twice.
+
+    A running import is leased (``apps/core/outbox.py``): the worker holding it renews
+    ``locked_until`` while it works, and each batch's transaction checks ``lease_token``, so
+    when the reaper hands the import on (its worker died or stalled) the old worker writes
+    nothing more and the new one resumes at the next batch.
     """
 
     created_by = models.ForeignKey(
@@ -50,14 +56,23 @@ class SubscriberImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
-    # Moves with every batch: a queued or running import that stops moving lost its worker
-    # (or its one message), and the resume sweep hands it to another.
     updated_at = models.DateTimeField(auto_now=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    lease_token = models.PositiveIntegerField(default=0)
+    # The worker process holding the lease (apps/core/leases.py); "" when none beats for it.
+    lease_holder = models.CharField(max_length=200, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-id"]
         verbose_name = "subscriber import"
-        indexes = [models.Index(fields=["status", "updated_at"], name="crm_import_stalled")]
+        indexes = [
+            # The dispatcher reads only queued imports; finished ones accumulate.
+            models.Index(fields=["id"], name="crm_import_queued", condition=Q(status="queued")),
+            # The reaper reads only imports under a lease.
+            models.Index(
+                fields=["locked_until"], name="crm_import_leased", condition=Q(status="running")
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.filename} ({self.get_status_display().lower()})"

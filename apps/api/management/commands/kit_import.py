@@ -8,6 +8,7 @@ from apps.api.kit_import import (
     kit_import_unfinished,
 )
 from apps.api.models import KitImportStatus
+from apps.core.outbox import lease_holding
 
 
 class Command(BaseCommand):
@@ -47,7 +48,10 @@ class Command(BaseCommand):
                 self.stdout.flush()
                 last[0] = line
 
-        imp = kit_import_run(kit_import=imp, progress=progress)
+        # The command holds the import's lease as a worker would: its heartbeat renews it for
+        # as long as the import runs, so beat's reaper never hands it to a worker meanwhile.
+        with lease_holding():
+            imp = kit_import_run(kit_import=imp, progress=progress)
         for line in kit_import_summary(imp):
             self.stdout.write(line)
         for failure in imp.failures:

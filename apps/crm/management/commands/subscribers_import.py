@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from apps.core.outbox import lease_holding
 from apps.crm.imports import parsing, services
 
 BAR_WIDTH = 30
@@ -61,7 +62,10 @@ class Command(BaseCommand):
         except ValidationError as exc:
             raise CommandError(" ".join(exc.messages)) from None
         self._bar(imp)
-        imp = services.subscriber_import_run(import_id=imp.pk, on_progress=self._bar)
+        # The command holds the import's lease as a worker would: its heartbeat renews it for
+        # as long as the import runs, so beat's reaper never hands it to a worker meanwhile.
+        with lease_holding():
+            imp = services.subscriber_import_run(import_id=imp.pk, on_progress=self._bar)
         self.stderr.write("")
         self._errors(imp.errors, imp.error_count)
         self.stdout.write(services.import_summary(subscriber_import=imp))
