@@ -29,8 +29,13 @@ run: install
 	@echo
 	$(BIN)/honcho -f Procfile.dev start
 
+# Two processes (pytest-xdist). Tests are handed out one by one in collection order, so each
+# process still runs pytest-django's transactional tests (which flush the tables) after its
+# others, as one process does. Each has its own test database, Redis db and var/
+# (config/settings_test.py). TEST_PROCESSES=0 runs the suite in this one process.
+TEST_PROCESSES ?= 2
 test: install
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(if $(filter-out 0,$(TEST_PROCESSES)),-n $(TEST_PROCESSES) --dist load)
 
 # The benches need PostgreSQL and Redis (DATABASE_URL, REDIS_URL); each makes its own database.
 bench: install

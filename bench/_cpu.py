@@ -12,6 +12,9 @@ from pathlib import Path
 TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
+SHARED = ("postgresql", "redis")
+
+
 def _kind(cmdline: str, comm: str) -> str | None:
     if comm.startswith("postgres") or "postgres:" in cmdline:
         return "postgresql"
@@ -26,8 +29,21 @@ def _kind(cmdline: str, comm: str) -> str | None:
     return None
 
 
-def cpu_snapshot() -> dict[str, float]:
-    """Seconds of CPU (user + system, own and reaped children) per kind, now."""
+def _ours(entry: Path, run: str | None) -> bool:
+    """Whether a Python process was started by this bench run (``BENCH_RUN=<run>`` in its
+    environment): another bench, or a test suite beside it, starts workers of its own."""
+    if run is None:
+        return True
+    try:
+        return f"BENCH_RUN={run}".encode() in (entry / "environ").read_bytes().split(b"\0")
+    except OSError:
+        return False
+
+
+def cpu_snapshot(run: str | None = None) -> dict[str, float]:
+    """Seconds of CPU (user + system, own and reaped children) per kind, now. With ``run``,
+    gunicorn, Celery and beat processes count only if they are this run's (PostgreSQL and
+    Redis are shared servers and always count)."""
     totals: dict[str, float] = {}
     proc = Path("/proc")
     if not proc.exists():
@@ -42,7 +58,7 @@ def cpu_snapshot() -> dict[str, float]:
             continue
         comm = raw[raw.index("(") + 1 : raw.rindex(")")]
         kind = _kind(cmdline, comm)
-        if kind is None:
+        if kind is None or (kind not in SHARED and not _ours(entry, run)):
             continue
         fields = raw[raw.rindex(")") + 2 :].split()
         # utime, stime, cutime, cstime are fields 14 to 17 of stat (1-based), here 11 to 14.

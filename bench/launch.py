@@ -249,6 +249,7 @@ def web_warm(*, port: int, api_secret: str) -> None:
 # Queries and task hops, as the processes ran them ------------------------------------------
 
 COUNTS_KEY = "bench:launch-counts"
+BENCH_RUN = f"{os.getpid()}-{time.time_ns()}"
 # The processes add their counts to Redis every half second (bench/_counted_settings.py).
 COUNTS_SETTLE_SECONDS = 1.5
 
@@ -261,6 +262,8 @@ def counted_env(env: dict) -> dict:
         "DJANGO_SETTINGS_MODULE": "_counted_settings",
         "BENCH_COUNTS_URL": env["REDIS_URL"],
         "BENCH_COUNTS_KEY": COUNTS_KEY,
+        # CPU is read only from this run's processes (bench/_cpu.py).
+        "BENCH_RUN": BENCH_RUN,
         "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "bench"), env.get("PYTHONPATH")])),
     }
 
@@ -721,7 +724,7 @@ def run_launch(
                 threading.Thread(
                     target=analyze_until, args=(analyze_stop, url), daemon=True
                 ).start()
-            cpu_before = cpu_snapshot()
+            cpu_before = cpu_snapshot(BENCH_RUN)
             with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
                 load = pool.submit(
                     load_generate,
@@ -736,7 +739,7 @@ def run_launch(
             (logs / "launch-latencies.json").write_text(json.dumps(load["latencies"]))
             finished = wait_for_welcomes(count=purchases, seconds=wait, sent_before=sent_before)
             analyze_stop.set()
-            cpu = cpu_used(cpu_before, cpu_snapshot())
+            cpu = cpu_used(cpu_before, cpu_snapshot(BENCH_RUN))
             counts = counts_used(counts_before, counts_snapshot())
             cpu["load generator"] = load["cpu_seconds"]
             state = flow_state()

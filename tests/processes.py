@@ -101,8 +101,11 @@ def _table_locked_elsewhere(model) -> bool:
 
     with connection.cursor() as cursor:
         cursor.execute(
+            # This database's sessions only: the suite's other process has a database of its
+            # own with the same tables.
             "SELECT 1 FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-            "WHERE c.relname = %s AND l.mode = 'RowShareLock' AND l.pid <> pg_backend_pid()",
+            "WHERE c.relname = %s AND l.mode = 'RowShareLock' AND l.pid <> pg_backend_pid() "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             [model._meta.db_table],
         )
         return cursor.fetchone() is not None

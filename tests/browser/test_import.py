@@ -8,6 +8,8 @@ from celery.signals import task_postrun
 from django.db import connection
 from playwright.sync_api import Error as PlaywrightError
 
+from apps.core import oncommit
+from apps.crm.imports import leases as import_leases
 from apps.crm.models import Subscriber
 from apps.crm.services import custom_field_create
 from apps.tags.models import Tagging
@@ -30,8 +32,15 @@ def _close_db(**_kwargs):
 
 
 @pytest.fixture
-def worker(no_kick):
-    """A Celery worker on the real broker; event dispatch stays out of it (not tested here)."""
+def worker(monkeypatch):
+    """A Celery worker on the real broker; event dispatch stays out of it (not tested here),
+    but the import's own dispatch rings it (imports are handed out under a lease)."""
+    real = oncommit.on_commit_once
+    monkeypatch.setattr(
+        oncommit,
+        "on_commit_once",
+        lambda func: real(func) if func is import_leases.dispatch_kick else None,
+    )
     celery_app.conf.task_always_eager = False
     celery_app.control.purge()
     task_postrun.connect(_close_db, weak=False)

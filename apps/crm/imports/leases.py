@@ -38,14 +38,14 @@ def subscriber_imports_dispatch() -> int:
     )
 
 
-def _dispatch_kick() -> None:
+def dispatch_kick() -> None:
     from ..tasks import subscriber_imports_resume_stalled
 
     subscriber_imports_resume_stalled.delay()
 
 
 def dispatch_on_commit() -> None:
-    oncommit.on_commit_once(_dispatch_kick)
+    oncommit.on_commit_once(dispatch_kick)
 
 
 def _imports_free(ids: list[int], reason: str, counted: bool) -> int:
