@@ -16,6 +16,7 @@ import sys
 import threading
 from collections import Counter
 
+from _cpu import _kind
 from celery.signals import task_prerun
 from django.db.backends.signals import connection_created
 
@@ -29,13 +30,9 @@ _lock = threading.Lock()
 _flusher_pid: int | None = None
 
 
-def _kind() -> str:
-    argv = " ".join(sys.argv)
-    if "gunicorn" in argv:
-        return "web (gunicorn)"
-    if "beat" in sys.argv:
-        return "celery beat"
-    return "celery workers"
+# This process's kind, named as bench/_cpu.py names it (the cmdline is the same in a forked
+# child), read once rather than on every query.
+_KIND = _kind(" ".join(sys.argv), "") or "other"
 
 
 def _flush_forever() -> None:
@@ -66,7 +63,7 @@ def _count(field: str) -> None:
 
 
 def _query_counted(execute, sql, params, many, context):
-    _count(f"queries|{_kind()}")
+    _count(f"queries|{_KIND}")
     return execute(sql, params, many, context)
 
 

@@ -54,14 +54,14 @@ def jobs_dispatch() -> int:
     )
 
 
-def _dispatch_kick() -> None:
+def dispatch_kick() -> None:
     from .tasks import jobs_resume_stalled
 
     jobs_resume_stalled.delay()
 
 
 def jobs_dispatch_on_commit() -> None:
-    oncommit.on_commit_once(_dispatch_kick)
+    oncommit.on_commit_once(dispatch_kick)
 
 
 def _freer(model: type[Model], **queued) -> Callable[[list[int], str, bool], int]:
